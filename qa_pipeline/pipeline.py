@@ -1,0 +1,237 @@
+"""The stage contract, the stage registry and the pipeline runner.
+
+A stage is a callable ``Conversation -> Conversation`` with ``requires``/``assigns`` (names of
+annotations) and a ``pipe`` for batches. Stages are registered by name with a factory and built
+from configuration (``qa_pipeline/config/pipeline.yaml``), never from code edits::
+
+    @registry.register("normalize")
+    def make_normalize(config: NormalizeConfig, ctx: BuildContext) -> Stage: ...
+
+The runner is short on purpose: run each stage over a batch; when a stage fails, isolate the
+conversation that broke it, report it as a :class:`StageError`, and go on with the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from qa_pipeline import __version__
+from qa_pipeline.errors import E, PipelineError, QAError, StageError
+from qa_pipeline.settings import Settings
+from qa_pipeline.types import Conversation
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PIPELINE = Path(__file__).parent / "config" / "pipeline.yaml"
+
+
+class StageConfig(BaseModel):
+    """Base for a stage's typed options; unknown keys are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Stage:
+    """Base class of every stage. Subclasses set ``name``/``requires``/``assigns`` and ``__call__``."""
+
+    name: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ()
+    assigns: ClassVar[tuple[str, ...]] = ()
+
+    def __call__(self, conv: Conversation) -> Conversation:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def pipe(self, convs: Sequence[Conversation]) -> list[Conversation]:
+        """Process a batch; override to batch model calls. Must return one output per input."""
+        return [self(c) for c in convs]
+
+    @property
+    def version(self) -> str:
+        """Version of the model or resource this stage uses ('' if none)."""
+        return ""
+
+
+@dataclass
+class BuildContext:
+    """What factories get besides their own config: settings and a per-pipeline resource cache."""
+
+    settings: Settings
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def shared(self, key: str, load: Callable[[], Any]) -> Any:
+        """Load a resource (model, rubric) once per pipeline and hand the same object to every stage."""
+        if key not in self.cache:
+            self.cache[key] = load()
+        return self.cache[key]
+
+
+C = TypeVar("C", bound=StageConfig)
+Factory = Callable[[Any, BuildContext], Stage]
+
+
+@dataclass
+class _Entry:
+    factory: Factory
+    config_cls: type[StageConfig]
+
+
+class Registry:
+    """Stage factories by name (spaCy's ``@Language.factory``)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+
+    def register(self, name: str, config: type[StageConfig] = StageConfig) -> Callable[[Factory], Factory]:
+        def deco(factory: Factory) -> Factory:
+            self._entries[name] = _Entry(factory, config)
+            return factory
+
+        return deco
+
+    def names(self) -> list[str]:
+        _load_builtin_stages()
+        return sorted(self._entries)
+
+    def build(self, name: str, raw: dict[str, Any], ctx: BuildContext) -> Stage:
+        _load_builtin_stages()
+        if name not in self._entries:
+            raise PipelineError(E.UNKNOWN_STAGE, f"{name!r}; registered: {', '.join(sorted(self._entries))}")
+        entry = self._entries[name]
+        try:
+            cfg = entry.config_cls.model_validate(raw or {})
+        except ValidationError as exc:
+            raise PipelineError(E.STAGE_CONFIG, f"stage {name!r}: {_first_error(exc)}") from exc
+        return entry.factory(cfg, ctx)
+
+
+registry = Registry()
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    return f"{loc}: {err['msg']}"
+
+
+def _load_builtin_stages() -> None:
+    """Import the modules that register the built-in stages (idempotent)."""
+    import qa_pipeline.stages  # noqa: F401
+
+
+@dataclass
+class Failure:
+    """A conversation the pipeline could not process, and why."""
+
+    conversation_id: str
+    error: QAError
+
+
+class Pipeline:
+    """An ordered list of stages built from configuration."""
+
+    def __init__(self, stages: list[Stage], name: str = "default") -> None:
+        self.stages = stages
+        self.name = name
+        self._check_requirements()
+
+    @classmethod
+    def from_config(cls, path: Path | None = None, settings: Settings | None = None) -> Pipeline:
+        settings = settings or Settings()
+        path = path or settings.pipeline_config or DEFAULT_PIPELINE
+        try:
+            spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise PipelineError(E.STAGE_CONFIG, f"cannot read pipeline config {path}: {exc}") from exc
+        ctx = BuildContext(settings=settings)
+        stages = [registry.build(s["stage"], s.get("config", {}), ctx) for s in spec["stages"]]
+        return cls(stages, name=spec.get("name", Path(path).stem))
+
+    def _check_requirements(self) -> None:
+        have: set[str] = {"turns.text", "turns.speaker", "turns.start", "turns.end"}
+        for stage in self.stages:
+            missing = [r for r in stage.requires if r not in have]
+            if missing:
+                raise PipelineError(E.STAGE_REQUIREMENT, f"stage {stage.name!r} needs {missing}")
+            have.update(stage.assigns)
+
+    @property
+    def version(self) -> str:
+        return f"{__version__}+{self.name}"
+
+    def __call__(self, conv: Conversation) -> Conversation:
+        """Process one conversation; raises :class:`StageError` if a stage fails."""
+        for stage in self.stages:
+            conv = _run_one(stage, conv)
+        return self._stamp(conv)
+
+    def pipe(self, convs: Iterable[Conversation], batch_size: int = 32) -> Iterator[Conversation | Failure]:
+        """Process conversations in batches; yields each result or a :class:`Failure`, in input order."""
+        for batch in _batched(convs, batch_size):
+            yield from self.run_batch(batch)
+
+    def run_batch(self, batch: list[Conversation]) -> list[Conversation | Failure]:
+        """Run every stage over a batch; a conversation that fails drops out as a :class:`Failure`."""
+        slots: list[Conversation | Failure] = list(batch)
+        for stage in self.stages:
+            alive = [i for i, c in enumerate(slots) if isinstance(c, Conversation)]
+            outputs = _run_stage_batch(stage, [slots[i] for i in alive])  # type: ignore[misc]
+            for i, out in zip(alive, outputs, strict=True):
+                slots[i] = out
+        return [self._stamp(c) if isinstance(c, Conversation) else c for c in slots]
+
+    def _stamp(self, conv: Conversation) -> Conversation:
+        conv.versions.pipeline = self.version
+        for stage in self.stages:
+            if stage.version:
+                conv.versions.models[stage.name] = stage.version
+        return conv
+
+
+def _run_one(stage: Stage, conv: Conversation) -> Conversation:
+    try:
+        return stage(conv)
+    except QAError as exc:
+        if isinstance(exc, StageError):
+            raise
+        raise StageError(stage.name, exc.message, record=conv.id) from exc
+    except Exception as exc:  # a stage bug must not take the batch down
+        log.exception("stage %s failed on %s", stage.name, conv.id)
+        raise StageError(stage.name, f"{type(exc).__name__}: {exc}", record=conv.id) from exc
+
+
+def _run_stage_batch(stage: Stage, convs: list[Conversation]) -> list[Conversation | Failure]:
+    """Run a stage on a batch; on failure fall back to one-by-one to isolate the bad conversation."""
+    if not convs:
+        return []
+    try:
+        out = stage.pipe(convs)
+        if len(out) == len(convs):
+            return list(out)
+    except Exception:
+        log.debug("stage %s failed on a batch; retrying one by one", stage.name)
+    return [_run_isolated(stage, conv) for conv in convs]
+
+
+def _run_isolated(stage: Stage, conv: Conversation) -> Conversation | Failure:
+    try:
+        return _run_one(stage, conv)
+    except StageError as exc:
+        return Failure(conv.id, exc)
+
+
+def _batched(items: Iterable[Conversation], n: int) -> Iterator[list[Conversation]]:
+    batch: list[Conversation] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

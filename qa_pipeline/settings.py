@@ -1,0 +1,47 @@
+"""Validated settings from the environment (prefix ``QA_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+
+
+class Settings(BaseSettings):
+    """Everything configurable without code edits. ``QA_DATABASE_URL`` etc."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./qa.db"
+    rubric: Path = PROJECT_DIR / "rubrics" / "default.yaml"
+    pipeline_config: Path | None = None
+    models_dir: Path = PROJECT_DIR / "models"
+    scoring_config: Path = PROJECT_DIR / "rubrics" / "scoring.yaml"
+
+    # input limits (bad input gets a typed error, never a hang)
+    max_file_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    max_turn_chars: int = Field(default=5_000, gt=0)
+    max_turns: int = Field(default=5_000, gt=0)
+
+    batch_size: int = Field(default=32, gt=0, le=4096)
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        if "://" not in v:
+            raise ValueError("database_url must be a SQLAlchemy URL, e.g. sqlite:///./qa.db")
+        return v

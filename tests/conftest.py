@@ -1,0 +1,25 @@
+"""Shared fixtures. Tests that need ../shared/data skip cleanly when it is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA} (clone the project next to shared/)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def dialogues_path(shared_data: Path) -> Path:
+    path = shared_data / "conversations_dev" / "dialogues.jsonl"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    return path
