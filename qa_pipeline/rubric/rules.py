@@ -1,0 +1,369 @@
+"""Rule types: one class per type, each a pydantic model (its YAML schema) with ``match_turn``.
+
+A rule is a per-turn predicate: ``hits_at(ctx, i)`` returns the :class:`Hit` list of turn ``i``
+(empty = no match). Scope fields shared by every rule (speaker, first_turns, within_s, after)
+decide which turns a rule looks at. Composite rules (all / any / not) combine children per turn.
+A new rule type is one class here plus its entry in :data:`Rule`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from qa_pipeline.rubric.textmatch import TurnViews, clause_at, clauses, cosine, find_pinyin, ngrams, pinyin_seq
+from qa_pipeline.types import Channel, Conversation, Turn
+
+SpeakerScope = Literal["agent", "customer", "any"]
+
+
+@dataclass(frozen=True)
+class Hit:
+    turn: int
+    text: str
+    rule: str
+    start_char: int = -1
+    score: float = 1.0
+
+
+@dataclass
+class MatchContext:
+    """What rules see: the conversation, named rules, and per-conversation caches."""
+
+    conv: Conversation
+    named: dict[str, RuleBase] = field(default_factory=dict)
+    views: TurnViews = field(default_factory=TurnViews)
+    first_hit: dict[str, int | None] = field(default_factory=dict)
+
+    def turn(self, i: int) -> Turn:
+        return self.conv.turns[i]
+
+    def first_turn_of(self, rule_id: str) -> int | None:
+        if rule_id not in self.first_hit:
+            rule = self.named[rule_id]
+            hits = rule.find(self)
+            self.first_hit[rule_id] = min((h.turn for h in hits), default=None)
+        return self.first_hit[rule_id]
+
+
+class RuleBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = ""
+    speaker: SpeakerScope = "any"
+    first_turns: int | None = Field(default=None, ge=1, description="only the first K turns of `speaker`")
+    within_s: float | None = Field(default=None, gt=0, description="only turns starting in the first N seconds")
+    after: str | None = Field(default=None, description="only turns after the first hit of this named rule")
+    channels: list[Channel] | None = Field(default=None, description="only in these channels")
+
+    def in_scope(self, ctx: MatchContext, i: int) -> bool:
+        turn = ctx.turn(i)
+        if self.channels is not None and ctx.conv.channel not in self.channels:
+            return False
+        if self.speaker != "any" and turn.speaker != self.speaker:
+            return False
+        if self.first_turns is not None and _rank(ctx.conv, i, self.speaker) >= self.first_turns:
+            return False
+        if self.within_s is not None and turn.start is not None and turn.start > self.within_s:
+            return False
+        return not (self.after is not None and not _is_after(ctx, i, self.after))
+
+    def hits_at(self, ctx: MatchContext, i: int) -> list[Hit]:
+        return self.match_turn(ctx, i) if self.in_scope(ctx, i) else []
+
+    def find(self, ctx: MatchContext) -> list[Hit]:
+        return [h for i in range(len(ctx.conv.turns)) for h in self.hits_at(ctx, i)]
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def children(self) -> list[RuleBase]:
+        return []
+
+
+def _rank(conv: Conversation, i: int, speaker: SpeakerScope) -> int:
+    """Position of turn i among the turns of ``speaker`` (0-based)."""
+    return sum(1 for t in conv.turns[:i] if speaker == "any" or t.speaker == speaker)
+
+
+def _is_after(ctx: MatchContext, i: int, rule_id: str) -> bool:
+    first = ctx.first_turn_of(rule_id)
+    return first is not None and i > first
+
+
+def _suppressed(text: str, start: int, unless: list[str]) -> bool:
+    """True when the clause around ``start`` contains one of the ``unless`` phrases."""
+    if not unless:
+        return False
+    clause = clause_at(text, start).text
+    return any(u in clause for u in unless)
+
+
+class Keywords(RuleBase):
+    """Any of the phrases, as substrings of the turn text (or its numeral-normalised view)."""
+
+    type: Literal["keywords"]
+    any: list[str] = Field(min_length=1)
+    unless: list[str] = Field(default_factory=list, description="skip a hit whose clause contains one of these")
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        turn = ctx.turn(i)
+        for text in (turn.text, turn.norm):
+            hits = [
+                Hit(i, kw, self.id, pos)
+                for kw in self.any
+                if (pos := text.find(kw)) >= 0 and not _suppressed(text, pos, self.unless)
+            ]
+            if hits:
+                return hits
+        return []
+
+
+class Regex(RuleBase):
+    """A regular expression searched in the turn text (and its numeral-normalised view)."""
+
+    type: Literal["regex"]
+    pattern: str
+    unless: list[str] = Field(default_factory=list)
+    _compiled: re.Pattern[str] | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from exc
+        return v
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern)
+        turn = ctx.turn(i)
+        for text in (turn.text, turn.norm):
+            hits = [
+                Hit(i, m.group(0), self.id, m.start())
+                for m in self._compiled.finditer(text)
+                if m.group(0) and not _suppressed(text, m.start(), self.unless)
+            ]
+            if hits:
+                return hits
+        return []
+
+
+class Pinyin(RuleBase):
+    """Phrases matched on toneless pinyin, so ASR homophones match (发火 ~ 发货)."""
+
+    type: Literal["pinyin"]
+    phrases: list[str] = Field(min_length=1)
+    fuzzy: bool = Field(default=True, description="also merge zh/z, ch/c, sh/s, n/l, -ng/-n")
+    unless: list[str] = Field(default_factory=list)
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        text = ctx.turn(i).text
+        seq = ctx.views.pinyin_of(i, text, self.fuzzy)
+        hits = []
+        for phrase in self.phrases:
+            needle = pinyin_seq(phrase, self.fuzzy)
+            for pos in find_pinyin(seq, needle):
+                if not _suppressed(text, pos, self.unless):
+                    hits.append(Hit(i, text[pos : pos + len(phrase)], self.id, pos))
+        return hits
+
+
+class Similar(RuleBase):
+    """A clause of the turn is similar (character n-gram cosine) to one of the example sentences."""
+
+    type: Literal["similar"]
+    examples: list[str] = Field(min_length=1)
+    threshold: float = Field(default=0.6, gt=0, le=1)
+    unless: list[str] = Field(default_factory=list)
+    _example_grams: list[frozenset[str]] | None = None
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        if self._example_grams is None:
+            self._example_grams = [ngrams(e) for e in self.examples]
+        text = ctx.turn(i).text
+        best: Hit | None = None
+        for clause in clauses(text):
+            grams = ctx.views.grams_of(i, clause)
+            score = max(cosine(grams, g) for g in self._example_grams)
+            if score >= self.threshold and (best is None or score > best.score):
+                if not _suppressed(text, clause.start, self.unless):
+                    best = Hit(i, clause.text, self.id, clause.start, score)
+        return [best] if best else []
+
+
+class SentimentRule(RuleBase):
+    """The turn's sentiment model output: label with at least ``min_prob``."""
+
+    type: Literal["sentiment"]
+    label: str
+    min_prob: float = Field(default=0.5, ge=0, le=1)
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        pred = ctx.turn(i).sentiment
+        if pred is None or pred.probs.get(self.label, 0.0) < self.min_prob:
+            return []
+        return [Hit(i, "", self.id, -1, pred.probs[self.label])]
+
+
+MetricName = Literal["silence_before", "overlap_s", "reply_gap"]
+
+
+class Metric(RuleBase):
+    """A timing condition on the turn: silence before it, overlap with the other speaker, reply gap."""
+
+    type: Literal["metric"]
+    metric: MetricName
+    op: Literal["gt", "ge", "lt", "le"] = "gt"
+    value: float | dict[Channel, float]
+
+    def threshold(self, channel: Channel) -> float | None:
+        return self.value.get(channel) if isinstance(self.value, dict) else self.value
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        limit = self.threshold(ctx.conv.channel)
+        measured = _turn_metric(ctx.conv, i, self.metric)
+        if limit is None or measured is None or not _compare(measured, self.op, limit):
+            return []
+        return [Hit(i, f"{self.metric}={measured:.1f}s", self.id, -1, measured)]
+
+
+def _compare(a: float, op: str, b: float) -> bool:
+    return {"gt": a > b, "ge": a >= b, "lt": a < b, "le": a <= b}[op]
+
+
+def _turn_metric(conv: Conversation, i: int, metric: str) -> float | None:
+    turn = conv.turns[i]
+    if turn.start is None:
+        return None
+    earlier = [t.end for t in conv.turns[:i] if t.end is not None]
+    if metric == "silence_before":
+        return max(0.0, turn.start - max(earlier)) if earlier else None
+    if metric == "reply_gap":
+        prev = conv.turns[i - 1] if i > 0 else None
+        return None if prev is None or prev.end is None else max(0.0, turn.start - prev.end)
+    return _overlap(conv, i)
+
+
+def _overlap(conv: Conversation, i: int) -> float | None:
+    """Seconds turn i overlaps an earlier turn of the other speaker that was still running."""
+    turn = conv.turns[i]
+    if conv.channel == "chat" or turn.start is None or turn.end is None:
+        return None
+    best = 0.0
+    for other in conv.turns[:i]:
+        if other.speaker != turn.speaker and other.end is not None and other.start is not None:
+            if other.start <= turn.start < other.end:
+                best = max(best, min(other.end, turn.end) - turn.start)
+    return best
+
+
+class Ref(RuleBase):
+    """Reuse a named rule from the rubric's ``rules:`` section (scope fields here narrow it further)."""
+
+    type: Literal["ref"]
+    ref: str
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        return ctx.named[self.ref].hits_at(ctx, i)
+
+
+class Previous(RuleBase):
+    """The previous turn (of ``of`` speaker, default the other party) matches the child rule."""
+
+    type: Literal["previous"]
+    rule: Rule
+    of: SpeakerScope = "any"
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        for j in range(i - 1, -1, -1):
+            if self.of == "any" or ctx.turn(j).speaker == self.of:
+                found = self.rule.hits_at(ctx, j)
+                return [Hit(i, h.text, self.id, -1, h.score) for h in found[:1]]
+        return []
+
+    def children(self) -> list[RuleBase]:
+        return [self.rule]
+
+
+class All(RuleBase):
+    """Every child matches the same turn."""
+
+    type: Literal["all"]
+    rules: list[Rule] = Field(min_length=1)
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        hits: list[Hit] = []
+        for rule in self.rules:
+            found = rule.hits_at(ctx, i)
+            if not found:
+                return []
+            hits.extend(found)
+        return hits
+
+    def children(self) -> list[RuleBase]:
+        return list(self.rules)
+
+
+class AnyOf(RuleBase):
+    """At least one child matches the turn."""
+
+    type: Literal["any"]
+    rules: list[Rule] = Field(min_length=1)
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        for rule in self.rules:
+            found = rule.hits_at(ctx, i)
+            if found:
+                return found
+        return []
+
+    def children(self) -> list[RuleBase]:
+        return list(self.rules)
+
+
+class Not(RuleBase):
+    """The child does not match the turn (the turn itself is the hit)."""
+
+    type: Literal["not"]
+    rule: Rule
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        return [] if self.rule.hits_at(ctx, i) else [Hit(i, "", self.id)]
+
+    def children(self) -> list[RuleBase]:
+        return [self.rule]
+
+
+Rule = Annotated[
+    Keywords | Regex | Pinyin | Similar | SentimentRule | Metric | Ref | Previous | All | AnyOf | Not,
+    Field(discriminator="type"),
+]
+
+for _cls in (Previous, All, AnyOf, Not):
+    _cls.model_rebuild()
+
+
+def walk(rule: RuleBase) -> list[RuleBase]:
+    """The rule and all its descendants."""
+    out = [rule]
+    for child in rule.children():
+        out.extend(walk(child))
+    return out
+
+
+def assign_ids(rule: RuleBase, prefix: str) -> None:
+    """Give every rule without an id a stable one derived from its place in the rubric."""
+    if not rule.id:
+        rule.id = prefix
+    for n, child in enumerate(rule.children()):
+        assign_ids(child, f"{prefix}.{n}")
+
+
+def describe(rule: Any) -> str:
+    return f"{type(rule).__name__}({getattr(rule, 'id', '')})"

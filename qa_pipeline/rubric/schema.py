@@ -1,0 +1,140 @@
+"""The rubric YAML model: items, their checks and named rules, validated by pydantic.
+
+Checks say how an item's rules become a verdict:
+
+- ``require``: pass when the rule hits somewhere, else fail (greeting, closing…);
+- ``forbid``: fail when the rule hits (banned phrases, interruptions);
+- ``each``: for every trigger turn, an expected reply must follow (empathy, objections,
+  hold etiquette); ``na`` when nothing triggers;
+- ``before``: the expected rule must hit before the first event turn (identity check);
+  ``na`` when no event happens.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from qa_pipeline.rubric.rules import Rule, RuleBase, assign_ids, walk
+from qa_pipeline.types import Channel
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RequireCheck(_Strict):
+    type: Literal["require"]
+    rule: Rule
+
+
+class ForbidCheck(_Strict):
+    type: Literal["forbid"]
+    rule: Rule
+
+
+Window = Literal["same_turn", "next_agent_turn", "next_agent_turns_2", "rest"]
+
+
+class EachCheck(_Strict):
+    type: Literal["each"]
+    trigger: Rule
+    expect: Rule | None = Field(default=None, description="must hit in `window` after each trigger")
+    expect_before: Rule | None = Field(default=None, description="must hit in the last agent turn before it")
+    window: Window = "next_agent_turn"
+    needs_reply: bool = Field(default=True, description="ignore triggers that no agent turn follows")
+
+    @model_validator(mode="after")
+    def _something_expected(self) -> EachCheck:
+        if self.expect is None and self.expect_before is None:
+            raise ValueError("an `each` check needs `expect` and/or `expect_before`")
+        return self
+
+
+class BeforeCheck(_Strict):
+    type: Literal["before"]
+    event: Rule
+    expect: Rule
+    inclusive: bool = Field(default=False, description="a hit in the event turn itself counts")
+
+
+Check = Annotated[RequireCheck | ForbidCheck | EachCheck | BeforeCheck, Field(discriminator="type")]
+
+
+class Item(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = ""
+    description: str = ""
+    points: float = Field(gt=0)
+    fatal: bool = False
+    channels: list[Channel] = Field(default_factory=lambda: ["call", "chat"])
+    applies_if: Rule | None = Field(default=None, description="na when this rule hits nowhere")
+    check: Check
+
+    def rules(self) -> list[RuleBase]:
+        roots: list[RuleBase] = [r for r in (self.applies_if,) if r is not None]
+        roots += [r for r in _check_rules(self.check) if r is not None]
+        return [r for root in roots for r in walk(root)]
+
+
+def _check_rules(check: RequireCheck | ForbidCheck | EachCheck | BeforeCheck) -> list[RuleBase | None]:
+    if isinstance(check, RequireCheck | ForbidCheck):
+        return [check.rule]
+    if isinstance(check, EachCheck):
+        return [check.trigger, check.expect, check.expect_before]
+    return [check.event, check.expect]
+
+
+class Rubric(_Strict):
+    id: str
+    version: str
+    name: str = ""
+    description: str = ""
+    review_below: float | None = Field(
+        default=None, ge=0, le=1, description="similar-rule fails scoring under this become `review`"
+    )
+    dictionary: list[str] = Field(default_factory=list, description="extra jieba words")
+    rules: dict[str, Rule] = Field(default_factory=dict, description="named rules, used with `ref`")
+    items: list[Item] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rubric:
+        ids = [i.id for i in self.items]
+        dupes = {i for i in ids if ids.count(i) > 1}
+        if dupes:
+            raise ValueError(f"duplicate item ids: {sorted(dupes)}")
+        for name, rule in self.rules.items():
+            assign_ids(rule, name)
+        for item in self.items:
+            _assign_item_ids(item)
+        self._check_refs()
+        return self
+
+    def _check_refs(self) -> None:
+        rules = [r for item in self.items for r in item.rules()]
+        rules += [r for named in self.rules.values() for r in walk(named)]
+        for rule in rules:
+            for ref in (getattr(rule, "ref", None), rule.after):
+                if ref is not None and ref not in self.rules:
+                    raise ValueError(f"rule {rule.id!r} refers to unknown named rule {ref!r}")
+
+    @property
+    def total_points(self) -> float:
+        return sum(i.points for i in self.items)
+
+    def item(self, item_id: str) -> Item:
+        for it in self.items:
+            if it.id == item_id:
+                return it
+        raise KeyError(item_id)
+
+
+def _assign_item_ids(item: Item) -> None:
+    if item.applies_if is not None:
+        assign_ids(item.applies_if, f"{item.id}.applies_if")
+    check = item.check
+    for field_name in ("rule", "trigger", "expect", "expect_before", "event"):
+        rule = getattr(check, field_name, None)
+        if rule is not None:
+            assign_ids(rule, f"{item.id}.{field_name}")

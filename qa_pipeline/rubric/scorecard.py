@@ -1,0 +1,187 @@
+"""Apply a rubric to a conversation: item verdicts with evidence, then the quality index.
+
+Scoring follows the spec: points add up to 100 when every item applies; ``na`` items drop out
+and the rest are rescaled to 100; a failed fatal item sets the score to 0 and flags the
+conversation for review. ``review`` verdicts keep their points until a human decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from qa_pipeline.rubric.rules import Hit, MatchContext, RuleBase
+from qa_pipeline.rubric.schema import BeforeCheck, EachCheck, ForbidCheck, Item, RequireCheck, Rubric
+from qa_pipeline.types import Conversation, Evidence, ItemResult, Verdict
+
+MAX_EVIDENCE = 8
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict
+    evidence: list[Evidence]
+    weakest: float = 1.0  # lowest similarity score among the hits a fail rests on
+
+
+@dataclass(frozen=True)
+class Score:
+    quality_index: float | None
+    flags: list[str]
+
+
+class Scorecard:
+    """A compiled rubric; ``evaluate`` is pure and thread-safe (caches live in the MatchContext)."""
+
+    def __init__(self, rubric: Rubric) -> None:
+        self.rubric = rubric
+
+    @property
+    def version(self) -> str:
+        return f"{self.rubric.id}@{self.rubric.version}"
+
+    def evaluate(self, conv: Conversation) -> dict[str, ItemResult]:
+        ctx = MatchContext(conv=conv, named=dict(self.rubric.rules))
+        return {item.id: self._item(item, ctx) for item in self.rubric.items}
+
+    def _item(self, item: Item, ctx: MatchContext) -> ItemResult:
+        outcome = _applicable(item, ctx) or _run_check(item, ctx)
+        verdict = outcome.verdict
+        if verdict == "fail" and self.rubric.review_below is not None and outcome.weakest < self.rubric.review_below:
+            verdict = "review"
+        return ItemResult(
+            verdict=verdict,
+            points=item.points if verdict in ("pass", "review") else 0.0,
+            max_points=item.points,
+            evidence=outcome.evidence[:MAX_EVIDENCE],
+            fatal=item.fatal,
+            rubric_version=self.version,
+        )
+
+    def score(self, items: dict[str, ItemResult]) -> Score:
+        applicable = [r for r in items.values() if r.verdict != "na"]
+        flags = [f"fatal:{iid}" for iid, r in items.items() if r.fatal and r.verdict == "fail"]
+        flags += [f"review:{iid}" for iid, r in items.items() if r.verdict == "review"]
+        if flags:
+            flags.append("needs_review")
+        if not applicable:
+            return Score(None, flags)
+        if any(f.startswith("fatal:") for f in flags):
+            return Score(0.0, flags)
+        total = sum(r.max_points for r in applicable)
+        return Score(round(100.0 * sum(r.points for r in applicable) / total, 2), flags)
+
+
+def _applicable(item: Item, ctx: MatchContext) -> Outcome | None:
+    """An ``na`` outcome when the item does not apply, else None."""
+    if ctx.conv.channel not in item.channels:
+        return Outcome("na", [])
+    if item.applies_if is not None and not item.applies_if.find(ctx):
+        return Outcome("na", [])
+    return None
+
+
+def _run_check(item: Item, ctx: MatchContext) -> Outcome:
+    check = item.check
+    if isinstance(check, RequireCheck):
+        return _require(check.rule, ctx)
+    if isinstance(check, ForbidCheck):
+        return _forbid(check.rule, ctx)
+    if isinstance(check, EachCheck):
+        return _each(check, ctx)
+    return _before(check, ctx)
+
+
+def _evidence(ctx: MatchContext, hits: Sequence[Hit]) -> list[Evidence]:
+    out = []
+    for h in hits:
+        turn = ctx.conv.turns[h.turn]
+        out.append(Evidence(turn=h.turn, start=turn.start, end=turn.end, text=h.text, rule=h.rule))
+    return out
+
+
+def _missing(rule: RuleBase, turn: int | None = None, ctx: MatchContext | None = None) -> Evidence:
+    """Evidence for 'expected but not found' (at a turn, when there is one)."""
+    if turn is None or ctx is None:
+        return Evidence(rule=f"{rule.id}:missing")
+    t = ctx.conv.turns[turn]
+    return Evidence(turn=turn, start=t.start, end=t.end, text="", rule=f"{rule.id}:missing")
+
+
+def _require(rule: RuleBase, ctx: MatchContext) -> Outcome:
+    hits = rule.find(ctx)
+    return Outcome("pass", _evidence(ctx, hits[:1])) if hits else Outcome("fail", [_missing(rule)])
+
+
+def _forbid(rule: RuleBase, ctx: MatchContext) -> Outcome:
+    hits = rule.find(ctx)
+    if not hits:
+        return Outcome("pass", [])
+    return Outcome("fail", _evidence(ctx, hits), weakest=min(h.score for h in hits))
+
+
+def _agent_turns_after(ctx: MatchContext, t: int) -> list[int]:
+    return [i for i in range(t + 1, len(ctx.conv.turns)) if ctx.conv.turns[i].speaker == "agent"]
+
+
+def _window(check: EachCheck, ctx: MatchContext, t: int) -> list[int]:
+    after = _agent_turns_after(ctx, t)
+    if check.window == "same_turn":
+        return [t]
+    if check.window == "next_agent_turn":
+        return after[:1]
+    if check.window == "next_agent_turns_2":
+        return after[:2]
+    return list(range(t + 1, len(ctx.conv.turns)))
+
+
+def _last_agent_before(ctx: MatchContext, t: int) -> list[int]:
+    before = [i for i in range(t) if ctx.conv.turns[i].speaker == "agent"]
+    return before[-1:]
+
+
+def _hits_in(rule: RuleBase, ctx: MatchContext, turns: list[int]) -> list[Hit]:
+    return [h for i in turns for h in rule.hits_at(ctx, i)]
+
+
+def _each(check: EachCheck, ctx: MatchContext) -> Outcome:
+    triggers = sorted({h.turn: h for h in reversed(check.trigger.find(ctx))}.values(), key=lambda h: h.turn)
+    if check.needs_reply:
+        triggers = [h for h in triggers if _agent_turns_after(ctx, h.turn) or check.window == "same_turn"]
+    if not triggers:
+        return Outcome("na", [])
+    evidence: list[Evidence] = []
+    failed = False
+    for trig in triggers:
+        ok, ev = _answered(check, ctx, trig)
+        evidence.extend(ev)
+        failed = failed or not ok
+    return Outcome("fail" if failed else "pass", evidence)
+
+
+def _answered(check: EachCheck, ctx: MatchContext, trig: Hit) -> tuple[bool, list[Evidence]]:
+    """Whether one trigger got its expected replies; evidence of the trigger and of what was found."""
+    evidence = _evidence(ctx, [trig])
+    ok = True
+    if check.expect is not None:
+        found = _hits_in(check.expect, ctx, _window(check, ctx, trig.turn))
+        evidence += _evidence(ctx, found[:1]) if found else [_missing(check.expect, trig.turn, ctx)]
+        ok = bool(found)
+    if check.expect_before is not None:
+        found = _hits_in(check.expect_before, ctx, _last_agent_before(ctx, trig.turn))
+        evidence += _evidence(ctx, found[:1]) if found else [_missing(check.expect_before, trig.turn, ctx)]
+        ok = ok and bool(found)
+    return ok, evidence
+
+
+def _before(check: BeforeCheck, ctx: MatchContext) -> Outcome:
+    events = check.event.find(ctx)
+    if not events:
+        return Outcome("na", [])
+    first = min(h.turn for h in events)
+    limit = first + 1 if check.inclusive else first
+    found = [h for h in check.expect.find(ctx) if h.turn < limit]
+    event_ev = _evidence(ctx, [h for h in events if h.turn == first][:1])
+    if found:
+        return Outcome("pass", _evidence(ctx, found[:1]) + event_ev)
+    return Outcome("fail", [*event_ev, _missing(check.expect, first, ctx)])

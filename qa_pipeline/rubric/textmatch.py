@@ -1,0 +1,104 @@
+"""Text-matching helpers for rules: clauses, pinyin views, character n-gram similarity.
+
+Everything here works on one turn's text and is cached per turn by :class:`TurnViews`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from pypinyin import Style, lazy_pinyin
+
+CLAUSE_SPLIT = re.compile(r"[，,。.!！?？；;：:\n…~～]+")
+
+# initials/finals that Mandarin speakers and ASR confuse (南方口音 / homophones)
+_FUZZY = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ang", "an"), ("eng", "en"), ("ing", "in"))
+_L_N = re.compile(r"^n(?=[aeiou])")
+
+
+@dataclass(frozen=True)
+class Clause:
+    start: int
+    end: int
+    text: str
+
+
+def clauses(text: str) -> list[Clause]:
+    """Split a turn into clauses at punctuation, keeping character offsets."""
+    out, pos = [], 0
+    for m in CLAUSE_SPLIT.finditer(text):
+        if m.start() > pos:
+            out.append(Clause(pos, m.start(), text[pos : m.start()]))
+        pos = m.end()
+    if pos < len(text):
+        out.append(Clause(pos, len(text), text[pos:]))
+    return out
+
+
+def clause_at(text: str, index: int) -> Clause:
+    for c in clauses(text):
+        if c.start <= index < c.end:
+            return c
+    return Clause(0, len(text), text)
+
+
+@lru_cache(maxsize=20_000)
+def syllable(ch: str, fuzzy: bool) -> str:
+    """Toneless pinyin of one character (the character itself if it has none)."""
+    py = lazy_pinyin(ch, style=Style.NORMAL, errors=lambda x: list(x))[0]
+    if not fuzzy or not py.isalpha():
+        return py
+    for a, b in _FUZZY:
+        py = py.replace(a, b)
+    return _L_N.sub("l", py)
+
+
+def pinyin_seq(text: str, fuzzy: bool) -> tuple[str, ...]:
+    """One syllable per character, so indices line up with ``text``."""
+    return tuple(syllable(ch, fuzzy) for ch in text)
+
+
+def find_pinyin(haystack: tuple[str, ...], needle: tuple[str, ...]) -> list[int]:
+    """Start indices where ``needle`` occurs in ``haystack`` (both syllable sequences)."""
+    n = len(needle)
+    if n == 0 or n > len(haystack):
+        return []
+    first = needle[0]
+    return [i for i in range(len(haystack) - n + 1) if haystack[i] == first and haystack[i : i + n] == needle]
+
+
+def ngrams(text: str) -> frozenset[str]:
+    """Character unigrams and bigrams (punctuation and spaces dropped)."""
+    chars = [c for c in text if not c.isspace() and not CLAUSE_SPLIT.match(c)]
+    grams = set(chars)
+    grams.update(a + b for a, b in zip(chars, chars[1:], strict=False))
+    return frozenset(grams)
+
+
+def cosine(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / math.sqrt(len(a) * len(b))
+
+
+@dataclass
+class TurnViews:
+    """Per-conversation cache of derived views of each turn's text."""
+
+    pinyin: dict[tuple[int, bool], tuple[str, ...]] = field(default_factory=dict)
+    grams: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict)
+
+    def pinyin_of(self, turn: int, text: str, fuzzy: bool) -> tuple[str, ...]:
+        key = (turn, fuzzy)
+        if key not in self.pinyin:
+            self.pinyin[key] = pinyin_seq(text, fuzzy)
+        return self.pinyin[key]
+
+    def grams_of(self, turn: int, clause: Clause) -> frozenset[str]:
+        key = (turn, clause.start)
+        if key not in self.grams:
+            self.grams[key] = ngrams(clause.text)
+        return self.grams[key]
