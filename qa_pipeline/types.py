@@ -22,6 +22,7 @@ SentimentLabel = Literal["neg", "neu", "pos"]
 PiiType = Literal["phone", "id_card", "bank_card", "email"]
 
 SPEAKERS: tuple[Speaker, ...] = ("agent", "customer")
+CHANNELS: tuple[Channel, ...] = ("call", "chat")
 
 
 class Word(BaseModel):

@@ -47,7 +47,11 @@ def _explain(exc: ValidationError, raw: dict) -> str:
     where = f"rubric {raw.get('id', '?')!r}"
     if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int):
         items = raw.get("items") or []
-        item_id = items[loc[1]].get("id", f"#{loc[1]}") if loc[1] < len(items) and isinstance(items[loc[1]], dict) else f"#{loc[1]}"
+        item_id = (
+            items[loc[1]].get("id", f"#{loc[1]}")
+            if loc[1] < len(items) and isinstance(items[loc[1]], dict)
+            else f"#{loc[1]}"
+        )
         where += f", item {item_id!r}"
         loc = loc[2:]
     field = ".".join(str(p) for p in loc) or "(item)"

@@ -14,7 +14,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qa_pipeline.rubric.textmatch import TurnViews, clause_at, clauses, cosine, find_pinyin, ngrams, pinyin_seq
+from qa_pipeline.rubric.textmatch import (
+    TurnViews,
+    clause_at,
+    clauses,
+    cosine,
+    find_pinyin,
+    ngrams,
+    pinyin_seq,
+)
 from qa_pipeline.types import Channel, Conversation, Turn
 
 SpeakerScope = Literal["agent", "customer", "any"]
@@ -55,7 +63,9 @@ class RuleBase(BaseModel):
     id: str = ""
     speaker: SpeakerScope = "any"
     first_turns: int | None = Field(default=None, ge=1, description="only the first K turns of `speaker`")
-    within_s: float | None = Field(default=None, gt=0, description="only turns starting in the first N seconds")
+    within_s: float | None = Field(
+        default=None, gt=0, description="only turns starting in the first N seconds"
+    )
     after: str | None = Field(default=None, description="only turns after the first hit of this named rule")
     channels: list[Channel] | None = Field(default=None, description="only in these channels")
 
@@ -107,7 +117,9 @@ class Keywords(RuleBase):
 
     type: Literal["keywords"]
     any: list[str] = Field(min_length=1)
-    unless: list[str] = Field(default_factory=list, description="skip a hit whose clause contains one of these")
+    unless: list[str] = Field(
+        default_factory=list, description="skip a hit whose clause contains one of these"
+    )
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
         turn = ctx.turn(i)
@@ -191,9 +203,9 @@ class Similar(RuleBase):
         for clause in clauses(text):
             grams = ctx.views.grams_of(i, clause)
             score = max(cosine(grams, g) for g in self._example_grams)
-            if score >= self.threshold and (best is None or score > best.score):
-                if not _suppressed(text, clause.start, self.unless):
-                    best = Hit(i, clause.text, self.id, clause.start, score)
+            better = score >= self.threshold and (best is None or score > best.score)
+            if better and not _suppressed(text, clause.start, self.unless):
+                best = Hit(i, clause.text, self.id, clause.start, score)
         return [best] if best else []
 
 
@@ -257,9 +269,10 @@ def _overlap(conv: Conversation, i: int) -> float | None:
         return None
     best = 0.0
     for other in conv.turns[:i]:
-        if other.speaker != turn.speaker and other.end is not None and other.start is not None:
-            if other.start <= turn.start < other.end:
-                best = max(best, min(other.end, turn.end) - turn.start)
+        if other.speaker == turn.speaker or other.start is None or other.end is None:
+            continue
+        if other.start <= turn.start < other.end:
+            best = max(best, min(other.end, turn.end) - turn.start)
     return best
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qa_pipeline.rubric.rules import Rule, RuleBase, assign_ids, walk
-from qa_pipeline.types import Channel
+from qa_pipeline.types import CHANNELS, Channel
 
 
 class _Strict(BaseModel):
@@ -68,7 +68,7 @@ class Item(_Strict):
     description: str = ""
     points: float = Field(gt=0)
     fatal: bool = False
-    channels: list[Channel] = Field(default_factory=lambda: ["call", "chat"])
+    channels: list[Channel] = Field(default_factory=lambda: list(CHANNELS))
     applies_if: Rule | None = Field(default=None, description="na when this rule hits nowhere")
     check: Check
 

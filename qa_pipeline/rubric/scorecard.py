@@ -47,7 +47,11 @@ class Scorecard:
     def _item(self, item: Item, ctx: MatchContext) -> ItemResult:
         outcome = _applicable(item, ctx) or _run_check(item, ctx)
         verdict = outcome.verdict
-        if verdict == "fail" and self.rubric.review_below is not None and outcome.weakest < self.rubric.review_below:
+        if (
+            verdict == "fail"
+            and self.rubric.review_below is not None
+            and outcome.weakest < self.rubric.review_below
+        ):
             verdict = "review"
         return ItemResult(
             verdict=verdict,

@@ -9,6 +9,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 
 from pypinyin import Style, lazy_pinyin
 
@@ -48,7 +49,8 @@ def clause_at(text: str, index: int) -> Clause:
 @lru_cache(maxsize=20_000)
 def syllable(ch: str, fuzzy: bool) -> str:
     """Toneless pinyin of one character (the character itself if it has none)."""
-    py = lazy_pinyin(ch, style=Style.NORMAL, errors=lambda x: list(x))[0]
+    found = lazy_pinyin(ch, style=Style.NORMAL, errors="default")
+    py = found[0] if found else ch
     if not fuzzy or not py.isalpha():
         return py
     for a, b in _FUZZY:
@@ -74,7 +76,7 @@ def ngrams(text: str) -> frozenset[str]:
     """Character unigrams and bigrams (punctuation and spaces dropped)."""
     chars = [c for c in text if not c.isspace() and not CLAUSE_SPLIT.match(c)]
     grams = set(chars)
-    grams.update(a + b for a, b in zip(chars, chars[1:], strict=False))
+    grams.update(a + b for a, b in pairwise(chars))
     return frozenset(grams)
 
 

@@ -1,0 +1,113 @@
+"""One test group per rule type and scope field."""
+
+from __future__ import annotations
+
+from tests.rubric.conftest import hits, make_conv, neg
+
+
+def test_keywords_match_and_unless_suppresses_polite_form() -> None:
+    conv = make_conv([("agent", "这个我不知道。"), ("agent", "不知道您方便吗？")])
+    found = hits({"type": "keywords", "any": ["不知道"], "unless": ["不知道您"]}, conv)
+    assert [(h.turn, h.text) for h in found] == [(0, "不知道")]
+
+
+def test_keywords_fall_back_to_numeral_normalised_view() -> None:
+    conv = make_conv([("agent", "二十四小时内到账")])
+    conv.turns[0].norm = "24小时内到账"
+    assert hits({"type": "keywords", "any": ["24小时"]}, conv)[0].text == "24小时"
+
+
+def test_regex_rule_reports_matched_words_and_rejects_bad_pattern() -> None:
+    conv = make_conv([("agent", "工号 幺二三，很高兴为您服务")])
+    found = hits({"type": "regex", "pattern": "工号\\s*[一二三幺]+"}, conv)
+    assert found[0].text == "工号 幺二三"
+    import pytest
+
+    from qa_pipeline.errors import RubricError
+
+    with pytest.raises(RubricError, match="invalid regular expression"):
+        hits({"type": "regex", "pattern": "(unclosed"}, conv)
+
+
+def test_pinyin_rule_matches_asr_homophones() -> None:
+    # ASR wrote 发火 for 发货; 不归我管 written with the homophone 不贵我管
+    conv = make_conv([("customer", "你们什么时候发火"), ("agent", "这个不贵我管")])
+    assert hits({"type": "pinyin", "phrases": ["发货"], "speaker": "customer"}, conv)[0].text == "发火"
+    assert hits({"type": "pinyin", "phrases": ["不归我管"]}, conv)[0].turn == 1
+    assert hits({"type": "keywords", "any": ["不归我管"]}, conv) == []
+
+
+def test_pinyin_fuzzy_merges_retroflex_and_nasal_finals() -> None:
+    conv = make_conv([("agent", "我们四不会退的")])  # 是 (shi) said as 四 (si)
+    assert hits({"type": "pinyin", "phrases": ["是不会"], "fuzzy": True}, conv)
+    assert not hits({"type": "pinyin", "phrases": ["是不会"], "fuzzy": False}, conv)
+
+
+def test_similar_rule_matches_paraphrase_not_unrelated_text() -> None:
+    conv = make_conv([("agent", "这事儿真不归我们这边管"), ("agent", "我帮您查一下物流信息")])
+    found = hits({"type": "similar", "examples": ["这事不归我们管"], "threshold": 0.6}, conv)
+    assert [h.turn for h in found] == [0]
+    assert 0.6 <= found[0].score <= 1.0
+
+
+def test_sentiment_rule_uses_model_probability() -> None:
+    conv = make_conv([("customer", "你们太过分了"), ("customer", "好的")])
+    conv.turns[0].sentiment = neg(0.9)
+    conv.turns[1].sentiment = neg(0.1)
+    assert [h.turn for h in hits({"type": "sentiment", "label": "neg", "min_prob": 0.6}, conv)] == [0]
+
+
+def test_metric_rule_silence_and_overlap_with_channel_thresholds() -> None:
+    conv = make_conv(
+        [
+            ("agent", "请稍等", 0.0, 1.0),
+            ("agent", "感谢等待", 13.0, 14.0),
+            ("customer", "我想问一下", 14.5, 17.0),
+            ("agent", "您说", 15.0, 16.0),
+        ]
+    )
+    silence = {"type": "metric", "metric": "silence_before", "op": "gt", "value": {"call": 10, "chat": 60}}
+    assert [h.turn for h in hits(silence, conv)] == [1]
+    overlap = {"type": "metric", "metric": "overlap_s", "op": "gt", "value": 0.5, "speaker": "agent"}
+    assert [h.turn for h in hits(overlap, conv)] == [3]
+    conv.channel = "chat"
+    assert hits(silence, conv) == []
+
+
+def test_scope_speaker_first_turns_within_s_and_channels() -> None:
+    conv = make_conv([("customer", "你好", 0, 1), ("agent", "喂", 2, 3), ("agent", "您好", 20, 21)])
+    rule = {"type": "keywords", "any": ["好"], "speaker": "agent", "first_turns": 1}
+    assert hits(rule, conv) == []
+    assert [h.turn for h in hits({**rule, "first_turns": 2}, conv)] == [2]
+    assert hits({**rule, "first_turns": 2, "within_s": 15}, conv) == []
+    assert hits({**rule, "first_turns": 2, "channels": ["chat"]}, conv) == []
+
+
+def test_after_constraint_needs_earlier_hit_of_named_rule() -> None:
+    conv = make_conv([("customer", "太贵了"), ("agent", "您好"), ("customer", "还是太贵了")])
+    extra = {"opening": {"type": "keywords", "any": ["您好"]}}
+    found = hits({"type": "keywords", "any": ["太贵"], "after": "opening"}, conv, extra)
+    assert [h.turn for h in found] == [2]
+
+
+def test_logical_all_any_not_per_turn() -> None:
+    conv = make_conv(
+        [("agent", "因为系统升级，可以明天办理"), ("agent", "规定就是这样，可以去网点"), ("agent", "好的")]
+    )
+    reason = {"type": "keywords", "any": ["可以"]}
+    brush = {"type": "keywords", "any": ["规定就是这样"]}
+    both = {"type": "all", "rules": [reason, {"type": "not", "rule": brush}]}
+    assert sorted({h.turn for h in hits(both, conv)}) == [0]
+    either = {"type": "any", "rules": [brush, {"type": "keywords", "any": ["好的"]}]}
+    assert [h.turn for h in hits(either, conv)] == [1, 2]
+
+
+def test_previous_rule_looks_at_preceding_turn_of_speaker() -> None:
+    conv = make_conv([("customer", "卡号6222020200112233"), ("agent", "查到了"), ("agent", "还有别的吗")])
+    rule = {
+        "type": "previous",
+        "of": "customer",
+        "rule": {"type": "regex", "pattern": "[0-9]{6,}"},
+        "speaker": "agent",
+    }
+    assert [h.turn for h in hits(rule, conv)] == [1, 2]
