@@ -1,0 +1,93 @@
+"""Audit a stream of conversations: run the pipeline in batches, store results, report problems.
+
+Shared by ``qa audit``, ``qa eval`` and the API so they behave the same. A bad record or a
+conversation a stage cannot process is reported and skipped; the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from qa_pipeline.errors import QAError
+from qa_pipeline.pipeline import Failure, Pipeline
+from qa_pipeline.store import Repository
+from qa_pipeline.types import Conversation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A record or conversation that was skipped, and why."""
+
+    error: QAError
+    conversation_id: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"conversation": self.conversation_id or self.error.record, **self.error.to_dict()}
+
+
+@dataclass
+class AuditSummary:
+    audited: int = 0
+    stored: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+OnDone = Callable[[Conversation], None]
+
+
+def _batches(items: Iterable[Conversation | QAError], size: int) -> Iterator[list[Conversation | QAError]]:
+    batch: list[Conversation | QAError] = []
+    for item in items:
+        batch.append(item)
+        if sum(isinstance(b, Conversation) for b in batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Auditor:
+    """Runs the pipeline over conversations and stores each result (when a repository is given)."""
+
+    def __init__(self, pipeline: Pipeline, repository: Repository | None = None, batch_size: int = 32) -> None:
+        self.pipeline = pipeline
+        self.repository = repository
+        self.batch_size = batch_size
+
+    def run(
+        self, items: Iterable[Conversation | QAError], on_done: OnDone | None = None, on_item: Callable[[], None] | None = None
+    ) -> AuditSummary:
+        summary = AuditSummary()
+        for batch in _batches(items, self.batch_size):
+            convs = [b for b in batch if isinstance(b, Conversation)]
+            summary.problems += [Problem(b) for b in batch if isinstance(b, QAError)]
+            for out in self.pipeline.run_batch(convs):
+                self._finish(out, summary, on_done)
+                if on_item:
+                    on_item()
+        return summary
+
+    def _finish(self, out: Conversation | Failure, summary: AuditSummary, on_done: OnDone | None) -> None:
+        if isinstance(out, Failure):
+            log.warning("%s", out.error.message)
+            summary.problems.append(Problem(out.error, out.conversation_id))
+            return
+        if self.repository is not None:
+            try:
+                summary.stored[self.repository.save(out).status] += 1
+            except QAError as exc:
+                log.warning("%s", exc.message)
+                summary.problems.append(Problem(exc, out.id))
+                return
+        summary.audited += 1
+        if on_done:
+            on_done(out)

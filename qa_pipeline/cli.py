@@ -1,0 +1,244 @@
+"""The ``qa`` command line: thin — parse arguments, call the library, print.
+
+    qa audit PATH... [--rubric R] [--json OUT.jsonl] [--html OUT.html]
+    qa eval LABELLED.jsonl [--rubric R] [--threshold macro=0.9 ...]
+    qa classify sentiment --input FILE [--output OUT.jsonl]
+    qa serve [--host H] [--port P]
+    qa db upgrade
+    qa stages
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Annotated
+
+import typer
+from tqdm import tqdm
+
+from qa_pipeline.audit import Auditor, AuditSummary
+from qa_pipeline.errors import QAError
+from qa_pipeline.pipeline import Pipeline, registry
+from qa_pipeline.settings import Settings
+from qa_pipeline.types import Conversation, ConversationResult
+
+log = logging.getLogger("qa")
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Quality inspection for Chinese customer service.")
+db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
+classify_app = typer.Typer(no_args_is_help=True, help="Run a text classifier over one text per line.")
+app.add_typer(db_app, name="db")
+app.add_typer(classify_app, name="classify")
+
+EXIT_PROBLEMS = 3  # some conversations were skipped (reported on stderr)
+
+RubricOpt = Annotated[Path | None, typer.Option("--rubric", help="rubric YAML (default: QA_RUBRIC or rubrics/default.yaml)")]
+CsvMapOpt = Annotated[
+    str | None, typer.Option("--csv-map", help="CSV columns, e.g. id=会话ID,time=时间,speaker=角色,text=内容")
+]
+EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="force an input encoding (default: detect)")]
+
+
+def _settings(rubric: Path | None = None) -> Settings:
+    settings = Settings()
+    if rubric is not None:
+        settings = settings.model_copy(update={"rubric": rubric})
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Print a typed error as one clear line and exit non-zero; never a traceback for bad input."""
+    try:
+        yield
+    except QAError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _read(paths: list[Path], settings: Settings, csv_map: str | None, encoding: str | None):  # noqa: ANN202
+    from qa_pipeline.sources import read_conversations
+    from qa_pipeline.sources.csv_chat import CsvMapping
+
+    mapping = CsvMapping.parse(csv_map) if csv_map else None
+    return read_conversations(paths, settings=settings, csv_mapping=mapping, encoding=encoding)
+
+
+def _report_problems(summary: AuditSummary) -> None:
+    for p in summary.problems:
+        typer.echo(f"skipped: {p.error.message}", err=True)
+
+
+@app.command()
+def audit(
+    paths: Annotated[list[Path], typer.Argument(help="conversation files (.jsonl/.json/.csv) or folders")],
+    rubric: RubricOpt = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write one JSON object per conversation")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="write a human-readable HTML report")] = None,
+    csv_map: CsvMapOpt = None,
+    encoding: EncodingOpt = None,
+    store: Annotated[bool, typer.Option(help="store results in QA_DATABASE_URL")] = True,
+) -> None:
+    """Audit conversations: score, store and report them."""
+    settings = _settings(rubric)
+    with _errors():
+        summary, results = _audit(paths, settings, csv_map, encoding, store, json_out)
+        if html_out is not None:
+            _write_html(results, settings, html_out)
+    _report_problems(summary)
+    stored = ", ".join(f"{k} {v}" for k, v in sorted(summary.stored.items())) or "not stored"
+    typer.echo(f"audited {summary.audited} conversations ({stored}); skipped {len(summary.problems)}", err=True)
+    if not summary.ok:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _audit(
+    paths: list[Path], settings: Settings, csv_map: str | None, encoding: str | None, store: bool, json_out: Path | None
+) -> tuple[AuditSummary, list[ConversationResult]]:
+    items = _read(paths, settings, csv_map, encoding)
+    pipeline = Pipeline.from_config(settings=settings)
+    auditor = Auditor(pipeline, _repository(settings) if store else None, settings.batch_size)
+    results: list[ConversationResult] = []
+    with _open_out(json_out) as out, tqdm(desc="auditing", unit="conv", disable=None) as bar:
+
+        def done(conv: Conversation) -> None:
+            result = conv.to_result()
+            results.append(result)
+            if out is not None:
+                out.write(result.model_dump_json() + "\n")
+
+        summary = auditor.run(items, on_done=done, on_item=bar.update)
+    return summary, results
+
+
+def _repository(settings: Settings):  # noqa: ANN202
+    from qa_pipeline.store import Repository, init_db
+
+    return Repository(init_db(settings.database_url))
+
+
+@contextmanager
+def _open_out(path: Path | None) -> Iterator[IO[str] | None]:
+    if path is None:
+        yield None
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        yield fh
+
+
+def _write_html(results: list[ConversationResult], settings: Settings, path: Path) -> None:
+    from qa_pipeline.report.html import render_html
+    from qa_pipeline.scoring import agent_score, load_scoring_config
+
+    config = load_scoring_config(settings.scoring_config)
+    agents = sorted({r.agent_id for r in results if r.agent_id})
+    scores = [
+        agent_score([r for r in results if r.agent_id == a], config=config, agent_id=a, period=(None, None))
+        for a in agents
+    ]
+    version = results[0].versions.rubric if results else ""
+    html = render_html(
+        results, title="质检报告 Quality report", rubric_version=version, generated_at=datetime.now(UTC), agent_scores=scores
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    typer.echo(f"report written to {path}", err=True)
+
+
+@app.command("eval")
+def eval_(
+    labelled: Annotated[list[Path], typer.Argument(help="labelled conversations (.jsonl with a 'labels' object)")],
+    rubric: RubricOpt = None,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option("--threshold", "-t", help="minimum, e.g. macro=0.9, min=0.8, forbidden_phrase.recall=0.95"),
+    ] = None,
+    review_as: Annotated[str, typer.Option(help="count 'review' verdicts as fail|pass|na|keep")] = "fail",
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON")] = None,
+) -> None:
+    """Golden-set regression: per-item agreement, fail precision/recall/F1, confusion matrices."""
+    from qa_pipeline.evaluation import Thresholds, check, evaluate
+
+    settings = _settings(rubric)
+    with _errors():
+        limits = Thresholds.parse(threshold or [])
+        pairs: list[tuple[dict, ConversationResult]] = []
+        pipeline = Pipeline.from_config(settings=settings)
+        summary = Auditor(pipeline, None, settings.batch_size).run(
+            _read(labelled, settings, None, None),
+            on_done=lambda c: pairs.append((c.metadata.get("labels") or {}, c.to_result())),
+        )
+        report = evaluate([p for p in pairs if p[0]], review_as=review_as)  # type: ignore[arg-type]
+    _report_problems(summary)
+    typer.echo(report.to_table())
+    if json_out is not None:
+        json_out.write_text(report.to_json(), encoding="utf-8")
+    violations = check(report, limits)
+    for v in violations:
+        typer.echo(f"below threshold: {v}", err=True)
+    if violations:
+        raise typer.Exit(1)
+
+
+@classify_app.command("sentiment")
+def classify_sentiment(
+    input_: Annotated[Path, typer.Option("--input", "-i", help="one text per line")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSON lines (default: stdout)")] = None,
+    model: Annotated[str, typer.Option(help="model folder under QA_MODELS_DIR, or a path")] = "sentiment",
+) -> None:
+    """Write {"text", "label", "probs": {"neg","neu","pos"}} per input line."""
+    from qa_pipeline.classifiers import load_classifier
+    from qa_pipeline.classifiers.cli_support import classify_file
+
+    settings = _settings()
+    with _errors():
+        classifier = load_classifier(model, models_dir=settings.models_dir)
+        with _open_out(output) as out:
+            n = classify_file(input_, classifier, out or sys.stdout)
+    typer.echo(f"classified {n} texts", err=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+) -> None:
+    """Start the FastAPI service (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = _settings()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (QA_DATABASE_URL) up to the latest version."""
+    from qa_pipeline.store import init_db
+
+    settings = _settings()
+    with _errors():
+        init_db(settings.database_url)
+    typer.echo(f"database at {settings.database_url} is up to date", err=True)
+
+
+@app.command()
+def stages() -> None:
+    """List the registered pipeline stages."""
+    for name in registry.names():
+        typer.echo(name)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The default rubric on phrasings written for these tests (not from any dataset).
+
+These are the "disguised" forms the scorecard must catch, and the polite forms it must not.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_pipeline.rubric import load_rubric
+from qa_pipeline.rubric.rules import MatchContext
+from qa_pipeline.settings import PROJECT_DIR
+from qa_pipeline.types import Conversation, Turn
+
+RUBRIC = load_rubric(PROJECT_DIR / "rubrics" / "default.yaml")
+
+BANNED = [
+    "这事我真不清楚，你问别人吧", "你爱办不办", "反正就这价，爱要不要", "这不是我们部门负责的", "嫌麻烦就别办了",
+    "我说了多少遍了", "你到底听没听懂", "您别在这嚷嚷了", "投诉也没什么用", "催也没用，等着", "你自己上网查",
+    "这种事你都不知道？", "跟我喊有什么用", "我们也没有办法", "不想等就退掉拉倒", "您这种情况我管不着",
+    "你是不是没看短信", "我也不晓得", "问我也没用", "你们这种人就是难伺候", "这个不贵我管",  # homophone of 归
+]
+POLITE = [
+    "不知道您方便接电话吗", "没办法直接退款，建议您先申请售后", "我帮您查一下", "您自己决定就好，我这边都可以办理",
+    "理解您，我马上给您处理", "您可以自己在APP里查看进度，我也可以帮您查", "请您稍等", "给您添麻烦了，非常抱歉",
+    "您放心，不会影响您的信用", "这个规则确实容易让人误会，我给您解释一下",
+]
+
+
+def _agent_hits(rule_owner, text: str) -> list:
+    conv = Conversation(id="x", channel="chat", turns=[Turn(speaker="agent", text=text, norm=text)])
+    return rule_owner.find(MatchContext(conv=conv, named=dict(RUBRIC.rules)))
+
+
+@pytest.mark.parametrize("text", BANNED)
+def test_disguised_banned_phrases_are_caught(text: str) -> None:
+    assert _agent_hits(RUBRIC.item("forbidden_phrase").check.rule, text), text  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("text", POLITE)
+def test_polite_forms_are_not_banned(text: str) -> None:
+    assert not _agent_hits(RUBRIC.item("forbidden_phrase").check.rule, text), text  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "text", ["换我也得着急", "您先别急，我马上查", "这事搁谁身上都窝火", "让您跑了好几趟，真是辛苦您了", "您的心情我完全理解"]
+)
+def test_empathy_without_sorry(text: str) -> None:
+    assert _agent_hits(RUBRIC.rules["apology_or_empathy"], text), text
