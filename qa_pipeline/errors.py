@@ -50,6 +50,7 @@ class E(str, Enum):
     # storage
     DATABASE = "QA501"
     NOT_FOUND = "QA502"
+    UNMASKED_PII = "QA503"
     # api / cli arguments
     BAD_REQUEST = "QA601"
     LABELS_MISSING = "QA602"
@@ -97,6 +98,10 @@ CATALOGUE: dict[E, ErrorInfo] = {
     E.STAGE_FAILED: ErrorInfo("stage failed on a conversation", "See the detail; the conversation was skipped."),
     E.DATABASE: ErrorInfo("database error", "Check QA_DATABASE_URL and run `qa db upgrade`."),
     E.NOT_FOUND: ErrorInfo("not found", "Check the id."),
+    E.UNMASKED_PII: ErrorInfo(
+        "refusing to store unmasked personal data",
+        "Keep the 'pii' stage in the pipeline (qa_pipeline/config/pipeline.yaml) before storing.",
+    ),
     E.BAD_REQUEST: ErrorInfo("bad request", "Fix the request as the detail says."),
     E.LABELS_MISSING: ErrorInfo("no labels", "`qa eval` needs conversations with a 'labels' object."),
 }
