@@ -63,6 +63,7 @@ class RuleBase(BaseModel):
     id: str = ""
     speaker: SpeakerScope = "any"
     first_turns: int | None = Field(default=None, ge=1, description="only the first K turns of `speaker`")
+    last_turns: int | None = Field(default=None, ge=1, description="only the last K turns of `speaker`")
     within_s: float | None = Field(
         default=None, gt=0, description="only turns starting in the first N seconds"
     )
@@ -76,6 +77,8 @@ class RuleBase(BaseModel):
         if self.speaker != "any" and turn.speaker != self.speaker:
             return False
         if self.first_turns is not None and _rank(ctx.conv, i, self.speaker) >= self.first_turns:
+            return False
+        if self.last_turns is not None and _rank_from_end(ctx.conv, i, self.speaker) >= self.last_turns:
             return False
         if self.within_s is not None and turn.start is not None and turn.start > self.within_s:
             return False
@@ -97,6 +100,11 @@ class RuleBase(BaseModel):
 def _rank(conv: Conversation, i: int, speaker: SpeakerScope) -> int:
     """Position of turn i among the turns of ``speaker`` (0-based)."""
     return sum(1 for t in conv.turns[:i] if speaker == "any" or t.speaker == speaker)
+
+
+def _rank_from_end(conv: Conversation, i: int, speaker: SpeakerScope) -> int:
+    """Position of turn i among the turns of ``speaker``, counted from the end (0 = last)."""
+    return sum(1 for t in conv.turns[i + 1 :] if speaker == "any" or t.speaker == speaker)
 
 
 def _is_after(ctx: MatchContext, i: int, rule_id: str) -> bool:
