@@ -41,6 +41,9 @@ CsvMapOpt = Annotated[
     str | None, typer.Option("--csv-map", help="CSV columns, e.g. id=会话ID,time=时间,speaker=角色,text=内容")
 ]
 EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="force an input encoding (default: detect)")]
+SpeakerMapOpt = Annotated[
+    str | None, typer.Option("--speaker-map", help="extra CSV speaker values, e.g. 坐席=agent,访客=customer")
+]
 
 
 def _settings(rubric: Path | None = None) -> Settings:
@@ -61,11 +64,15 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(2) from exc
 
 
-def _read(paths: list[Path], settings: Settings, csv_map: str | None, encoding: str | None):  # noqa: ANN202
+def _read(
+    paths: list[Path], settings: Settings, csv_map: str | None, encoding: str | None, speaker_map: str | None = None
+) -> Iterator[Conversation | QAError]:
     from qa_pipeline.sources import read_conversations
     from qa_pipeline.sources.csv_chat import CsvMapping
 
-    mapping = CsvMapping.parse(csv_map) if csv_map else None
+    mapping = None
+    if csv_map or speaker_map:
+        mapping = CsvMapping.parse(csv_map or "", speaker_map=speaker_map)
     return read_conversations(paths, settings=settings, csv_mapping=mapping, encoding=encoding)
 
 
@@ -81,13 +88,15 @@ def audit(
     json_out: Annotated[Path | None, typer.Option("--json", help="write one JSON object per conversation")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="write a human-readable HTML report")] = None,
     csv_map: CsvMapOpt = None,
+    speaker_map: SpeakerMapOpt = None,
     encoding: EncodingOpt = None,
     store: Annotated[bool, typer.Option(help="store results in QA_DATABASE_URL")] = True,
 ) -> None:
     """Audit conversations: score, store and report them."""
     settings = _settings(rubric)
     with _errors():
-        summary, results = _audit(paths, settings, csv_map, encoding, store, json_out)
+        items = _read(paths, settings, csv_map, encoding, speaker_map)
+        summary, results = _audit(items, settings, store, json_out)
         if html_out is not None:
             _write_html(results, settings, html_out)
     _report_problems(summary)
@@ -98,9 +107,8 @@ def audit(
 
 
 def _audit(
-    paths: list[Path], settings: Settings, csv_map: str | None, encoding: str | None, store: bool, json_out: Path | None
+    items: Iterator[Conversation | QAError], settings: Settings, store: bool, json_out: Path | None
 ) -> tuple[AuditSummary, list[ConversationResult]]:
-    items = _read(paths, settings, csv_map, encoding)
     pipeline = Pipeline.from_config(settings=settings)
     auditor = Auditor(pipeline, _repository(settings) if store else None, settings.batch_size)
     results: list[ConversationResult] = []

@@ -1,0 +1,1 @@
+"""FastAPI service: submit conversations for audit, read results, agent indices."""

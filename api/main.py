@@ -1,0 +1,68 @@
+"""The FastAPI app. ``create_app(settings)`` builds it; the lifespan migrates the database and loads
+the pipeline once. Run with ``uvicorn api.main:app`` (settings from ``QA_*`` environment variables).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.deps import get_settings
+from api.errors import install_error_handlers
+from api.routes import agents, conversations, health
+from api.state import AppState
+from qa_pipeline import __version__
+from qa_pipeline.pipeline import Pipeline
+from qa_pipeline.scoring import load_scoring_config
+from qa_pipeline.settings import Settings
+from qa_pipeline.store import Repository, init_db
+
+log = logging.getLogger(__name__)
+
+
+def _build_state(settings: Settings, pipeline: Pipeline | None) -> AppState:
+    engine = init_db(settings.database_url)
+    try:
+        return AppState(
+            settings=settings,
+            engine=engine,
+            repository=Repository(engine),
+            pipeline=pipeline or Pipeline.from_config(settings=settings),
+            scoring=load_scoring_config(settings.scoring_config),
+        )
+    except BaseException:
+        engine.dispose()
+        raise
+
+
+def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = None) -> FastAPI:
+    """The app for ``settings`` (default: the environment's). ``pipeline`` skips building one."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = _build_state(settings, pipeline)
+        app.state.qa = state
+        stages = [s.name for s in state.pipeline.stages]
+        log.info("serving pipeline %s with stages %s", state.pipeline.version, stages)
+        try:
+            yield
+        finally:
+            state.engine.dispose()
+
+    app = FastAPI(
+        title="qa-pipeline",
+        version=__version__,
+        summary="Quality inspection and sentiment scoring for Chinese customer-service conversations",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (conversations, agents, health):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,134 @@
+"""/v1/conversations: submit one conversation for audit, read it back, list them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from api.deps import RepositoryDep, StateDep
+from api.errors import MediaTypeError
+from api.schemas import (
+    ConversationCreate,
+    ConversationCreatedPublic,
+    ConversationListPublic,
+    ConversationPublic,
+    ErrorPublic,
+)
+from qa_pipeline.errors import E, InputError, NotFoundError
+from qa_pipeline.sources.jsonl import conversation_from_dict
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorPublic} for s in (404, 413, 415, 422, 500, 503)}
+
+
+def inline_refs(schema: Any, defs: dict[str, Any] | None = None) -> Any:
+    """A JSON schema with its local ``#/$defs/...`` references inlined (OpenAPI resolves refs from
+    the document root, so a schema pasted into ``openapi_extra`` must not keep them)."""
+    if defs is None and isinstance(schema, dict):
+        defs = schema.get("$defs", {})
+    if isinstance(schema, dict):
+        ref = schema.get("$ref", "")
+        if ref.startswith("#/$defs/") and defs is not None:
+            return inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: inline_refs(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [inline_refs(v, defs) for v in schema]
+    return schema
+
+
+BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": inline_refs(ConversationCreate.model_json_schema())}},
+    }
+}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise InputError(E.FILE_TOO_LARGE, f"body of {declared} bytes is over the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InputError(E.FILE_TOO_LARGE, f"body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def check_json_content_type(request: Request) -> None:
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise MediaTypeError(content_type)
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(E.ENCODING, f"body is not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(E.INVALID_JSON, f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise InputError(E.INVALID_JSON, "JSON nested too deeply") from exc
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ConversationCreatedPublic,
+    responses={200: {"model": ConversationCreatedPublic, "description": "unchanged"}, **ERRORS},
+    openapi_extra=BODY_DOC,
+    summary="Audit one conversation and store the result",
+)
+async def create_conversation(request: Request, state: StateDep) -> JSONResponse:
+    """Score the conversation with the pipeline and store it; 201 when stored, 200 when unchanged."""
+    check_json_content_type(request)
+    data = parse_json(await read_body(request, state.settings.max_body_bytes))
+    conv = conversation_from_dict(data, settings=state.settings, source="api")
+    scored, outcome = await run_in_threadpool(state.audit, conv)
+    body = ConversationCreatedPublic(id=scored.id, status=outcome.status, result=scored.to_result())
+    log.info("conversation %s %s (result %d)", scored.id, outcome.status, outcome.result_id)
+    status = 200 if outcome.status == "unchanged" else 201
+    return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
+
+
+@router.get("", response_model=ConversationListPublic, responses=ERRORS, summary="List conversations")
+def list_conversations(
+    repo: RepositoryDep,
+    agent_id: str | None = None,
+    team: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ConversationListPublic:
+    """Newest first, with each conversation's current indices and grade."""
+    items = repo.list_summaries(agent_id, team, limit=limit, offset=offset)
+    total = repo.count_conversations(agent_id=agent_id, team=team)
+    return ConversationListPublic(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/{conversation_id}",
+    response_model=ConversationPublic,
+    responses=ERRORS,
+    summary="A conversation: masked transcript, result and evidence",
+)
+def get_conversation(conversation_id: str, repo: RepositoryDep) -> ConversationPublic:
+    stored = repo.get_conversation(conversation_id)
+    if stored is None:
+        raise NotFoundError("conversation", conversation_id)
+    return ConversationPublic.build(stored, repo.get_result(conversation_id))

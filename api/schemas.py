@@ -1,0 +1,119 @@
+"""Request and response models. ``*Create`` documents what clients send; ``*Public`` what they get."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa_pipeline.scoring import AgentScore, ConfidenceInterval
+from qa_pipeline.store import ConversationSummary, StoredConversation
+from qa_pipeline.types import Channel, ConversationResult, Evidence, PublicTurn, Speaker
+
+
+class TurnCreate(BaseModel):
+    speaker: Speaker | str = Field(description="agent or customer (aliases such as 客服/客户 are accepted)")
+    text: str
+    start: float | None = Field(default=None, description="seconds from the start (call) or send time (chat)")
+    end: float | None = None
+
+
+class ConversationCreate(BaseModel):
+    """One conversation in the ``dialogues.jsonl`` format; other top-level fields are kept as metadata."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    channel: Channel | None = Field(default=None, description="call or chat; inferred when absent")
+    agent_id: str | None = None
+    team: str | None = None
+    started_at: datetime | None = None
+    turns: list[TurnCreate] = Field(min_length=1)
+
+
+class ConversationCreatedPublic(BaseModel):
+    id: str
+    status: Literal["created", "updated", "unchanged"]
+    result: ConversationResult
+
+
+class ConversationPublic(BaseModel):
+    """A stored conversation: masked transcript, its current result and the evidence per item."""
+
+    id: str
+    agent_id: str | None
+    team: str | None
+    channel: Channel
+    started_at: datetime | None
+    imported_at: datetime
+    updated_at: datetime
+    source: str | None
+    metadata: dict[str, Any]
+    transcript: list[PublicTurn]
+    result: ConversationResult | None
+    evidence: dict[str, list[Evidence]]
+
+    @classmethod
+    def build(cls, conv: StoredConversation, result: ConversationResult | None) -> ConversationPublic:
+        evidence = {} if result is None else {k: v.evidence for k, v in result.items.items()}
+        return cls(
+            **conv.model_dump(exclude={"turns", "content_hash"}),
+            transcript=conv.turns,
+            result=result,
+            evidence=evidence,
+        )
+
+
+class ConversationListPublic(BaseModel):
+    items: list[ConversationSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class AgentIndicesPublic(BaseModel):
+    """An agent's indices over ``[from, to)``; indices are null when there is no conversation."""
+
+    agent_id: str
+    team: str | None
+    period_from: datetime | None = Field(serialization_alias="from")
+    period_to: datetime | None = Field(serialization_alias="to")
+    conversations: int
+    quality_index: float | None
+    quality_index_ci: ConfidenceInterval | None
+    emotion_index: float | None
+    agent_score: float | None
+    grade: str | None
+    components: dict[str, float | None]
+    weights_used: dict[str, float]
+
+    @classmethod
+    def build(cls, score: AgentScore) -> AgentIndicesPublic:
+        return cls.model_validate(score.model_dump(exclude={"details"}))
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    database: Literal["ok", "error"]
+    schema_revision: str | None
+    pipeline: str
+    stages: list[str]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    error: str
+    detail: str
+    file: str | None
+    line: int | None
+    field: str | None
+    conversation: str | None
+    hint: str
+
+
+class ErrorPublic(BaseModel):
+    """Every error response: ``{"error": {...}}`` with a QA code and a hint."""
+
+    error: ErrorDetail

@@ -1,0 +1,99 @@
+"""Text-path throughput: chats (conversations) scored per second on this machine.
+
+    python -m bench.text_throughput [--n 400] [--data ../shared/data/conversations_dev/dialogues.jsonl]
+
+Prints, in one run: the full default pipeline's conversations/s and turns/s, the time share of
+each stage, and the ratio against a baseline measured in the same run (a naive keyword
+scorecard over the raw text, the cheapest thing that could call itself a scorecard).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from qa_pipeline.pipeline import Pipeline
+from qa_pipeline.settings import PROJECT_DIR, Settings
+from qa_pipeline.sources.jsonl import conversation_from_dict
+from qa_pipeline.types import Conversation
+
+log = logging.getLogger("bench")
+DEFAULT_DATA = PROJECT_DIR.parent / "shared" / "data" / "conversations_dev" / "dialogues.jsonl"
+EXAMPLES = PROJECT_DIR / "examples" / "conversations.jsonl"
+NAIVE = {
+    "greeting": ["您好"], "self_intro": ["工号"], "forbidden_phrase": ["不知道", "没办法", "不归我管"],
+    "empathy": ["抱歉", "对不起"], "closing": ["再见"], "satisfaction_invite": ["评价"],
+}
+
+
+def load(path: Path, n: int, settings: Settings) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    out = []
+    while len(out) < n:
+        for row in rows[: n - len(out)]:
+            out.append({**row, "id": f"{row['id']}-{len(out)}"})
+    return out
+
+
+def fresh(rows: list[dict], settings: Settings) -> list[Conversation]:
+    return [conversation_from_dict(r, settings=settings) for r in rows]
+
+
+def naive_scorecard(convs: list[Conversation]) -> float:
+    start = time.perf_counter()
+    for conv in convs:
+        agent = "".join(t.text for t in conv.turns if t.speaker == "agent")
+        _ = {k: any(w in agent for w in words) for k, words in NAIVE.items()}
+    return time.perf_counter() - start
+
+
+def run_pipeline(pipeline: Pipeline, convs: list[Conversation], batch: int) -> tuple[float, dict[str, float]]:
+    per_stage: dict[str, float] = defaultdict(float)
+    start = time.perf_counter()
+    for i in range(0, len(convs), batch):
+        chunk = convs[i : i + batch]
+        for stage in pipeline.stages:
+            t0 = time.perf_counter()
+            chunk = stage.pipe(chunk)
+            per_stage[stage.name] += time.perf_counter() - t0
+    return time.perf_counter() - start, per_stage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=400, help="conversations to score")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.is_file() else EXAMPLES)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = Settings()
+    t0 = time.perf_counter()
+    pipeline = Pipeline.from_config(settings=settings)
+    build_s = time.perf_counter() - t0
+    rows = load(args.data, args.n, settings)
+    run_pipeline(pipeline, fresh(rows[: args.batch], settings), args.batch)  # warm-up (lazy dictionaries)
+    convs = fresh(rows, settings)
+    turns = sum(len(c.turns) for c in convs)
+    total, per_stage = run_pipeline(pipeline, convs, args.batch)
+    base = naive_scorecard(fresh(rows, settings))
+    _report(args, build_s, len(convs), turns, total, per_stage, base)
+
+
+def _report(args: argparse.Namespace, build_s: float, n: int, turns: int, total: float,
+            per_stage: dict[str, float], base: float) -> None:
+    log.info("data: %s (%d conversations, %d turns, %.1f turns/conversation)", args.data, n, turns, turns / n)
+    log.info("pipeline build (models loaded once): %.2f s", build_s)
+    log.info("full pipeline: %.1f conversations/s, %.0f turns/s (%.2f s total)", n / total, turns / total, total)
+    for name, secs in sorted(per_stage.items(), key=lambda kv: -kv[1]):
+        log.info("  %-11s %6.1f %%  %.2f ms/conversation", name, 100 * secs / total, 1000 * secs / n)
+    log.info("baseline naive keyword scorecard: %.0f conversations/s", n / base)
+    log.info("ratio pipeline/baseline time: %.0fx (the cost of masking, segmentation, models and evidence)", total / base)
+    log.info("goal: >= 200 chats/s (issue 4): %s", "met" if n / total >= 200 else "not met")
+
+
+if __name__ == "__main__":
+    main()

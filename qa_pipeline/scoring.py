@@ -1,0 +1,393 @@
+"""Agent score per agent and period: a weighted KPI blend, grade bands and a confidence interval.
+
+Components (each 0–100, default weights from ``rubrics/scoring.yaml``):
+
+- customer_experience: per conversation the emotion index, blended with CSAT (1–5 mapped to
+  0–100) where the KPI system supplies it; then the mean;
+- efficiency: share of conversations whose ``hold_etiquette`` item is not ``fail``, response
+  latency against a per-channel target and, where supplied, AHT against a target;
+- professional_skill: mean quality index;
+- teamwork: supplied by the KPI system, otherwise dropped.
+
+A component without data drops out and the remaining weights are rescaled to sum to 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from scipy import stats
+
+from qa_pipeline.errors import E, InputError, RubricError
+from qa_pipeline.types import Channel, Conversation, ConversationResult
+
+log = logging.getLogger(__name__)
+
+COMPONENTS = ("customer_experience", "efficiency", "professional_skill", "teamwork")
+Period = tuple[datetime | None, datetime | None]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Band(_Strict):
+    """A grade given to values ≥ ``min`` (and below the previous band's ``min``)."""
+
+    min: float
+    grade: str = Field(min_length=1)
+
+
+class ComponentWeights(_Strict):
+    customer_experience: float = Field(default=0.40, ge=0)
+    efficiency: float = Field(default=0.30, ge=0)
+    professional_skill: float = Field(default=0.20, ge=0)
+    teamwork: float = Field(default=0.10, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> ComponentWeights:
+        if sum(self.as_dict().values()) <= 0:
+            raise ValueError("at least one weight must be > 0")
+        return self
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: float(getattr(self, name)) for name in COMPONENTS}
+
+
+class ChannelTargets(_Strict):
+    call: float = Field(gt=0)
+    chat: float = Field(gt=0)
+
+    def of(self, channel: Channel) -> float:
+        return self.chat if channel == "chat" else self.call
+
+
+class CustomerExperienceConfig(_Strict):
+    csat_min: float = 1.0
+    csat_max: float = 5.0
+    csat_blend: float = Field(default=0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _scale(self) -> CustomerExperienceConfig:
+        if self.csat_max <= self.csat_min:
+            raise ValueError("csat_max must be greater than csat_min")
+        return self
+
+
+class EfficiencyWeights(_Strict):
+    hold: float = Field(default=1.0, ge=0)
+    latency: float = Field(default=1.0, ge=0)
+    aht: float = Field(default=1.0, ge=0)
+
+
+class EfficiencyConfig(_Strict):
+    target_latency_s: ChannelTargets = Field(default_factory=lambda: ChannelTargets(call=10.0, chat=60.0))
+    target_aht_s: ChannelTargets = Field(default_factory=lambda: ChannelTargets(call=360.0, chat=900.0))
+    zero_at_multiple: float = Field(default=3.0, gt=1)
+    weights: EfficiencyWeights = Field(default_factory=EfficiencyWeights)
+
+
+class ConfidenceConfig(_Strict):
+    level: float = Field(default=0.95, gt=0, lt=1)
+
+
+def _default_bands() -> list[Band]:
+    return [
+        Band(min=90, grade="优秀"),
+        Band(min=80, grade="良好"),
+        Band(min=70, grade="合格"),
+        Band(min=0, grade="待改进"),
+    ]
+
+
+class ScoringConfig(_Strict):
+    """The agent-score configuration (``rubrics/scoring.yaml``)."""
+
+    version: str = "1"
+    weights: ComponentWeights = Field(default_factory=ComponentWeights)
+    bands: list[Band] = Field(default_factory=_default_bands, min_length=1)
+    customer_experience: CustomerExperienceConfig = Field(default_factory=CustomerExperienceConfig)
+    efficiency: EfficiencyConfig = Field(default_factory=EfficiencyConfig)
+    confidence: ConfidenceConfig = Field(default_factory=ConfidenceConfig)
+
+    @field_validator("bands")
+    @classmethod
+    def _sorted(cls, bands: list[Band]) -> list[Band]:
+        mins = [b.min for b in bands]
+        if any(a <= b for a, b in pairwise(mins)):
+            raise ValueError(f"bands must be sorted by min, highest first, without ties; got {mins}")
+        if mins[-1] > 0:
+            raise ValueError(
+                f"the lowest band must start at 0 or below so every score gets a grade; got {mins[-1]}"
+            )
+        return bands
+
+    def grade(self, value: float | None) -> str | None:
+        """The band of ``value``; ``None`` for ``None``."""
+        if value is None:
+            return None
+        for band in self.bands:
+            if value >= band.min:
+                return band.grade
+        return self.bands[-1].grade
+
+
+def load_scoring_config(path: Path | str) -> ScoringConfig:
+    """Read and validate a scoring YAML; errors name the file, the line and the field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise RubricError(E.RUBRIC_NOT_FOUND, "scoring config not found", file=str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RubricError(E.RUBRIC_YAML, f"cannot read: {exc}", file=str(path)) from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise RubricError(E.RUBRIC_YAML, str(exc).splitlines()[0], file=str(path), line=line) from exc
+    if not isinstance(raw, dict):
+        raise RubricError(E.RUBRIC_INVALID, "the top level must be a mapping", file=str(path))
+    try:
+        return ScoringConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        field = ".".join(str(p) for p in loc) or None
+        raise RubricError(
+            E.RUBRIC_INVALID, err["msg"], file=str(path), line=_line_of(text, loc), field=field
+        ) from exc
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its deepest existing parent)."""
+    node: Any = yaml.compose(text)
+    for key in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            child = node.value[key]
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1 if node is not None else None
+
+
+class SuppliedKpis(BaseModel):
+    """Per-conversation figures supplied by the KPI system: CSAT (on the configured scale), AHT."""
+
+    csat: float | None = None
+    aht_s: float | None = Field(default=None, ge=0)
+
+
+def supplied_kpis(conversations: Iterable[Conversation], config: ScoringConfig) -> dict[str, SuppliedKpis]:
+    """Read ``metadata["csat"]`` and ``metadata["aht_s"]`` of each conversation (validated)."""
+    out: dict[str, SuppliedKpis] = {}
+    for conv in conversations:
+        csat = _number(conv, "csat")
+        aht = _number(conv, "aht_s")
+        cx = config.customer_experience
+        if csat is not None and not cx.csat_min <= csat <= cx.csat_max:
+            raise InputError(
+                E.BAD_FIELD,
+                f"{csat} outside {cx.csat_min}–{cx.csat_max}",
+                record=conv.id,
+                field="metadata.csat",
+            )
+        if aht is not None and aht < 0:
+            raise InputError(E.BAD_FIELD, f"{aht} is negative", record=conv.id, field="metadata.aht_s")
+        if csat is not None or aht is not None:
+            out[conv.id] = SuppliedKpis(csat=csat, aht_s=aht)
+    return out
+
+
+def _number(conv: Conversation, key: str) -> float | None:
+    value = conv.metadata.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            E.BAD_FIELD, f"{value!r} is not a number", record=conv.id, field=f"metadata.{key}"
+        ) from exc
+    if not math.isfinite(number):
+        raise InputError(E.BAD_FIELD, f"{value!r} is not finite", record=conv.id, field=f"metadata.{key}")
+    return number
+
+
+class ConfidenceInterval(BaseModel):
+    low: float
+    high: float
+    level: float
+    n: int
+    method: str = "t"
+
+
+class AgentScore(BaseModel):
+    """One agent's score over a period, with the components and weights that produced it."""
+
+    agent_id: str
+    team: str | None
+    period_from: datetime | None
+    period_to: datetime | None
+    conversations: int
+    quality_index: float | None
+    quality_index_ci: ConfidenceInterval | None
+    emotion_index: float | None
+    agent_score: float | None
+    grade: str | None
+    components: dict[str, float | None]
+    weights_used: dict[str, float]
+    details: dict[str, float | None] = Field(default_factory=dict)
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.fmean(present) if present else None
+
+
+def target_score(value: float, target: float, zero_at_multiple: float) -> float:
+    """100 at or under ``target``, falling linearly to 0 at ``zero_at_multiple × target``."""
+    if value <= target:
+        return 100.0
+    span = (zero_at_multiple - 1.0) * target
+    return max(0.0, 100.0 * (1.0 - (value - target) / span))
+
+
+def csat_score(csat: float, config: CustomerExperienceConfig) -> float:
+    return 100.0 * (csat - config.csat_min) / (config.csat_max - config.csat_min)
+
+
+def _experience(
+    r: ConversationResult, kpi: SuppliedKpis | None, config: CustomerExperienceConfig
+) -> float | None:
+    csat = csat_score(kpi.csat, config) if kpi is not None and kpi.csat is not None else None
+    if csat is None or r.emotion_index is None:
+        return csat if csat is not None else r.emotion_index
+    return (1.0 - config.csat_blend) * r.emotion_index + config.csat_blend * csat
+
+
+def efficiency_parts(
+    results: Sequence[ConversationResult], supplied: Mapping[str, SuppliedKpis], config: EfficiencyConfig
+) -> dict[str, float | None]:
+    """Sub-scores 0–100: hold (share not failing hold etiquette), latency and AHT against targets."""
+    holds = [r.items["hold_etiquette"].verdict != "fail" for r in results if "hold_etiquette" in r.items]
+    latency = [
+        target_score(
+            r.metrics.response_latency_s, config.target_latency_s.of(r.channel), config.zero_at_multiple
+        )
+        for r in results
+        if r.metrics.response_latency_s is not None
+    ]
+    aht = [
+        target_score(kpi.aht_s, config.target_aht_s.of(r.channel), config.zero_at_multiple)
+        for r in results
+        if (kpi := supplied.get(r.id)) is not None and kpi.aht_s is not None
+    ]
+    return {
+        "hold": 100.0 * sum(holds) / len(holds) if holds else None,
+        "latency": _mean(latency),
+        "aht": _mean(aht),
+    }
+
+
+def _weighted(
+    values: Mapping[str, float | None], weights: Mapping[str, float]
+) -> tuple[float | None, dict[str, float]]:
+    """Weighted mean over the present values; returns it and the rescaled weights used."""
+    present = {k: (w, v) for k, w in weights.items() if (v := values.get(k)) is not None and w > 0}
+    total = sum(w for w, _ in present.values())
+    if total <= 0:
+        return None, {}
+    used = {k: w / total for k, (w, _) in present.items()}
+    return sum(used[k] * v for k, (_, v) in present.items()), used
+
+
+def quality_ci(values: Sequence[float], level: float) -> ConfidenceInterval | None:
+    """Student-t interval for the mean of ``values``, clipped to 0–100; ``None`` when n < 2."""
+    n = len(values)
+    if n < 2:
+        return None
+    mean = statistics.fmean(values)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * statistics.stdev(values) / math.sqrt(n)
+    return ConfidenceInterval(low=max(0.0, mean - half), high=min(100.0, mean + half), level=level, n=n)
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def in_period(started_at: datetime | None, period: Period) -> bool:
+    """``[from, to)``; open ends are ``None``. Naive datetimes are taken as UTC."""
+    start, end = period
+    if start is None and end is None:
+        return True
+    if started_at is None:
+        return False
+    t = _aware(started_at)
+    return (start is None or t >= _aware(start)) and (end is None or t < _aware(end))
+
+
+def _team(results: Sequence[ConversationResult]) -> str | None:
+    teams = Counter(r.team for r in results if r.team)
+    return teams.most_common(1)[0][0] if teams else None
+
+
+def agent_score(
+    results: Sequence[ConversationResult],
+    *,
+    config: ScoringConfig,
+    agent_id: str,
+    period: Period,
+    teamwork: float | None = None,
+    supplied: Mapping[str, SuppliedKpis] | None = None,
+) -> AgentScore:
+    """Score ``agent_id`` over ``period`` from scored conversations (other agents' are ignored).
+
+    ``teamwork`` (0–100) comes from the KPI system; ``supplied`` maps conversation id to CSAT/AHT
+    (see :func:`supplied_kpis`). Missing components drop out and the weights are rescaled.
+    """
+    if teamwork is not None and not 0 <= teamwork <= 100:
+        raise InputError(E.BAD_REQUEST, f"teamwork {teamwork} is outside 0–100", field="teamwork")
+    supplied = supplied or {}
+    mine = [r for r in results if r.agent_id == agent_id and in_period(r.started_at, period)]
+    qualities = [r.quality_index for r in mine if r.quality_index is not None]
+    eff = efficiency_parts(mine, supplied, config.efficiency)
+    components: dict[str, float | None] = {
+        "customer_experience": _mean(
+            _experience(r, supplied.get(r.id), config.customer_experience) for r in mine
+        ),
+        "efficiency": _weighted(eff, config.efficiency.weights.model_dump())[0],
+        "professional_skill": _mean(qualities),
+        "teamwork": teamwork,
+    }
+    score, used = _weighted(components, config.weights.as_dict())
+    csats = [k.csat for r in mine if (k := supplied.get(r.id)) is not None]
+    return AgentScore(
+        agent_id=agent_id,
+        team=_team(mine),
+        period_from=period[0],
+        period_to=period[1],
+        conversations=len(mine),
+        quality_index=_mean(qualities),
+        quality_index_ci=quality_ci(qualities, config.confidence.level),
+        emotion_index=_mean(r.emotion_index for r in mine),
+        agent_score=score,
+        grade=config.grade(score),
+        components=components,
+        weights_used=used,
+        details={**eff, "csat_mean": _mean(csats)},
+    )

@@ -1,0 +1,355 @@
+"""Read and write audited conversations.
+
+``Repository.save`` stores a conversation, its masked turns and its result in one transaction.
+An audit is identified by (conversation, rubric version, pipeline version, models version,
+content hash): saving the same audit again writes nothing; a new version adds a result row and
+moves the conversation's ``current_result_id`` to it; changed content replaces the turns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+from sqlalchemy import ColumnElement, Engine, Select, and_, delete, func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from qa_pipeline.errors import E, InputError, StorageError
+from qa_pipeline.store.models import ID_LENGTH, ConversationRow, ResultRow, TurnRow, as_utc, utcnow
+from qa_pipeline.types import Channel, Conversation, ConversationResult, PublicTurn
+
+log = logging.getLogger(__name__)
+
+SaveStatus = Literal["created", "updated", "unchanged"]
+
+
+class UnmaskedDataError(StorageError):
+    """Refused to store a conversation that has not been through PII masking (a server bug, not input)."""
+
+    http_status = 500
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(
+            E.UNMASKED_PII, "pii_masked is false; run the 'pii' stage first", record=conversation_id
+        )
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    """What :meth:`Repository.save` did: ``created`` (new conversation), ``updated`` or ``unchanged``."""
+
+    conversation_id: str
+    status: SaveStatus
+    result_id: int
+    new_result: bool
+
+
+class StoredConversation(BaseModel):
+    """A stored conversation: header, masked transcript and import bookkeeping."""
+
+    id: str
+    agent_id: str | None
+    team: str | None
+    channel: Channel
+    started_at: datetime | None
+    imported_at: datetime
+    updated_at: datetime
+    source: str | None
+    metadata: dict[str, Any]
+    content_hash: str
+    turns: list[PublicTurn]
+
+
+class ConversationSummary(BaseModel):
+    """One line of a conversation listing."""
+
+    id: str
+    agent_id: str | None
+    team: str | None
+    channel: Channel
+    started_at: datetime | None
+    imported_at: datetime
+    quality_index: float | None
+    emotion_index: float | None
+    grade: str | None
+
+
+@dataclass(frozen=True)
+class _Audit:
+    """The parts of a conversation that are written, computed once before the transaction."""
+
+    result: ConversationResult
+    content_hash: str
+    models_version: str
+    metadata: dict[str, Any]
+
+
+def content_hash(result: ConversationResult) -> str:
+    """sha256 of the masked content an audit depends on: header fields and turns."""
+    payload = result.model_dump(mode="json", include={"agent_id", "team", "channel", "started_at", "turns"})
+    return _sha256(payload)
+
+
+def models_version(models: dict[str, str]) -> str:
+    """A stable hash of ``versions.models`` (order-independent)."""
+    return _sha256(models)
+
+
+def _sha256(payload: Any) -> str:
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _check_storable(conv: Conversation) -> None:
+    if not conv.pii_masked:
+        raise UnmaskedDataError(conv.id)
+    if not conv.id or len(conv.id) > ID_LENGTH:
+        raise InputError(
+            E.BAD_FIELD, f"id must be 1..{ID_LENGTH} characters", field="id", record=conv.id[:80]
+        )
+
+
+class Repository:
+    """Typed access to the store. Build it once per engine; it is safe to share between threads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def _session(self, *, write: bool = False) -> Iterator[Session]:
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                if not write:
+                    yield session
+                    return
+                with session.begin():
+                    yield session
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StorageError(E.DATABASE, f"{type(exc).__name__}: {getattr(exc, 'orig', exc)}") from exc
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def save(self, conv: Conversation) -> SaveOutcome:
+        """Store ``conv`` (masked), its turns and its result in one transaction; idempotent per audit."""
+        _check_storable(conv)
+        result = conv.to_result()
+        metadata = to_jsonable_python(conv.metadata)
+        audit = _Audit(result, content_hash(result), models_version(conv.versions.models), metadata)
+        for attempt in (1, 2):
+            try:
+                with self._session(write=True) as session:
+                    return _save(session, conv, audit)
+            except IntegrityError as exc:  # a concurrent writer stored the same audit first
+                if attempt == 2:
+                    raise StorageError(
+                        E.DATABASE, f"conflicting concurrent save: {exc.orig}", record=conv.id
+                    ) from exc
+                log.debug("save of %s raced another writer; retrying", conv.id)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get_result(self, conversation_id: str) -> ConversationResult | None:
+        """The current (latest) result of a conversation, or None."""
+        stmt = _current_results().where(ConversationRow.id == conversation_id)
+        with self._session() as session:
+            row = session.scalars(stmt).first()
+            return None if row is None else ConversationResult.model_validate(row.result)
+
+    def get_conversation(self, conversation_id: str) -> StoredConversation | None:
+        with self._session() as session:
+            row = session.get(ConversationRow, conversation_id)
+            return None if row is None else _stored(row)
+
+    def list_results(
+        self,
+        agent_id: str | None = None,
+        team: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[ConversationResult]:
+        """Current result of each conversation matching the filters, oldest first.
+
+        The period filter applies to ``started_at`` (``imported_at`` when unknown): ``start``
+        inclusive, ``end`` exclusive. Naive datetimes are taken as UTC.
+        """
+        stmt = _current_results().where(*_filters(agent_id, team, start, end)).order_by(*_chronological())
+        with self._session() as session:
+            return [ConversationResult.model_validate(r.result) for r in session.scalars(stmt)]
+
+    def list_summaries(
+        self, agent_id: str | None = None, team: str | None = None, *, limit: int = 50, offset: int = 0
+    ) -> list[ConversationSummary]:
+        """One page of conversations (newest first) with their current indices."""
+        stmt = (
+            select(ConversationRow, ResultRow)
+            .join(ResultRow, ResultRow.id == ConversationRow.current_result_id)
+            .where(*_filters(agent_id, team, None, None))
+            .order_by(*(c.desc() for c in _chronological()))
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._session() as session:
+            return [_summary(c, r) for c, r in session.execute(stmt)]
+
+    def count_conversations(self, agent_id: str | None = None, team: str | None = None) -> int:
+        stmt = select(func.count()).select_from(ConversationRow).where(*_filters(agent_id, team, None, None))
+        with self._session() as session:
+            return int(session.scalar(stmt) or 0)
+
+    def count_results(self, conversation_id: str | None = None) -> int:
+        """Number of stored audits (all versions), optionally of one conversation."""
+        stmt = select(func.count()).select_from(ResultRow)
+        if conversation_id is not None:
+            stmt = stmt.where(ResultRow.conversation_id == conversation_id)
+        with self._session() as session:
+            return int(session.scalar(stmt) or 0)
+
+
+# -- save, step by step (inside one transaction) ----------------------------------------------
+
+
+def _save(session: Session, conv: Conversation, audit: _Audit) -> SaveOutcome:
+    row = session.get(ConversationRow, conv.id)
+    status: SaveStatus = "created" if row is None else "unchanged"
+    if row is None:
+        row = ConversationRow(id=conv.id, content_hash=audit.content_hash)
+        session.add(row)
+        _write_header(row, conv, audit)
+        _write_turns(session, row, audit.result, replace=False)
+    elif _header_changed(row, conv, audit):
+        if row.content_hash != audit.content_hash:
+            _write_turns(session, row, audit.result, replace=True)
+        _write_header(row, conv, audit)
+        status = "updated"
+    session.flush()
+    result_row, new_result = _find_or_add_result(session, conv, audit)
+    if row.current_result_id != result_row.id:
+        row.current_result_id = result_row.id
+        row.updated_at = utcnow()
+        status = "updated" if status == "unchanged" else status
+    return SaveOutcome(conv.id, status, result_row.id, new_result)
+
+
+def _header_changed(row: ConversationRow, conv: Conversation, audit: _Audit) -> bool:
+    return (
+        row.content_hash != audit.content_hash or row.metadata_ != audit.metadata or row.source != conv.source
+    )
+
+
+def _write_header(row: ConversationRow, conv: Conversation, audit: _Audit) -> None:
+    row.agent_id = conv.agent_id
+    row.team = conv.team
+    row.channel = conv.channel
+    row.started_at = None if conv.started_at is None else as_utc(conv.started_at)
+    row.source = conv.source
+    row.metadata_ = audit.metadata
+    row.content_hash = audit.content_hash
+    row.updated_at = utcnow()
+
+
+def _write_turns(
+    session: Session, row: ConversationRow, result: ConversationResult, *, replace: bool
+) -> None:
+    if replace:
+        session.execute(delete(TurnRow).where(TurnRow.conversation_id == row.id))
+        session.expire(row, ["turns"])
+    session.add_all(
+        TurnRow(conversation_id=row.id, idx=i, speaker=t.speaker, text=t.text, start=t.start, end=t.end)
+        for i, t in enumerate(result.turns)
+    )
+
+
+def _find_or_add_result(session: Session, conv: Conversation, audit: _Audit) -> tuple[ResultRow, bool]:
+    key = {
+        "conversation_id": conv.id,
+        "rubric_version": conv.versions.rubric,
+        "pipeline_version": conv.versions.pipeline,
+        "models_version": audit.models_version,
+        "content_hash": audit.content_hash,
+    }
+    found = session.scalars(select(ResultRow).filter_by(**key)).first()
+    if found is not None:
+        return found, False
+    res = audit.result
+    row = ResultRow(
+        **key,
+        quality_index=res.quality_index,
+        emotion_index=res.emotion_index,
+        grade=res.grade,
+        result=res.model_dump(mode="json"),
+    )
+    session.add(row)
+    session.flush()
+    return row, True
+
+
+# -- queries ----------------------------------------------------------------------------------
+
+
+def _current_results() -> Select[ResultRow]:
+    return select(ResultRow).join(ConversationRow, ConversationRow.current_result_id == ResultRow.id)
+
+
+def _period_column() -> ColumnElement[datetime]:
+    return func.coalesce(ConversationRow.started_at, ConversationRow.imported_at)
+
+
+def _chronological() -> tuple[ColumnElement[Any], ...]:
+    return (_period_column(), ConversationRow.id.expression)
+
+
+def _filters(
+    agent_id: str | None, team: str | None, start: datetime | None, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if agent_id is not None:
+        conds.append(ConversationRow.agent_id == agent_id)
+    if team is not None:
+        conds.append(ConversationRow.team == team)
+    if start is not None:
+        conds.append(_period_column() >= as_utc(start))
+    if end is not None:
+        conds.append(_period_column() < as_utc(end))
+    return [and_(*conds)] if conds else []
+
+
+def _stored(row: ConversationRow) -> StoredConversation:
+    return StoredConversation(
+        id=row.id,
+        agent_id=row.agent_id,
+        team=row.team,
+        channel=row.channel,  # type: ignore[arg-type]
+        started_at=row.started_at,
+        imported_at=row.imported_at,
+        updated_at=row.updated_at,
+        source=row.source,
+        metadata=row.metadata_,
+        content_hash=row.content_hash,
+        turns=[PublicTurn(speaker=t.speaker, text=t.text, start=t.start, end=t.end) for t in row.turns],  # type: ignore[arg-type]
+    )
+
+
+def _summary(conv: ConversationRow, res: ResultRow) -> ConversationSummary:
+    return ConversationSummary(
+        id=conv.id,
+        agent_id=conv.agent_id,
+        team=conv.team,
+        channel=conv.channel,  # type: ignore[arg-type]
+        started_at=conv.started_at,
+        imported_at=conv.imported_at,
+        quality_index=res.quality_index,
+        emotion_index=res.emotion_index,
+        grade=res.grade,
+    )

@@ -1,0 +1,86 @@
+"""GET /v1/agents/{agent_id}/indices: period filtering, empty periods, bad dates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.helpers import post
+
+
+def _conv(conv_id: str, agent: str, started_at: str | None) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": conv_id,
+        "channel": "chat",
+        "agent_id": agent,
+        "team": "T1",
+        "turns": [
+            {"speaker": "agent", "text": "您好，请问有什么可以帮您？", "start": 0, "end": 0},
+            {"speaker": "customer", "text": "查一下订单。", "start": 10, "end": 10},
+            {"speaker": "agent", "text": "已为您查到，明天送达，再见。", "start": 30, "end": 30},
+        ],
+    }
+    if started_at is not None:
+        record["started_at"] = started_at
+    return record
+
+
+@pytest.fixture
+def seeded(client: TestClient) -> TestClient:
+    for conv_id, agent, when in [
+        ("a1", "A01", "2025-03-01T09:00:00+08:00"),
+        ("a2", "A01", "2025-03-02T09:00:00+08:00"),
+        ("a3", "A01", "2025-03-03T09:00:00+08:00"),
+        ("b1", "A02", "2025-03-02T09:00:00+08:00"),
+    ]:
+        assert post(client, _conv(conv_id, agent, when)).status_code == 201
+    return client
+
+
+def _indices(client: TestClient, agent: str, **params: str) -> Any:
+    return client.get(f"/v1/agents/{agent}/indices", params=params)
+
+
+def test_counts_the_agents_conversations_in_the_period(seeded: TestClient) -> None:
+    assert _indices(seeded, "A01").json()["conversations"] == 3
+    body = _indices(seeded, "A01", **{"from": "2025-03-02", "to": "2025-03-04"}).json()
+    assert body["conversations"] == 2  # a2, a3 (dates without a zone are UTC midnight)
+    assert body["agent_id"] == "A01" and body["team"] == "T1"
+    assert body["from"] == "2025-03-02T00:00:00Z" and body["to"] == "2025-03-04T00:00:00Z"
+    assert {"quality_index", "emotion_index", "agent_score", "grade", "components"} <= set(body)
+
+
+def test_from_is_inclusive_and_to_exclusive(seeded: TestClient) -> None:
+    # a2 starts exactly at `from` (in), a3 exactly at `to` (out)
+    body = _indices(seeded, "A01", **{"from": "2025-03-02T01:00:00Z", "to": "2025-03-03T01:00:00Z"}).json()
+    assert body["conversations"] == 1
+
+
+def test_agent_without_conversations_gets_nulls_not_404(seeded: TestClient) -> None:
+    response = _indices(seeded, "A99")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["conversations"] == 0
+    assert body["quality_index"] is None and body["emotion_index"] is None and body["agent_score"] is None
+
+
+def test_conversations_without_start_time_count_by_import_time(client: TestClient) -> None:
+    post(client, _conv("u1", "A03", None))
+    assert _indices(client, "A03", **{"from": "2000-01-01"}).json()["conversations"] == 1
+    assert _indices(client, "A03", to="2000-01-01").json()["conversations"] == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"from": "yesterday"}, "from"),
+        ({"to": "2025-13-01"}, "to"),
+        ({"from": "2025-03-02", "to": "2025-03-01"}, "from"),
+    ],
+)
+def test_bad_dates_are_422(seeded: TestClient, params: dict[str, str], field: str) -> None:
+    response = _indices(seeded, "A01", **params)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "QA601" and response.json()["error"]["field"] == field

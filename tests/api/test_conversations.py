@@ -1,0 +1,157 @@
+"""POST/GET /v1/conversations: audit and store, read back, idempotency, every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa_pipeline.pipeline import Pipeline
+from tests.api.helpers import JSON, MakeClient, post
+
+PHONE = "13812345678"
+
+
+def _record(conv_id: str = "api-1", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": conv_id,
+        "channel": "chat",
+        "agent_id": "A01",
+        "team": "T1",
+        "turns": [
+            {"speaker": "agent", "text": "您好，请问有什么可以帮您？", "start": 0, "end": 0},
+            {"speaker": "customer", "text": f"我的手机号{PHONE}收不到验证码。", "start": 20, "end": 20},
+            {"speaker": "agent", "text": "好的，已为您重新发送，再见。", "start": 40, "end": 40},
+        ],
+        **extra,
+    }
+
+
+def _error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"]["code"] == code, body
+    assert body["error"]["hint"]
+    return dict(body["error"])
+
+
+def test_post_a_dev_conversation_and_get_it_back(
+    client: TestClient, dev_records: list[dict[str, Any]]
+) -> None:
+    record = dev_records[0]
+    created = post(client, record)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["id"] == record["id"] and body["status"] == "created"
+    assert len(body["result"]["turns"]) == len(record["turns"])
+
+    got = client.get(f"/v1/conversations/{record['id']}")
+    assert got.status_code == 200
+    conv = got.json()
+    assert conv["result"] == body["result"]
+    assert conv["transcript"] == body["result"]["turns"]
+    assert conv["agent_id"] == record["agent_id"] and conv["team"] == record["team"]
+    assert conv["source"] == "api"
+    assert conv["metadata"]["industry"] == record["industry"]  # unknown top-level fields are kept
+
+
+def test_repost_is_idempotent_and_a_change_is_stored(client: TestClient) -> None:
+    assert post(client, _record()).status_code == 201
+    again = post(client, _record())
+    assert (again.status_code, again.json()["status"]) == (200, "unchanged")
+    changed = _record()
+    changed["turns"][2]["text"] = "好的，验证码已重新发送，祝您愉快，再见。"
+    updated = post(client, changed)
+    assert (updated.status_code, updated.json()["status"]) == (201, "updated")
+    got = client.get("/v1/conversations/api-1").json()
+    assert got["transcript"][2]["text"] == "好的，验证码已重新发送，祝您愉快，再见。"
+    assert client.get("/v1/conversations").json()["total"] == 1
+
+
+def test_personal_numbers_never_come_back(client: TestClient) -> None:
+    created = post(client, _record(caller=PHONE))
+    assert created.status_code == 201
+    for response in (created, client.get("/v1/conversations/api-1"), client.get("/v1/conversations")):
+        assert PHONE not in response.text
+    body = client.get("/v1/conversations/api-1").json()
+    assert [s["type"] for s in body["result"]["pii"]] == ["phone"]
+
+
+def test_unknown_conversation_is_404(client: TestClient) -> None:
+    err = _error(client.get("/v1/conversations/nope"), 404, "QA502")
+    assert "nope" in err["detail"]
+
+
+def test_list_filters_and_pages(client: TestClient) -> None:
+    for i, agent in enumerate(["A01", "A02", "A01"]):
+        post(client, _record(f"c{i}", agent_id=agent, started_at=f"2025-03-0{i + 1}T09:00:00+08:00"))
+    page = client.get("/v1/conversations", params={"agent_id": "A01", "limit": 1}).json()
+    assert page["total"] == 2 and [i["id"] for i in page["items"]] == ["c2"]
+    page2 = client.get("/v1/conversations", params={"agent_id": "A01", "limit": 1, "offset": 1}).json()
+    assert [i["id"] for i in page2["items"]] == ["c0"]
+    _error(client.get("/v1/conversations", params={"limit": 0}), 422, "QA601")
+
+
+def test_body_over_the_limit_is_413_from_content_length(
+    make_client: MakeClient, light_pipeline: Pipeline
+) -> None:
+    client = make_client(light_pipeline, max_body_bytes=2_000)
+    big = json.dumps(_record(filler="很长" * 2_000), ensure_ascii=False)
+    _error(client.post("/v1/conversations", content=big, headers=JSON), 413, "QA110")
+    assert client.get("/v1/conversations").json()["total"] == 0
+
+
+def test_body_over_the_limit_is_413_while_streaming(
+    make_client: MakeClient, light_pipeline: Pipeline
+) -> None:
+    client = make_client(light_pipeline, max_body_bytes=2_000)
+
+    def chunks() -> Iterator[bytes]:  # chunked, no Content-Length: the server must count
+        for _ in range(1_000):
+            yield b" " * 1_000
+
+    response = client.post("/v1/conversations", content=chunks(), headers=JSON)
+    _error(response, 413, "QA110")
+
+
+def test_wrong_content_type_is_415(client: TestClient) -> None:
+    body = json.dumps(_record())
+    _error(
+        client.post("/v1/conversations", content=body, headers={"content-type": "text/plain"}), 415, "QA601"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b'{"id": "x", "turns": [', "QA104"),
+        (b"\xff\xfe{}", "QA103"),
+        (b"[1, 2]", "QA106"),
+        (b"", "QA104"),
+    ],
+)
+def test_unparseable_body_is_422(client: TestClient, body: bytes, code: str) -> None:
+    _error(client.post("/v1/conversations", content=body, headers=JSON), 422, code)
+
+
+def test_missing_speaker_is_422_naming_the_field(client: TestClient) -> None:
+    record = _record()
+    del record["turns"][1]["speaker"]
+    err = _error(post(client, record), 422, "QA105")
+    assert "speaker" in (err["field"] or "") and err["conversation"] == "api-1"
+
+
+def test_empty_turns_is_422(client: TestClient) -> None:
+    _error(post(client, _record(turns=[])), 422, "QA108")
+
+
+def test_unknown_speaker_and_missing_id_are_422(client: TestClient) -> None:
+    record = _record()
+    record["turns"][0]["speaker"] = "robot"
+    _error(post(client, record), 422, "QA107")
+    no_id = _record()
+    del no_id["id"]
+    _error(post(client, no_id), 422, "QA105")

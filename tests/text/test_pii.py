@@ -1,0 +1,223 @@
+"""Detection and masking of personal data (qa_pipeline.text.pii)."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from qa_pipeline.text.pii import MaskPolicy, detect, id_card_valid, luhn_valid, mask_text
+
+WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+CN_DIGITS = "零一二三四五六七八九"
+
+
+def make_id(rng: random.Random) -> str:
+    """A random 18-digit ID number with a correct GB 11643 check character."""
+    area, year = rng.randint(110000, 659999), rng.randint(1950, 2010)
+    body = f"{area}{year}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, WEIGHTS, strict=True)) % 11]
+
+
+def luhn_complete(prefix: str) -> str:
+    """Append the digit that makes ``prefix`` Luhn-valid."""
+    for check in "0123456789":
+        digits = [int(c) for c in reversed(prefix + check)]
+        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits))
+        if total % 10 == 0:
+            return prefix + check
+    raise AssertionError("unreachable")
+
+
+def make_card(rng: random.Random, length: int = 16) -> str:
+    return luhn_complete(rng.choice("3456") + "".join(rng.choice("0123456789") for _ in range(length - 2)))
+
+
+def make_phone(rng: random.Random) -> str:
+    return "1" + rng.choice("3456789") + "".join(rng.choice("0123456789") for _ in range(9))
+
+
+def wrong_last(number: str) -> str:
+    return number[:-1] + ("1" if number[-1] != "1" else "2")
+
+
+# --- check digits -------------------------------------------------------------------------------
+
+
+def test_id_check_digit_valid_and_invalid() -> None:
+    assert id_card_valid("410105196207141494")
+    assert id_card_valid("11010519491231002X")
+    assert id_card_valid("11010519491231002x")
+    assert not id_card_valid("410105196207141495")
+    assert not id_card_valid("41010519620714149")
+
+
+def test_luhn() -> None:
+    assert luhn_valid("4367426926252483")
+    assert luhn_valid("79927398713")
+    assert not luhn_valid("4367426926252484")
+
+
+def test_valid_id_is_masked_invalid_is_not() -> None:
+    masked, spans = mask_text("身份证410105196207141494。")
+    assert masked == "身份证410***********1494。"
+    assert spans == [("id_card", 3, 21)]
+    assert mask_text("身份证410105196207141495。") == ("身份证410105196207141495。", [])
+
+
+def test_id_with_x_check_character() -> None:
+    assert mask_text("11010519491231002X")[0] == "110***********002X"
+    assert mask_text("一一零一零五一九四九一二三一零零二叉")[0] == "110***********002X"
+
+
+def test_luhn_valid_card_is_masked() -> None:
+    assert mask_text("卡号4367426926252483。") == ("卡号************2483。", [("bank_card", 2, 18)])
+    assert mask_text("卡号 4367 4269 2625 2483")[0] == "卡号 **** **** **** 2483"
+    assert mask_text("4367-4269-2625-2483")[0] == "****-****-****-2483"
+
+
+def test_order_number_failing_luhn_is_not_masked() -> None:
+    assert not luhn_valid("4367426926252484")
+    assert mask_text("订单号4367426926252484") == ("订单号4367426926252484", [])
+
+
+# --- phones -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("电话13812345678", "电话138****5678"),
+        ("138 1234 5678", "138 **** 5678"),
+        ("138-1234-5678", "138-****-5678"),
+        ("+86 13812345678", "+86 138****5678"),
+        ("+86-138-1234-5678", "+86-138-****-5678"),
+        ("8613812345678", "86138****5678"),
+        ("手机幺三八幺二三四五六七八", "手机138****5678"),
+        ("１３８１２３４５６７８", "138****5678"),
+        ("14484400390。", "144****0390。"),
+    ],
+)
+def test_phone_forms(text: str, masked: str) -> None:
+    out, spans = mask_text(text)
+    assert out == masked
+    assert [t for t, _, _ in spans] == ["phone"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "订单号913812345678",  # phone inside a longer digit run
+        "订单号13812345678901",
+        "流水2013812345678",
+        "12345678901",  # 12 is not a mobile prefix
+        "幺二零零九三八七六一五",
+        "1381234567",  # ten digits
+        "138-1234-5678-9",
+    ],
+)
+def test_not_a_phone(text: str) -> None:
+    assert mask_text(text, types=["phone"]) == (text, [])
+
+
+def test_chinese_digit_phone_masks_to_ascii_same_length() -> None:
+    text = "我的号码是幺三八幺二三四五六七八，谢谢"
+    out, spans = mask_text(text)
+    assert out == "我的号码是138****5678，谢谢"
+    assert len(out) == len(text)
+    assert spans == [("phone", 5, 16)]
+
+
+def test_email() -> None:
+    out, spans = mask_text("邮箱zhang.san@example.com，收到回复")
+    assert out == "邮箱z********@example.com，收到回复"
+    assert spans == [("email", 2, 23)]
+    assert mask_text("a@b.cn")[0] == "*@b.cn"
+    assert mask_text("13812345678@qq.com")[0] == "1**********@qq.com"
+
+
+def test_types_filter_and_policy() -> None:
+    text = "电话13812345678 卡号4367426926252483"
+    out, spans = mask_text(text, types=["bank_card"])
+    assert spans == [("bank_card", 16, 32)]
+    assert out == "电话13812345678 卡号************2483"
+    out, _ = mask_text(text, policy=MaskPolicy(keep_first=0, keep_last=2, card_keep_last=0, mask_char="#"))
+    assert out == "电话#########78 卡号################"
+    with pytest.raises(ValueError):
+        MaskPolicy(keep_first=4, keep_last=4)
+    with pytest.raises(ValueError):
+        MaskPolicy(mask_char="0")
+
+
+def test_several_items_keep_offsets() -> None:
+    text = "主卡19729792622 身份证510107198903199898，邮箱li@x.cn，卡6258077308687247"
+    out, spans = mask_text(text)
+    assert len(out) == len(text)
+    assert [t for t, _, _ in spans] == ["phone", "id_card", "email", "bank_card"]
+    assert out == "主卡197****2622 身份证510***********9898，邮箱l*@x.cn，卡************7247"
+    assert [(m.start, m.end) for m in detect(text)] == [(s, e) for _, s, e in spans]
+
+
+def test_masking_is_idempotent() -> None:
+    text = "电话13812345678，身份证410105196207141494，卡号4367426926252483，邮箱wang@example.com"
+    once, spans = mask_text(text)
+    assert len(spans) == 4
+    assert mask_text(once) == (once, [])
+
+
+def test_text_without_pii_is_unchanged() -> None:
+    text = "您好，工号1207为您服务，订单号2024061835529，后四位5532，户号07729164。"
+    assert mask_text(text) == (text, [])
+
+
+# --- property-style: no raw number survives ------------------------------------------------------
+
+
+def _spoken(number: str) -> str:
+    return "".join(CN_DIGITS[int(c)] if c.isdigit() else c for c in number).replace("一", "幺", 1)
+
+
+def _grouped(number: str) -> str:
+    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+def test_random_valid_numbers_never_survive() -> None:
+    rng = random.Random(20240611)
+    fillers = ["电话", "，身份证是", "卡号", "。好的，", "号码 ", "是"]
+    for _ in range(300):
+        numbers = [make_phone(rng), make_id(rng), make_card(rng, rng.choice([16, 19]))]
+        forms = [_spoken(numbers[0]) if rng.random() < 0.3 else numbers[0], numbers[1]]
+        forms.append(_grouped(numbers[2]) if rng.random() < 0.3 else numbers[2])
+        text = "".join(f + n for f, n in zip(rng.sample(fillers, 3), forms, strict=True))
+        out, spans = mask_text(text)
+        assert len(out) == len(text)
+        assert len(spans) == 3, text
+        assert re.findall(r"[0-9零一幺二三四五六七八九]{5,}", out.replace(" ", "")) == [], (text, out)
+        hidden = sorted(out[s:e].count("*") for _, s, e in spans)
+        assert hidden == sorted([4, 11, len(numbers[2]) - 4]), (text, out)
+
+
+def test_random_invalid_ids_and_cards_are_not_masked() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        bad_id, bad_card = wrong_last(make_id(rng)), wrong_last(make_card(rng))
+        if bad_id.endswith("X"):
+            continue
+        text = f"编号{bad_id}，单号{bad_card}"
+        if luhn_valid(bad_id):  # an 18-digit string may still be a (Luhn-valid) card number
+            continue
+        assert mask_text(text) == (text, []), text
+
+
+@pytest.mark.parametrize("label", ["订单号", "订单号是", "运单号：", "工单号为", "单号 ", "流水号"])
+def test_phone_shaped_order_numbers_are_not_phones(label: str) -> None:
+    text = f"{label}幺七七二零六三八八一五，电话13812345678"
+    out, spans = mask_text(text)
+    assert out == f"{label}幺七七二零六三八八一五，电话138****5678"
+    assert [t for t, _, _ in spans] == ["phone"]
+
+
+def test_account_numbers_may_be_phones() -> None:
+    assert mask_text("账号13812345678")[0] == "账号138****5678"
+    assert mask_text("订单号是多少？13812345678")[0] == "订单号是多少？138****5678"
