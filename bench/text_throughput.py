@@ -25,8 +25,12 @@ log = logging.getLogger("bench")
 DEFAULT_DATA = PROJECT_DIR.parent / "shared" / "data" / "conversations_dev" / "dialogues.jsonl"
 EXAMPLES = PROJECT_DIR / "examples" / "conversations.jsonl"
 NAIVE = {
-    "greeting": ["您好"], "self_intro": ["工号"], "forbidden_phrase": ["不知道", "没办法", "不归我管"],
-    "empathy": ["抱歉", "对不起"], "closing": ["再见"], "satisfaction_invite": ["评价"],
+    "greeting": ["您好"],
+    "self_intro": ["工号"],
+    "forbidden_phrase": ["不知道", "没办法", "不归我管"],
+    "empathy": ["抱歉", "对不起"],
+    "closing": ["再见"],
+    "satisfaction_invite": ["评价"],
 }
 
 
@@ -64,7 +68,9 @@ def run_pipeline(pipeline: Pipeline, convs: list[Conversation], batch: int) -> t
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=400, help="conversations to score")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.is_file() else EXAMPLES)
@@ -83,15 +89,27 @@ def main() -> None:
     _report(args, build_s, len(convs), turns, total, per_stage, base)
 
 
-def _report(args: argparse.Namespace, build_s: float, n: int, turns: int, total: float,
-            per_stage: dict[str, float], base: float) -> None:
+def _report(
+    args: argparse.Namespace,
+    build_s: float,
+    n: int,
+    turns: int,
+    total: float,
+    per_stage: dict[str, float],
+    base: float,
+) -> None:
     log.info("data: %s (%d conversations, %d turns, %.1f turns/conversation)", args.data, n, turns, turns / n)
     log.info("pipeline build (models loaded once): %.2f s", build_s)
-    log.info("full pipeline: %.1f conversations/s, %.0f turns/s (%.2f s total)", n / total, turns / total, total)
+    log.info(
+        "full pipeline: %.1f conversations/s, %.0f turns/s (%.2f s total)", n / total, turns / total, total
+    )
     for name, secs in sorted(per_stage.items(), key=lambda kv: -kv[1]):
         log.info("  %-11s %6.1f %%  %.2f ms/conversation", name, 100 * secs / total, 1000 * secs / n)
     log.info("baseline naive keyword scorecard: %.0f conversations/s", n / base)
-    log.info("ratio pipeline/baseline time: %.0fx (the cost of masking, segmentation, models and evidence)", total / base)
+    log.info(
+        "ratio pipeline/baseline time: %.0fx (the cost of masking, segmentation, models and evidence)",
+        total / base,
+    )
     log.info("goal: >= 200 chats/s (issue 4): %s", "met" if n / total >= 200 else "not met")
 
 

@@ -58,13 +58,18 @@ def _batches(items: Iterable[Conversation | QAError], size: int) -> Iterator[lis
 class Auditor:
     """Runs the pipeline over conversations and stores each result (when a repository is given)."""
 
-    def __init__(self, pipeline: Pipeline, repository: Repository | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self, pipeline: Pipeline, repository: Repository | None = None, batch_size: int = 32
+    ) -> None:
         self.pipeline = pipeline
         self.repository = repository
         self.batch_size = batch_size
 
     def run(
-        self, items: Iterable[Conversation | QAError], on_done: OnDone | None = None, on_item: Callable[[], None] | None = None
+        self,
+        items: Iterable[Conversation | QAError],
+        on_done: OnDone | None = None,
+        on_item: Callable[[], None] | None = None,
     ) -> AuditSummary:
         summary = AuditSummary()
         for batch in _batches(items, self.batch_size):

@@ -1,11 +1,11 @@
 """The ``qa`` command line: thin — parse arguments, call the library, print.
 
-    qa audit PATH... [--rubric R] [--json OUT.jsonl] [--html OUT.html]
-    qa eval LABELLED.jsonl [--rubric R] [--threshold macro=0.9 ...]
-    qa classify sentiment --input FILE [--output OUT.jsonl]
-    qa serve [--host H] [--port P]
-    qa db upgrade
-    qa stages
+qa audit PATH... [--rubric R] [--json OUT.jsonl] [--html OUT.html]
+qa eval LABELLED.jsonl [--rubric R] [--threshold macro=0.9 ...]
+qa classify sentiment --input FILE [--output OUT.jsonl]
+qa serve [--host H] [--port P]
+qa db upgrade
+qa stages
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from qa_pipeline.settings import Settings
 from qa_pipeline.types import Conversation, ConversationResult
 
 log = logging.getLogger("qa")
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Quality inspection for Chinese customer service.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Quality inspection for Chinese customer service."
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 classify_app = typer.Typer(no_args_is_help=True, help="Run a text classifier over one text per line.")
 app.add_typer(db_app, name="db")
@@ -36,11 +38,15 @@ app.add_typer(classify_app, name="classify")
 
 EXIT_PROBLEMS = 3  # some conversations were skipped (reported on stderr)
 
-RubricOpt = Annotated[Path | None, typer.Option("--rubric", help="rubric YAML (default: QA_RUBRIC or rubrics/default.yaml)")]
+RubricOpt = Annotated[
+    Path | None, typer.Option("--rubric", help="rubric YAML (default: QA_RUBRIC or rubrics/default.yaml)")
+]
 CsvMapOpt = Annotated[
     str | None, typer.Option("--csv-map", help="CSV columns, e.g. id=会话ID,time=时间,speaker=角色,text=内容")
 ]
-EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="force an input encoding (default: detect)")]
+EncodingOpt = Annotated[
+    str | None, typer.Option("--encoding", help="force an input encoding (default: detect)")
+]
 SpeakerMapOpt = Annotated[
     str | None, typer.Option("--speaker-map", help="extra CSV speaker values, e.g. 坐席=agent,访客=customer")
 ]
@@ -65,7 +71,11 @@ def _errors() -> Iterator[None]:
 
 
 def _read(
-    paths: list[Path], settings: Settings, csv_map: str | None, encoding: str | None, speaker_map: str | None = None
+    paths: list[Path],
+    settings: Settings,
+    csv_map: str | None,
+    encoding: str | None,
+    speaker_map: str | None = None,
 ) -> Iterator[Conversation | QAError]:
     from qa_pipeline.sources import read_conversations
     from qa_pipeline.sources.csv_chat import CsvMapping
@@ -85,8 +95,12 @@ def _report_problems(summary: AuditSummary) -> None:
 def audit(
     paths: Annotated[list[Path], typer.Argument(help="conversation files (.jsonl/.json/.csv) or folders")],
     rubric: RubricOpt = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="write one JSON object per conversation")] = None,
-    html_out: Annotated[Path | None, typer.Option("--html", help="write a human-readable HTML report")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="write one JSON object per conversation")
+    ] = None,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="write a human-readable HTML report")
+    ] = None,
     csv_map: CsvMapOpt = None,
     speaker_map: SpeakerMapOpt = None,
     encoding: EncodingOpt = None,
@@ -101,7 +115,9 @@ def audit(
             _write_html(results, settings, html_out)
     _report_problems(summary)
     stored = ", ".join(f"{k} {v}" for k, v in sorted(summary.stored.items())) or "not stored"
-    typer.echo(f"audited {summary.audited} conversations ({stored}); skipped {len(summary.problems)}", err=True)
+    typer.echo(
+        f"audited {summary.audited} conversations ({stored}); skipped {len(summary.problems)}", err=True
+    )
     if not summary.ok:
         raise typer.Exit(EXIT_PROBLEMS)
 
@@ -124,7 +140,7 @@ def _audit(
     return summary, results
 
 
-def _repository(settings: Settings):  # noqa: ANN202
+def _repository(settings: Settings):
     from qa_pipeline.store import Repository, init_db
 
     return Repository(init_db(settings.database_url))
@@ -152,7 +168,11 @@ def _write_html(results: list[ConversationResult], settings: Settings, path: Pat
     ]
     version = results[0].versions.rubric if results else ""
     html = render_html(
-        results, title="质检报告 Quality report", rubric_version=version, generated_at=datetime.now(UTC), agent_scores=scores
+        results,
+        title="质检报告 Quality report",
+        rubric_version=version,
+        generated_at=datetime.now(UTC),
+        agent_scores=scores,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
@@ -161,11 +181,15 @@ def _write_html(results: list[ConversationResult], settings: Settings, path: Pat
 
 @app.command("eval")
 def eval_(
-    labelled: Annotated[list[Path], typer.Argument(help="labelled conversations (.jsonl with a 'labels' object)")],
+    labelled: Annotated[
+        list[Path], typer.Argument(help="labelled conversations (.jsonl with a 'labels' object)")
+    ],
     rubric: RubricOpt = None,
     threshold: Annotated[
         list[str] | None,
-        typer.Option("--threshold", "-t", help="minimum, e.g. macro=0.9, min=0.8, forbidden_phrase.recall=0.95"),
+        typer.Option(
+            "--threshold", "-t", help="minimum, e.g. macro=0.9, min=0.8, forbidden_phrase.recall=0.95"
+        ),
     ] = None,
     review_as: Annotated[str, typer.Option(help="count 'review' verdicts as fail|pass|na|keep")] = "fail",
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON")] = None,
@@ -197,7 +221,9 @@ def eval_(
 @classify_app.command("sentiment")
 def classify_sentiment(
     input_: Annotated[Path, typer.Option("--input", "-i", help="one text per line")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSON lines (default: stdout)")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="JSON lines (default: stdout)")
+    ] = None,
     model: Annotated[str, typer.Option(help="model folder under QA_MODELS_DIR, or a path")] = "sentiment",
 ) -> None:
     """Write {"text", "label", "probs": {"neg","neu","pos"}} per input line."""

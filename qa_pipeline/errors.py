@@ -8,7 +8,7 @@ an error class to an HTTP status (:attr:`QAError.http_status`), never to a 500.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
@@ -18,7 +18,7 @@ class ErrorInfo:
     hint: str
 
 
-class E(str, Enum):
+class E(StrEnum):
     """Error codes. QA1xx input, QA2xx rubric, QA3xx models, QA4xx pipeline, QA5xx storage, QA6xx API."""
 
     # input files and records
@@ -57,21 +57,29 @@ class E(str, Enum):
 
 
 CATALOGUE: dict[E, ErrorInfo] = {
-    E.FILE_NOT_FOUND: ErrorInfo("file not found", "Check the path; folders are searched for *.jsonl, *.json and *.csv."),
+    E.FILE_NOT_FOUND: ErrorInfo(
+        "file not found", "Check the path; folders are searched for *.jsonl, *.json and *.csv."
+    ),
     E.NOT_TEXT: ErrorInfo(
-        "file is not text", "Pass a JSON Lines or CSV export; binary files (audio, zip, xlsx) are not chat exports."
+        "file is not text",
+        "Pass a JSON Lines or CSV export; binary files (audio, zip, xlsx) are not chat exports.",
     ),
     E.ENCODING: ErrorInfo(
         "cannot decode file", "Re-export as UTF-8, or pass --encoding (gb18030, utf-16, utf-8-sig...)."
     ),
     E.INVALID_JSON: ErrorInfo("invalid JSON", "Each line must be one complete JSON object (JSON Lines)."),
-    E.MISSING_FIELD: ErrorInfo("missing field", "Add the field; see README 'Input formats' for the required ones."),
+    E.MISSING_FIELD: ErrorInfo(
+        "missing field", "Add the field; see README 'Input formats' for the required ones."
+    ),
     E.BAD_FIELD: ErrorInfo("field has the wrong type or value", "Fix the value to the documented type."),
     E.UNKNOWN_SPEAKER: ErrorInfo(
         "unknown speaker",
-        "Use 'agent' or 'customer' (aliases such as 客服/坐席/客户/用户 are accepted); map CSV values with --speaker-map.",
+        "Use 'agent' or 'customer' (aliases such as 客服/坐席/客户/用户 are accepted); "
+        "map other CSV values with --speaker-map.",
     ),
-    E.EMPTY_CONVERSATION: ErrorInfo("empty conversation", "A conversation needs at least one turn with text."),
+    E.EMPTY_CONVERSATION: ErrorInfo(
+        "empty conversation", "A conversation needs at least one turn with text."
+    ),
     E.TEXT_TOO_LONG: ErrorInfo(
         "text over the size limit", "Split the message, or raise QA_MAX_TURN_CHARS if this is expected."
     ),
@@ -81,21 +89,33 @@ CATALOGUE: dict[E, ErrorInfo] = {
     E.CSV_COLUMNS: ErrorInfo(
         "CSV columns not found", "Map your columns with --csv-map id=...,time=...,speaker=...,text=... ."
     ),
-    E.UNSUPPORTED_FORMAT: ErrorInfo("unsupported input format", "Use .jsonl/.json (conversations) or .csv (chat export)."),
+    E.UNSUPPORTED_FORMAT: ErrorInfo(
+        "unsupported input format", "Use .jsonl/.json (conversations) or .csv (chat export)."
+    ),
     E.TOO_MANY_TURNS: ErrorInfo("too many turns", "Split the conversation, or raise QA_MAX_TURNS."),
-    E.RUBRIC_NOT_FOUND: ErrorInfo("rubric file not found", "Pass --rubric with a YAML file, e.g. rubrics/default.yaml."),
+    E.RUBRIC_NOT_FOUND: ErrorInfo(
+        "rubric file not found", "Pass --rubric with a YAML file, e.g. rubrics/default.yaml."
+    ),
     E.RUBRIC_YAML: ErrorInfo("rubric is not valid YAML", "Fix the YAML syntax at the position shown."),
-    E.RUBRIC_INVALID: ErrorInfo("rubric does not validate", "Fix the field named; see rubrics/README.md for the schema."),
+    E.RUBRIC_INVALID: ErrorInfo(
+        "rubric does not validate", "Fix the field named; see rubrics/README.md for the schema."
+    ),
     E.MODEL_NOT_FOUND: ErrorInfo(
-        "model artefact not found", "Run `python -m training.train_sentiment` or set QA_MODELS_DIR to the bundled models."
+        "model artefact not found",
+        "Run `python -m training.train_sentiment` or set QA_MODELS_DIR to the bundled models.",
     ),
     E.MODEL_INCOMPATIBLE: ErrorInfo("model artefact is incompatible", "Retrain the model with this version."),
     E.UNKNOWN_STAGE: ErrorInfo("unknown stage", "Use a registered stage name (see `qa stages`)."),
-    E.STAGE_CONFIG: ErrorInfo("invalid stage configuration", "Fix the stage's config keys in the pipeline YAML."),
-    E.STAGE_REQUIREMENT: ErrorInfo(
-        "stage requirement not met", "Put the stage that assigns the missing attribute earlier in the pipeline."
+    E.STAGE_CONFIG: ErrorInfo(
+        "invalid stage configuration", "Fix the stage's config keys in the pipeline YAML."
     ),
-    E.STAGE_FAILED: ErrorInfo("stage failed on a conversation", "See the detail; the conversation was skipped."),
+    E.STAGE_REQUIREMENT: ErrorInfo(
+        "stage requirement not met",
+        "Put the stage that assigns the missing attribute earlier in the pipeline.",
+    ),
+    E.STAGE_FAILED: ErrorInfo(
+        "stage failed on a conversation", "See the detail; the conversation was skipped."
+    ),
     E.DATABASE: ErrorInfo("database error", "Check QA_DATABASE_URL and run `qa db upgrade`."),
     E.NOT_FOUND: ErrorInfo("not found", "Check the id."),
     E.UNMASKED_PII: ErrorInfo(
