@@ -1,0 +1,123 @@
+"""Text features that live *inside* a pickled scikit-learn pipeline.
+
+Everything here is importable from the installed package, so a model pickled by
+``training/train_sentiment.py`` loads wherever ``qa_pipeline`` is installed. The jieba
+tokenizer is a private :class:`jieba.Tokenizer` (never the global one, which other stages
+may load a user dictionary into) and is rebuilt lazily after unpickling.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import jieba
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion
+
+_SPACE = re.compile(r"\s+")
+# Digit strings (order numbers, phone digits, amounts), spoken digit runs (三幺二八幺零) and numbers masked
+# by the pii stage (198****3166, ************2483) carry no sentiment; one placeholder keeps them from
+# borrowing polarity from the reviews they co-occur with (where "***" censors swearing).
+_NUMBER = re.compile(
+    r"[\d*]*(?:\d\*{2,}|\*{2,}\d)[\d*]*|\*{7,}|\d+(?:[.:,/-]\d+)*|[零〇幺一二三四五六七八九两]{3,}"
+)
+NUMBER_TOKEN = "0"
+
+
+def normalise_text(text: str) -> str:
+    """NFKC (full-width -> half-width), lower case, whitespace collapsed and stripped."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().lower()
+
+
+def model_text(text: str) -> str:
+    """What the features see: :func:`normalise_text` with every number replaced by one token."""
+    return _NUMBER.sub(NUMBER_TOKEN, normalise_text(text))
+
+
+class JiebaAnalyzer:
+    """Callable analyzer: jieba word n-grams (unigrams and bigrams by default) of :func:`model_text`.
+
+    Picklable: only the n-gram range is stored; the tokenizer is created on first use.
+    """
+
+    def __init__(self, ngram_range: tuple[int, int] = (1, 2)) -> None:
+        self.ngram_range = ngram_range
+        self._tokenizer: jieba.Tokenizer | None = None
+        self._lock = threading.Lock()
+
+    def tokens(self, text: str) -> list[str]:
+        words = self._get_tokenizer().lcut(model_text(text))
+        return [w for w in words if not w.isspace()]
+
+    def __call__(self, text: str) -> list[str]:
+        words = self.tokens(text)
+        low, high = self.ngram_range
+        grams: list[str] = []
+        for n in range(low, high + 1):
+            grams.extend(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+        return grams
+
+    def _get_tokenizer(self) -> jieba.Tokenizer:
+        if self._tokenizer is None:
+            with self._lock:
+                if self._tokenizer is None:
+                    tok = jieba.Tokenizer()
+                    tok.initialize()
+                    self._tokenizer = tok
+        return self._tokenizer
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"ngram_range": tuple(self.ngram_range)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(tuple(state["ngram_range"]))  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"JiebaAnalyzer(ngram_range={tuple(self.ngram_range)})"
+
+
+@dataclass(frozen=True)
+class FeatureOptions:
+    """Options of the TF-IDF feature union (word n-grams from jieba + character n-grams)."""
+
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (1, 3)
+    min_df: int = 3
+    max_df: float = 0.5
+    word_max_features: int | None = 120_000
+    char_max_features: int | None = 150_000
+
+
+def build_features(opts: FeatureOptions) -> FeatureUnion:
+    """TF-IDF (sublinear tf) over jieba word n-grams and character n-grams, side by side."""
+    word = TfidfVectorizer(
+        analyzer=JiebaAnalyzer(opts.word_ngrams),
+        sublinear_tf=True,
+        min_df=opts.min_df,
+        max_df=opts.max_df,
+        max_features=opts.word_max_features,
+        dtype=np.float32,
+    )
+    char = TfidfVectorizer(
+        analyzer="char",
+        preprocessor=model_text,
+        ngram_range=opts.char_ngrams,
+        sublinear_tf=True,
+        min_df=opts.min_df,
+        max_df=opts.max_df,
+        max_features=opts.char_max_features,
+        dtype=np.float32,
+    )
+    return FeatureUnion([("word", word), ("char", char)])
+
+
+def drop_fit_only_state(features: FeatureUnion) -> None:
+    """Remove attributes only needed for introspection (``stop_words_`` can be large) before saving."""
+    for _, vec in features.transformer_list:
+        if hasattr(vec, "stop_words_"):
+            vec.stop_words_ = None

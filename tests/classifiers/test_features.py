@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pickle
+
+import jieba
+
+from qa_pipeline.classifiers.features import (
+    NUMBER_TOKEN,
+    FeatureOptions,
+    JiebaAnalyzer,
+    build_features,
+    drop_fit_only_state,
+    model_text,
+    normalise_text,
+)
+
+
+def test_normalise_text_half_width_lower_and_spaces() -> None:
+    assert normalise_text("  ＡＢＣ，好 \t\n 的！ ") == "abc,好 的!"
+
+
+def test_model_text_masks_digits_and_spoken_digit_runs() -> None:
+    assert model_text("订单号12345，后四位三幺二八") == f"订单号{NUMBER_TOKEN},后四位{NUMBER_TOKEN}"
+    # fewer than three numerals is ordinary text, not a number
+    assert model_text("三天") == "三天"
+
+
+def test_model_text_masks_numbers_masked_by_the_pii_stage_but_not_censored_words() -> None:
+    assert model_text("手机号198****3166，卡号************2483") == "手机号0,卡号0"
+    assert model_text("号码***********") == "号码0"
+    assert model_text("真是***的服务") == "真是***的服务"
+
+
+def test_analyzer_gives_unigrams_and_bigrams_without_spaces() -> None:
+    grams = JiebaAnalyzer((1, 2))("太失望了 再也不买了")
+    assert "失望" in grams
+    assert " " not in grams
+    unigrams = [g for g in grams if " " not in g]
+    bigrams = [g for g in grams if " " in g]
+    assert len(bigrams) == len(unigrams) - 1
+    assert f"{unigrams[0]} {unigrams[1]}" in bigrams
+
+
+def test_analyzer_uses_a_private_tokenizer() -> None:
+    analyzer = JiebaAnalyzer()
+    analyzer("你好")
+    assert analyzer._tokenizer is not None
+    assert analyzer._tokenizer is not jieba.dt
+
+
+def test_analyzer_pickles_without_its_tokenizer_and_rebuilds_it() -> None:
+    analyzer = JiebaAnalyzer((1, 1))
+    before = analyzer("我想查一下订单")
+    blob = pickle.dumps(analyzer)
+    assert len(blob) < 1_000  # the tokenizer (and its lock) is not in the pickle
+    clone = pickle.loads(blob)
+    assert clone._tokenizer is None
+    assert clone("我想查一下订单") == before
+    assert clone.ngram_range == (1, 1)
+
+
+def test_feature_union_has_word_and_char_branches_and_drops_stop_words() -> None:
+    features = build_features(FeatureOptions(min_df=1, max_df=0.6))
+    matrix = features.fit_transform(["质量很好", "质量太差", "物流很快", "物流太慢"])
+    assert matrix.shape[0] == 4
+    word, char = (vec for _, vec in features.transformer_list)
+    assert "质量" in word.vocabulary_
+    assert "很" in char.vocabulary_
+    assert char.sublinear_tf and word.sublinear_tf
+    drop_fit_only_state(features)
+    assert all(getattr(vec, "stop_words_", None) is None for _, vec in features.transformer_list)
