@@ -46,6 +46,16 @@ _SPEC_SPLIT = re.compile(r"[,，]")
 
 RowTime = float | datetime
 
+# Common column names of Chinese customer-service exports, tried when a column is left at its default.
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("会话ID", "会话id", "会话编号", "对话ID", "session_id", "conversation", "chat_id"),
+    "time": ("时间", "发送时间", "消息时间", "timestamp", "created_at"),
+    "speaker": ("角色", "发送方", "发送者", "身份", "role", "sender"),
+    "text": ("内容", "消息", "消息内容", "文本", "message", "content"),
+    "agent_id": ("坐席工号", "客服工号", "工号", "坐席", "agent"),
+    "team": ("班组", "组别", "团队", "group"),
+}
+
 
 class CsvMapping(BaseModel):
     """Which CSV column holds what. ``time``/``agent_id``/``team`` may be ``None`` (no such column).
@@ -179,13 +189,21 @@ def _header(cells: list[str] | None, mapping: CsvMapping, loc: Locator) -> _Colu
     found = [c.strip().removeprefix("\ufeff") for c in cells or []]
     wanted = {"id": mapping.id, "time": mapping.time, "speaker": mapping.speaker, "text": mapping.text}
     optional = {"agent_id": mapping.agent_id, "team": mapping.team}
-    index = {role: _find(found, name) for role, name in (wanted | optional).items()}
+    index = {role: _find_column(found, role, name) for role, name in (wanted | optional).items()}
     missing = [name for role, name in wanted.items() if name is not None and index[role] is None]
     if missing:
         expected = [n for n in wanted.values() if n is not None]
         detail = f"missing {missing}; found {found}; expected {expected}"
         raise loc.at(line=1).error(E.CSV_COLUMNS, detail)
     return _Columns(**index)
+
+
+def _find_column(header: Sequence[str], role: str, name: str | None) -> int | None:
+    """The mapped column; for a column left at its default name, also its common aliases."""
+    index = _find(header, name)
+    if index is not None or name != CsvMapping.model_fields[role].default:
+        return index
+    return next((i for alias in HEADER_ALIASES[role] if (i := _find(header, alias)) is not None), None)
 
 
 def _find(header: Sequence[str], name: str | None) -> int | None:

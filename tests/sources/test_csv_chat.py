@@ -205,3 +205,19 @@ def test_iso_times_with_zone_and_slashes(settings: Settings) -> None:
     [conv] = read("conversation_id,time,speaker,text\nb,2024/05/01 09:00:00,agent,x\n", settings)
     assert isinstance(conv, Conversation)
     assert conv.started_at == datetime(2024, 5, 1, 9)
+
+
+def test_common_chinese_headers_need_no_mapping(tmp_path: Path, settings: Settings) -> None:
+    path = tmp_path / "export.csv"
+    rows = "会话ID,时间,角色,内容,坐席工号\nS1,2026-03-01 10:00:00,客户,你好,\nS1,2026-03-01 10:00:30,客服,您好,K9\n"
+    path.write_bytes(rows.encode("gb18030"))
+    (conv,) = list(read_csv_chat(path, settings=settings))
+    assert (conv.id, conv.agent_id, [t.speaker for t in conv.turns]) == ("S1", "K9", ["customer", "agent"])
+    assert conv.turns[1].start == 30.0
+
+
+def test_explicit_mapping_is_not_second_guessed_by_aliases(tmp_path: Path, settings: Settings) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("会话ID,时间,角色,内容\nS1,2026-03-01 10:00:00,客户,你好\n", encoding="utf-8")
+    with pytest.raises(InputError, match="missing"):
+        list(read_csv_chat(path, settings=settings, mapping=CsvMapping.parse("id=编号")))
