@@ -209,7 +209,10 @@ def test_iso_times_with_zone_and_slashes(settings: Settings) -> None:
 
 def test_common_chinese_headers_need_no_mapping(tmp_path: Path, settings: Settings) -> None:
     path = tmp_path / "export.csv"
-    rows = "会话ID,时间,角色,内容,坐席工号\nS1,2026-03-01 10:00:00,客户,你好,\nS1,2026-03-01 10:00:30,客服,您好,K9\n"
+    rows = (
+        "会话ID,时间,角色,内容,坐席工号\n"
+        "S1,2026-03-01 10:00:00,客户,你好,\nS1,2026-03-01 10:00:30,客服,您好,K9\n"
+    )
     path.write_bytes(rows.encode("gb18030"))
     (conv,) = list(read_csv_chat(path, settings=settings))
     assert (conv.id, conv.agent_id, [t.speaker for t in conv.turns]) == ("S1", "K9", ["customer", "agent"])
