@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -120,6 +121,16 @@ def _suppressed(text: str, start: int, unless: list[str]) -> bool:
     return any(u in clause for u in unless)
 
 
+@lru_cache(maxsize=4096)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+@lru_cache(maxsize=1024)
+def _example_grams(examples: tuple[str, ...]) -> list[frozenset[str]]:
+    return [ngrams(e) for e in examples]
+
+
 class Keywords(RuleBase):
     """Any of the phrases, as substrings of the turn text (or its numeral-normalised view)."""
 
@@ -148,7 +159,6 @@ class Regex(RuleBase):
     type: Literal["regex"]
     pattern: str
     unless: list[str] = Field(default_factory=list)
-    _compiled: re.Pattern[str] | None = None
 
     @field_validator("pattern")
     @classmethod
@@ -160,13 +170,12 @@ class Regex(RuleBase):
         return v
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
-        if self._compiled is None:
-            self._compiled = re.compile(self.pattern)
+        compiled = _regex(self.pattern)
         turn = ctx.turn(i)
         for text in (turn.text, turn.norm):
             hits = [
                 Hit(i, m.group(0), self.id, m.start())
-                for m in self._compiled.finditer(text)
+                for m in compiled.finditer(text)
                 if m.group(0) and not _suppressed(text, m.start(), self.unless)
             ]
             if hits:
@@ -201,16 +210,14 @@ class Similar(RuleBase):
     examples: list[str] = Field(min_length=1)
     threshold: float = Field(default=0.6, gt=0, le=1)
     unless: list[str] = Field(default_factory=list)
-    _example_grams: list[frozenset[str]] | None = None
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
-        if self._example_grams is None:
-            self._example_grams = [ngrams(e) for e in self.examples]
+        examples = _example_grams(tuple(self.examples))
         text = ctx.turn(i).text
         best: Hit | None = None
         for clause in clauses(text):
             grams = ctx.views.grams_of(i, clause)
-            score = max(cosine(grams, g) for g in self._example_grams)
+            score = max(cosine(grams, g) for g in examples)
             better = score >= self.threshold and (best is None or score > best.score)
             if better and not _suppressed(text, clause.start, self.unless):
                 best = Hit(i, clause.text, self.id, clause.start, score)

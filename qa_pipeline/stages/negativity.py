@@ -18,6 +18,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field
@@ -58,8 +59,9 @@ class Lexicon:
     frames: tuple[str, ...]
     digest: str
 
-    @property
+    @cached_property
     def max_chars(self) -> int:
+        """Length of the longest entry (computed once: it bounds every lookup)."""
         return max((len(w) for w in self.entries), default=0)
 
 
