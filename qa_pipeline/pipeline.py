@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qa_pipeline import __version__
 from qa_pipeline.errors import E, PipelineError, QAError, StageError
@@ -36,6 +36,34 @@ class StageConfig(BaseModel):
     """Base for a stage's typed options; unknown keys are an error, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class StageSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stage: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class PipelineSpec(BaseModel):
+    """The pipeline YAML: a name and the ordered stages with their options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "default"
+    stages: list[StageSpec] = Field(min_length=1)
+
+
+def load_pipeline_spec(path: Path) -> PipelineSpec:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return PipelineSpec.model_validate(raw)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise PipelineError(
+            E.STAGE_CONFIG, f"cannot read pipeline config {path}: {exc}", file=str(path)
+        ) from exc
+    except ValidationError as exc:
+        raise PipelineError(E.STAGE_CONFIG, _first_error(exc), file=str(path)) from exc
 
 
 class Stage:
@@ -144,14 +172,10 @@ class Pipeline:
     @classmethod
     def from_config(cls, path: Path | None = None, settings: Settings | None = None) -> Pipeline:
         settings = settings or Settings()
-        path = path or settings.pipeline_config or DEFAULT_PIPELINE
-        try:
-            spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise PipelineError(E.STAGE_CONFIG, f"cannot read pipeline config {path}: {exc}") from exc
+        spec = load_pipeline_spec(path or settings.pipeline_config or DEFAULT_PIPELINE)
         ctx = BuildContext(settings=settings)
-        stages = [registry.build(s["stage"], s.get("config", {}), ctx) for s in spec["stages"]]
-        return cls(stages, name=spec.get("name", Path(path).stem))
+        stages = [registry.build(s.stage, s.config, ctx) for s in spec.stages]
+        return cls(stages, name=spec.name)
 
     def _check_requirements(self) -> None:
         have: set[str] = {"turns.text", "turns.speaker", "turns.start", "turns.end"}

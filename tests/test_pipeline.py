@@ -1,0 +1,114 @@
+"""The stage contract, registry and runner: per-stage error isolation, order, config errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa_pipeline.errors import E, PipelineError
+from qa_pipeline.pipeline import BuildContext, Failure, Pipeline, Stage, StageConfig, registry
+from qa_pipeline.settings import Settings
+from qa_pipeline.types import Conversation, Turn
+
+
+def conv(cid: str, text: str = "您好") -> Conversation:
+    return Conversation(id=cid, channel="chat", turns=[Turn(speaker="agent", text=text)])
+
+
+class Upper(Stage):
+    name = "upper"
+    requires = ("turns.text",)
+    assigns = ("turns.norm",)
+
+    def __call__(self, c: Conversation) -> Conversation:
+        for t in c.turns:
+            t.norm = t.text.upper()
+        return c
+
+
+class Explodes(Stage):
+    """Fails on conversations whose text contains 'boom' — a stage bug, not bad input."""
+
+    name = "explodes"
+    requires = ("turns.norm",)
+
+    def __call__(self, c: Conversation) -> Conversation:
+        if "BOOM" in c.turns[0].norm:
+            raise ValueError("kaput")
+        c.flags.append("seen")
+        return c
+
+
+def test_failing_conversation_is_isolated_and_batch_order_kept() -> None:
+    pipe = Pipeline([Upper(), Explodes()])
+    out = pipe.run_batch([conv("a"), conv("b", "boom"), conv("c")])
+    assert [type(o).__name__ for o in out] == ["Conversation", "Failure", "Conversation"]
+    failure = out[1]
+    assert isinstance(failure, Failure) and failure.conversation_id == "b"
+    assert (
+        failure.error.code is E.STAGE_FAILED
+        and "explodes" in failure.error.message
+        and "kaput" in failure.error.message
+    )
+    assert all("seen" in o.flags for o in out if isinstance(o, Conversation))
+
+
+def test_pipe_streams_in_batches_in_input_order() -> None:
+    pipe = Pipeline([Upper(), Explodes()])
+    out = list(pipe.pipe((conv(str(i), "boom" if i == 3 else "x") for i in range(7)), batch_size=2))
+    assert [o.conversation_id if isinstance(o, Failure) else o.id for o in out] == [str(i) for i in range(7)]
+
+
+def test_requirements_are_checked_when_the_pipeline_is_built() -> None:
+    with pytest.raises(PipelineError) as err:
+        Pipeline([Explodes(), Upper()])
+    assert err.value.code is E.STAGE_REQUIREMENT and "turns.norm" in err.value.message
+
+
+def test_unknown_stage_and_bad_stage_config_are_typed_errors(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("stages:\n  - stage: nosuch\n", encoding="utf-8")
+    with pytest.raises(PipelineError) as err:
+        Pipeline.from_config(cfg, Settings())
+    assert err.value.code is E.UNKNOWN_STAGE
+    cfg.write_text(
+        "stages:\n  - stage: timing\n    config: {pause_threshold_s: -1, colour: red}\n", encoding="utf-8"
+    )
+    with pytest.raises(PipelineError) as err:
+        Pipeline.from_config(cfg, Settings())
+    assert err.value.code is E.STAGE_CONFIG and "timing" in err.value.message
+
+
+@pytest.mark.parametrize("body", ["", "stages: []\n", "name: x\n", "stages: [1, 2]\n", "stages: [: oops\n"])
+def test_malformed_pipeline_yaml_is_a_typed_error(tmp_path: Path, body: str) -> None:
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(body, encoding="utf-8")
+    with pytest.raises(PipelineError) as err:
+        Pipeline.from_config(cfg, Settings())
+    assert err.value.code is E.STAGE_CONFIG and str(cfg) in err.value.message
+
+
+def test_registry_builds_with_shared_resources_and_stamps_versions() -> None:
+    ctx = BuildContext(settings=Settings())
+    loads: list[int] = []
+    assert ctx.shared("k", lambda: loads.append(1) or "model") == ctx.shared(
+        "k", lambda: loads.append(1) or "x"
+    )
+    assert loads == [1]
+    assert {"normalize", "pii", "segment", "rubric", "sentiment"} <= set(registry.names())
+
+
+def test_registering_a_stage_by_name_makes_it_buildable_from_config(tmp_path: Path) -> None:
+    class ShoutConfig(StageConfig):
+        times: int = 1
+
+    @registry.register("shout_test", config=ShoutConfig)
+    def make(cfg: ShoutConfig, ctx: BuildContext) -> Stage:
+        return Upper()
+
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("name: custom\nstages:\n  - stage: shout_test\n    config: {times: 2}\n", encoding="utf-8")
+    pipe = Pipeline.from_config(cfg, Settings())
+    done = pipe(conv("z", "hi"))
+    assert done.turns[0].norm == "HI" and done.versions.pipeline.endswith("+custom")
