@@ -95,6 +95,7 @@ def test_classify_sentiment_writes_json_lines(env: Path) -> None:
 
 def test_csv_export_with_explicit_mapping(env: Path) -> None:
     mapping = "id=会话ID,time=时间,speaker=角色,text=内容,agent_id=坐席工号"
-    out = runner.invoke(app, ["audit", str(EXAMPLES / "chat_export_gbk.csv"), "--csv-map", mapping, "--no-store"])
+    csv = str(EXAMPLES / "chat_export_gbk.csv")
+    out = runner.invoke(app, ["audit", csv, "--csv-map", mapping, "--no-store"])
     assert out.exit_code == 0, out.output
     assert "audited 2 conversations" in out.output
