@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from scipy import stats
 
 from qa_pipeline.errors import E, InputError, RubricError
-from qa_pipeline.types import Channel, Conversation, ConversationResult
+from qa_pipeline.types import Channel, Conversation, ConversationResult, SuppliedKpis
 
 log = logging.getLogger(__name__)
 
@@ -183,13 +183,6 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
             break
         node = child
     return node.start_mark.line + 1 if node is not None else None
-
-
-class SuppliedKpis(BaseModel):
-    """Per-conversation figures supplied by the KPI system: CSAT (on the configured scale), AHT."""
-
-    csat: float | None = None
-    aht_s: float | None = Field(default=None, ge=0)
 
 
 def supplied_kpis(conversations: Iterable[Conversation], config: ScoringConfig) -> dict[str, SuppliedKpis]:
@@ -362,7 +355,8 @@ def agent_score(
     """
     if teamwork is not None and not 0 <= teamwork <= 100:
         raise InputError(E.BAD_REQUEST, f"teamwork {teamwork} is outside 0–100", field="teamwork")
-    supplied = supplied or {}
+    if supplied is None:  # default: what the pipeline read from each conversation's metadata
+        supplied = {r.id: r.kpis for r in results if r.kpis is not None}
     mine = [r for r in results if r.agent_id == agent_id and in_period(r.started_at, period)]
     qualities = [r.quality_index for r in mine if r.quality_index is not None]
     eff = efficiency_parts(mine, supplied, config.efficiency)

@@ -158,6 +158,13 @@ class IndexBreakdown(BaseModel):
     inputs: dict[str, float | None] = Field(default_factory=dict)
 
 
+class SuppliedKpis(BaseModel):
+    """Per-conversation figures supplied by the KPI system: CSAT (on the configured scale), AHT."""
+
+    csat: float | None = None
+    aht_s: float | None = Field(default=None, ge=0)
+
+
 class Versions(BaseModel):
     rubric: str = ""
     models: dict[str, str] = Field(default_factory=dict)
@@ -185,6 +192,7 @@ class Conversation(BaseModel):
     emotion_index: float | None = None
     emotion_breakdown: IndexBreakdown | None = None
     grade: str | None = None
+    kpis: SuppliedKpis | None = None
     flags: list[str] = Field(default_factory=list)
     versions: Versions = Field(default_factory=Versions)
 
@@ -210,6 +218,7 @@ class Conversation(BaseModel):
             quality_index=self.quality_index,
             emotion_index=self.emotion_index,
             grade=self.grade,
+            kpis=self.kpis,
             items=self.items,
             metrics=self.metrics or Metrics(),
             customer_sentiment=self.customer_sentiment,
@@ -238,6 +247,7 @@ class ConversationResult(BaseModel):
     quality_index: float | None
     emotion_index: float | None
     grade: str | None
+    kpis: SuppliedKpis | None = None
     items: dict[str, ItemResult]
     metrics: Metrics
     customer_sentiment: list[TurnSentiment]

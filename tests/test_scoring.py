@@ -229,3 +229,28 @@ def test_unreadable_configs(tmp_path: Path) -> None:
     with pytest.raises(RubricError) as scalar:
         load_scoring_config(_write(tmp_path, "just a string\n"))
     assert scalar.value.code is E.RUBRIC_INVALID
+
+
+def test_supplied_csat_flows_from_metadata_through_the_pipeline_to_the_agent_score() -> None:
+    from qa_pipeline.pipeline import Pipeline
+    from qa_pipeline.scoring import agent_score, load_scoring_config
+    from qa_pipeline.settings import Settings
+    from qa_pipeline.types import Conversation, Turn
+
+    def conv(cid: str, csat: float | None) -> Conversation:
+        turns = [
+            Turn(speaker="agent", text="您好，请问有什么可以帮您", start=0, end=2),
+            Turn(speaker="customer", text="我想查一下话费", start=3, end=5),
+        ]
+        meta = {"csat": csat} if csat is not None else {}
+        return Conversation(id=cid, channel="call", agent_id="A9", turns=turns, metadata=meta)
+
+    settings = Settings()
+    pipeline = Pipeline.from_config(settings=settings)
+    config = load_scoring_config(settings.scoring_config)
+    low = [pipeline(conv("x1", 1)).to_result()]
+    high = [pipeline(conv("x2", 5)).to_result()]
+    assert high[0].kpis is not None and high[0].kpis.csat == 5
+    s_low = agent_score(low, config=config, agent_id="A9", period=(None, None))
+    s_high = agent_score(high, config=config, agent_id="A9", period=(None, None))
+    assert s_high.components["customer_experience"] > s_low.components["customer_experience"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import Field
 
 from qa_pipeline.pipeline import BuildContext, Stage, StageConfig, registry
-from qa_pipeline.scoring import ScoringConfig, load_scoring_config
+from qa_pipeline.scoring import ScoringConfig, load_scoring_config, supplied_kpis
 from qa_pipeline.types import Conversation, IndexBreakdown, Prediction
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class IndicesStage(Stage):
 
     name = "indices"
     requires = ("turns.sentiment", "quality_index", "metrics.negative_word_ratio")
-    assigns = ("emotion_index", "grade")
+    assigns = ("emotion_index", "grade", "kpis")
 
     def __init__(self, scoring: ScoringConfig, config: IndicesConfig | None = None) -> None:
         self.scoring = scoring
@@ -110,6 +110,7 @@ class IndicesStage(Stage):
         if breakdown.value is None and NO_CUSTOMER_SPEECH not in conv.flags:
             conv.flags.append(NO_CUSTOMER_SPEECH)
         conv.grade = self.scoring.grade(conv.quality_index)
+        conv.kpis = supplied_kpis([conv], self.scoring).get(conv.id)
         return conv
 
 
