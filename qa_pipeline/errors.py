@@ -47,6 +47,7 @@ class E(StrEnum):
     STAGE_CONFIG = "QA402"
     STAGE_REQUIREMENT = "QA403"
     STAGE_FAILED = "QA404"
+    STAGE_CRASHED = "QA405"
     # storage
     DATABASE = "QA501"
     NOT_FOUND = "QA502"
@@ -115,6 +116,10 @@ CATALOGUE: dict[E, ErrorInfo] = {
     ),
     E.STAGE_FAILED: ErrorInfo(
         "stage failed on a conversation", "See the detail; the conversation was skipped."
+    ),
+    E.STAGE_CRASHED: ErrorInfo(
+        "internal error in a stage",
+        "This is a bug, not bad input: the conversation was skipped; run with QA_LOG_LEVEL=DEBUG and report it.",
     ),
     E.DATABASE: ErrorInfo("database error", "Check QA_DATABASE_URL and run `qa db upgrade`."),
     E.NOT_FOUND: ErrorInfo("not found", "Check the id."),
@@ -210,13 +215,19 @@ class PipelineError(QAError):
 
 
 class StageError(QAError):
-    """A stage raised on one conversation; the runner reports it and goes on with the batch."""
+    """A stage failed on one conversation; the runner reports it and goes on with the batch.
 
-    http_status = 422
+    ``cause`` is the typed error the stage raised (its HTTP status is kept: bad input stays a 4xx);
+    without one the stage crashed (a bug): code QA405, HTTP 500, and only the exception's type is
+    reported, since its message may quote the conversation's text.
+    """
 
-    def __init__(self, stage: str, detail: str, **kw: Any) -> None:
+    def __init__(self, stage: str, detail: str, cause: QAError | None = None, **kw: Any) -> None:
         self.stage = stage
-        super().__init__(E.STAGE_FAILED, f"stage {stage!r}: {detail}", **kw)
+        self.cause = cause
+        code = E.STAGE_FAILED if cause is not None else E.STAGE_CRASHED
+        self.http_status = cause.http_status if cause is not None else 500
+        super().__init__(code, f"stage {stage!r}: {detail}", **kw)
 
 
 class StorageError(QAError):

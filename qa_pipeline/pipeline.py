@@ -221,13 +221,21 @@ class Pipeline:
 def _run_one(stage: Stage, conv: Conversation) -> Conversation:
     try:
         return stage(conv)
+    except StageError:
+        raise
     except QAError as exc:
-        if isinstance(exc, StageError):
-            raise
-        raise StageError(stage.name, exc.message, record=conv.id) from exc
-    except Exception as exc:  # a stage bug must not take the batch down
-        log.exception("stage %s failed on %s", stage.name, conv.id)
-        raise StageError(stage.name, f"{type(exc).__name__}: {exc}", record=conv.id) from exc
+        raise StageError(stage.name, exc.message, cause=exc, record=conv.id) from exc
+    except Exception as exc:  # a stage bug must not take the batch down, nor echo the text it saw
+        log.error(
+            "stage %s crashed on %s: %s",
+            stage.name,
+            conv.id,
+            type(exc).__name__,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
+        raise StageError(
+            stage.name, f"{type(exc).__name__} (details in the log at DEBUG level)", record=conv.id
+        ) from exc
 
 
 def _run_stage_batch(stage: Stage, convs: list[Conversation]) -> list[Conversation | Failure]:

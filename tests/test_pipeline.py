@@ -46,11 +46,9 @@ def test_failing_conversation_is_isolated_and_batch_order_kept() -> None:
     assert [type(o).__name__ for o in out] == ["Conversation", "Failure", "Conversation"]
     failure = out[1]
     assert isinstance(failure, Failure) and failure.conversation_id == "b"
-    assert (
-        failure.error.code is E.STAGE_FAILED
-        and "explodes" in failure.error.message
-        and "kaput" in failure.error.message
-    )
+    assert failure.error.code is E.STAGE_CRASHED and failure.error.http_status == 500
+    assert "explodes" in failure.error.message and "ValueError" in failure.error.message
+    assert "kaput" not in failure.error.message  # an exception's text may quote unmasked input
     assert all("seen" in o.flags for o in out if isinstance(o, Conversation))
 
 
@@ -112,3 +110,18 @@ def test_registering_a_stage_by_name_makes_it_buildable_from_config(tmp_path: Pa
     pipe = Pipeline.from_config(cfg, Settings())
     done = pipe(conv("z", "hi"))
     assert done.turns[0].norm == "HI" and done.versions.pipeline.endswith("+custom")
+
+
+class RejectsInput(Stage):
+    name = "rejects"
+
+    def __call__(self, c: Conversation) -> Conversation:
+        from qa_pipeline.errors import InputError
+
+        raise InputError(E.BAD_FIELD, "no good", field="turns")
+
+
+def test_typed_stage_error_keeps_its_client_status() -> None:
+    (out,) = Pipeline([RejectsInput()]).run_batch([conv("q")])
+    assert isinstance(out, Failure)
+    assert out.error.code is E.STAGE_FAILED and out.error.http_status == 422
