@@ -119,7 +119,7 @@ CATALOGUE: dict[E, ErrorInfo] = {
     ),
     E.STAGE_CRASHED: ErrorInfo(
         "internal error in a stage",
-        "This is a bug, not bad input: the conversation was skipped; run with QA_LOG_LEVEL=DEBUG and report it.",
+        "A bug, not bad input: the conversation was skipped; rerun with QA_LOG_LEVEL=DEBUG and report it.",
     ),
     E.DATABASE: ErrorInfo("database error", "Check QA_DATABASE_URL and run `qa db upgrade`."),
     E.NOT_FOUND: ErrorInfo("not found", "Check the id."),
