@@ -1,21 +1,34 @@
-"""Map every error to the project's JSON error shape ``{"error": QAError.to_dict()}``, never a bare 500.
+"""Map every error to the project's JSON error shape ``{"error": QAError.to_dict()}``.
 
 QAErrors keep their ``http_status``; FastAPI's request validation errors (query and path
-parameters) become 422 ``QA601``; Starlette's own 404/405 get the same shape.
+parameters) become 422 ``QA601``; Starlette's own 404/405 get the same shape; anything else
+(a bug) is logged with its traceback and answered 500 ``QA000`` without its message.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa_pipeline.errors import E, InputError, QAError
+from qa_pipeline.errors import CATALOGUE, E, ErrorInfo, InputError, QAError
 
 log = logging.getLogger(__name__)
+
+INTERNAL_ERROR: dict[str, Any] = {
+    "code": "QA000",
+    "error": "internal error",
+    "detail": "",
+    "file": None,
+    "line": None,
+    "field": None,
+    "conversation": None,
+    "hint": "This is a bug; the server log has the details.",
+}
 
 
 class MediaTypeError(InputError):
@@ -27,8 +40,38 @@ class MediaTypeError(InputError):
         self.http_status = 415
 
 
+class BodyEncodingError(InputError):
+    """The request body cannot be decoded: 422, or 415 for a charset Python does not know.
+
+    Same code as a file that cannot be decoded (``E.ENCODING``), but the hint is about the
+    request's Content-Type, not the CLI's ``--encoding``.
+    """
+
+    HINT = "Send UTF-8, or declare the body's charset in Content-Type, e.g. application/json; charset=gbk."
+
+    def __init__(self, detail: str, *, http_status: int = 422) -> None:
+        super().__init__(E.ENCODING, detail)
+        self.http_status = http_status
+
+    @property
+    def info(self) -> ErrorInfo:
+        return ErrorInfo(CATALOGUE[E.ENCODING].title, self.HINT)
+
+
+class BusyError(QAError):
+    """Too many audits are already waiting for the pipeline (503 with ``Retry-After``)."""
+
+    http_status = 503
+    retry_after_s = 5
+
+    def __init__(self, queued: int) -> None:
+        detail = f"{queued} conversations are already waiting to be audited; retry in a few seconds"
+        super().__init__(E.BAD_REQUEST, detail)
+
+
 def error_response(exc: QAError) -> JSONResponse:
-    return JSONResponse(status_code=exc.http_status, content={"error": exc.to_dict()})
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, BusyError) else None
+    return JSONResponse(status_code=exc.http_status, content={"error": exc.to_dict()}, headers=headers)
 
 
 async def _qa_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -52,7 +95,14 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=exc.status_code, content={"error": err.to_dict()}, headers=exc.headers)
 
 
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: the traceback goes to the log, never to the client (it may quote input)."""
+    log.exception("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+    return JSONResponse(status_code=500, content={"error": INTERNAL_ERROR})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QAError, _qa_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -18,7 +18,7 @@ from qa_pipeline import __version__
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.scoring import load_scoring_config
 from qa_pipeline.settings import Settings
-from qa_pipeline.store import Repository, init_db
+from qa_pipeline.store import Repository, current_revision, init_db
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ def _build_state(settings: Settings, pipeline: Pipeline | None) -> AppState:
             repository=Repository(engine),
             pipeline=pipeline or Pipeline.from_config(settings=settings),
             scoring=load_scoring_config(settings.scoring_config),
+            schema_revision=current_revision(engine),
         )
     except BaseException:
         engine.dispose()

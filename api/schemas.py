@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa_pipeline.scoring import AgentScore, ConfidenceInterval
+from qa_pipeline.scoring import AgentScore
+from qa_pipeline.sources.fields import ID_LENGTH
 from qa_pipeline.store import ConversationSummary, StoredConversation
+from qa_pipeline.store.repository import ConversationHeader
 from qa_pipeline.types import Channel, ConversationResult, Evidence, PublicTurn, Speaker
 
 
@@ -24,10 +26,10 @@ class ConversationCreate(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    id: str
+    id: str = Field(max_length=ID_LENGTH, pattern="^[^/]+$", description="no '/' (it could not be fetched)")
     channel: Channel | None = Field(default=None, description="call or chat; inferred when absent")
-    agent_id: str | None = None
-    team: str | None = None
+    agent_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    team: str | None = Field(default=None, max_length=ID_LENGTH)
     started_at: datetime | None = None
     turns: list[TurnCreate] = Field(min_length=1)
 
@@ -38,18 +40,9 @@ class ConversationCreatedPublic(BaseModel):
     result: ConversationResult
 
 
-class ConversationPublic(BaseModel):
+class ConversationPublic(ConversationHeader):
     """A stored conversation: masked transcript, its current result and the evidence per item."""
 
-    id: str
-    agent_id: str | None
-    team: str | None
-    channel: Channel
-    started_at: datetime | None
-    imported_at: datetime
-    updated_at: datetime
-    source: str | None
-    metadata: dict[str, Any]
     transcript: list[PublicTurn]
     result: ConversationResult | None
     evidence: dict[str, list[Evidence]]
@@ -57,12 +50,8 @@ class ConversationPublic(BaseModel):
     @classmethod
     def build(cls, conv: StoredConversation, result: ConversationResult | None) -> ConversationPublic:
         evidence = {} if result is None else {k: v.evidence for k, v in result.items.items()}
-        return cls(
-            **conv.model_dump(exclude={"turns", "content_hash"}),
-            transcript=conv.turns,
-            result=result,
-            evidence=evidence,
-        )
+        header = {name: getattr(conv, name) for name in ConversationHeader.model_fields}
+        return cls(**header, transcript=conv.turns, result=result, evidence=evidence)
 
 
 class ConversationListPublic(BaseModel):
@@ -72,25 +61,19 @@ class ConversationListPublic(BaseModel):
     offset: int
 
 
-class AgentIndicesPublic(BaseModel):
-    """An agent's indices over ``[from, to)``; indices are null when there is no conversation."""
+class AgentIndicesPublic(AgentScore):
+    """An agent's indices over ``[from, to)``; indices are null when there is no conversation.
 
-    agent_id: str
-    team: str | None
+    :class:`AgentScore` with the period named ``from``/``to`` and without the internal ``details``.
+    """
+
     period_from: datetime | None = Field(serialization_alias="from")
     period_to: datetime | None = Field(serialization_alias="to")
-    conversations: int
-    quality_index: float | None
-    quality_index_ci: ConfidenceInterval | None
-    emotion_index: float | None
-    agent_score: float | None
-    grade: str | None
-    components: dict[str, float | None]
-    weights_used: dict[str, float]
+    details: dict[str, float | None] = Field(default_factory=dict, exclude=True)
 
     @classmethod
     def build(cls, score: AgentScore) -> AgentIndicesPublic:
-        return cls.model_validate(score.model_dump(exclude={"details"}))
+        return cls.model_validate(score, from_attributes=True)
 
 
 class HealthPublic(BaseModel):

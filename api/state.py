@@ -5,30 +5,70 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+import anyio
+from sqlalchemy import Engine, text
 
+from api.errors import BusyError
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.scoring import ScoringConfig
 from qa_pipeline.settings import Settings
 from qa_pipeline.store import Repository, SaveOutcome
 from qa_pipeline.types import Conversation
 
+MAX_QUEUED_AUDITS = 64
+"""Audits that may wait behind the running one before ``POST`` answers 503."""
+
 
 @dataclass
 class AppState:
-    """Settings, the database, the pipeline (loaded once) and the scoring configuration."""
+    """Settings, the database, the pipeline (loaded once) and the scoring configuration.
+
+    Audits run one at a time on their own worker (``_audit_limiter``): requests waiting for the
+    pipeline wait in the event loop, not in the shared threadpool, so reads and ``/health`` are
+    never starved by a queue of audits.
+    """
 
     settings: Settings
     engine: Engine
     repository: Repository
     pipeline: Pipeline
     scoring: ScoringConfig
+    schema_revision: str | None = None
+    max_queued_audits: int = MAX_QUEUED_AUDITS
     # Stages hold models and caches that are not guaranteed thread-safe; scoring is CPU-bound
     # under the GIL anyway, so one conversation at a time per process loses nothing.
     _pipeline_lock: threading.Lock = field(default_factory=threading.Lock)
+    _audit_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
+    _health_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
+    _audits_in_flight: int = 0
+
+    @property
+    def audits_in_flight(self) -> int:
+        """Audits running or waiting (only changed from the event loop, so no lock is needed)."""
+        return self._audits_in_flight
 
     def audit(self, conv: Conversation) -> tuple[Conversation, SaveOutcome]:
         """Run the pipeline on ``conv`` and store the result (blocking; call from a worker thread)."""
         with self._pipeline_lock:
             scored = self.pipeline(conv)
         return scored, self.repository.save(scored)
+
+    async def submit(self, conv: Conversation) -> tuple[Conversation, SaveOutcome]:
+        """:meth:`audit` on the audit worker; :class:`BusyError` when ``max_queued_audits`` wait already."""
+        waiting = max(0, self._audits_in_flight - 1)  # one is running
+        if waiting >= self.max_queued_audits:
+            raise BusyError(waiting)
+        self._audits_in_flight += 1
+        try:
+            return await anyio.to_thread.run_sync(self.audit, conv, limiter=self._audit_limiter)
+        finally:
+            self._audits_in_flight -= 1
+
+    async def database_ok(self) -> bool:
+        """Whether the database answers ``SELECT 1`` (on its own worker, never the shared pool)."""
+        return await anyio.to_thread.run_sync(self._ping, limiter=self._health_limiter)
+
+    def _ping(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True

@@ -12,6 +12,7 @@ from api.routes.conversations import ERRORS
 from api.schemas import AgentIndicesPublic
 from qa_pipeline.errors import E, InputError
 from qa_pipeline.scoring import agent_score
+from qa_pipeline.sources.fields import describe_value, in_range, range_detail
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 
@@ -19,14 +20,19 @@ DATE_DOC = "ISO date or date-time (2025-03-01, 2025-03-01T09:00:00+08:00); witho
 
 
 def parse_when(value: str | None, field: str) -> datetime | None:
-    """An ISO-8601 date or date-time; naive values are UTC. Bad values are a 422 naming the field."""
+    """An ISO-8601 date or date-time; naive values are UTC. Bad or out-of-range values (the range
+    conversations are accepted in) are a 422 naming the field."""
     if value is None or not value.strip():
         return None
     try:
         when = datetime.fromisoformat(value.strip())
     except ValueError as exc:
-        detail = f"{value!r} is not an ISO-8601 date or date-time"
+        detail = f"{describe_value(value)} is not an ISO-8601 date or date-time"
         raise InputError(E.BAD_REQUEST, detail, field=field) from exc
+    if not in_range(when):
+        raise InputError(
+            E.BAD_REQUEST, f"date/time {range_detail()}; leave '{field}' out for no bound", field=field
+        )
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import RepositoryDep, StateDep
-from api.errors import MediaTypeError
+from api.errors import BodyEncodingError, MediaTypeError
 from api.schemas import (
     ConversationCreate,
     ConversationCreatedPublic,
@@ -20,13 +20,16 @@ from api.schemas import (
     ErrorPublic,
 )
 from qa_pipeline.errors import E, InputError, NotFoundError
-from qa_pipeline.sources.jsonl import conversation_from_dict
+from qa_pipeline.sources.encoding import decode_bytes
+from qa_pipeline.sources.jsonl import conversation_from_dict, json_limit_detail
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorPublic} for s in (404, 413, 415, 422, 500, 503)}
+MAX_OFFSET = 2**31 - 1
+DECLARE_CHARSET = "declare the body's charset in Content-Type, e.g. application/json; charset=gbk"
 
 
 def inline_refs(schema: Any, defs: dict[str, Any] | None = None) -> Any:
@@ -74,17 +77,43 @@ def check_json_content_type(request: Request) -> None:
         raise MediaTypeError(content_type)
 
 
-def parse_json(body: bytes) -> Any:
+def declared_charset(content_type: str) -> str | None:
+    """The ``charset`` parameter of a Content-Type header, if any (``"gbk"`` for ``...; charset=GBK``)."""
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip('"').lower() or None
+    return None
+
+
+def decode_body(body: bytes, charset: str | None) -> str:
+    """The body as text: UTF-8 (a BOM is dropped) unless Content-Type declares another charset."""
+    if charset is None:
+        try:
+            return body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            detail = f"body is not UTF-8 ({exc.reason} at byte {exc.start}); {DECLARE_CHARSET}"
+            raise BodyEncodingError(detail) from exc
     try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(E.ENCODING, f"body is not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+        codecs.lookup(charset)
+    except LookupError:
+        raise BodyEncodingError(
+            f"unknown charset {charset[:40]!r} in Content-Type", http_status=415
+        ) from None
+    try:
+        return decode_bytes(body, "request body", encoding=charset).text
+    except InputError as exc:  # not valid in that charset, or binary
+        raise BodyEncodingError(f"body: {exc.detail}; {DECLARE_CHARSET}") from exc
+
+
+def parse_json(body: bytes, charset: str | None = None) -> Any:
+    text = decode_body(body, charset)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(E.INVALID_JSON, f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    except RecursionError as exc:
-        raise InputError(E.INVALID_JSON, "JSON nested too deeply") from exc
+    except (ValueError, RecursionError) as exc:  # nested too deeply, or an integer of > 4300 digits
+        raise InputError(E.INVALID_JSON, json_limit_detail(exc)) from exc
 
 
 @router.post(
@@ -96,11 +125,16 @@ def parse_json(body: bytes) -> Any:
     summary="Audit one conversation and store the result",
 )
 async def create_conversation(request: Request, state: StateDep) -> JSONResponse:
-    """Score the conversation with the pipeline and store it; 201 when stored, 200 when unchanged."""
+    """Score the conversation with the pipeline and store it; 201 when stored, 200 when unchanged.
+
+    The body is UTF-8 unless Content-Type declares a charset (``application/json; charset=gbk``).
+    Audits run one at a time; 503 (with ``Retry-After``) when too many are already waiting.
+    """
     check_json_content_type(request)
-    data = parse_json(await read_body(request, state.settings.max_body_bytes))
+    charset = declared_charset(request.headers.get("content-type", ""))
+    data = parse_json(await read_body(request, state.settings.max_body_bytes), charset)
     conv = conversation_from_dict(data, settings=state.settings, source="api")
-    scored, outcome = await run_in_threadpool(state.audit, conv)
+    scored, outcome = await state.submit(conv)
     body = ConversationCreatedPublic(id=scored.id, status=outcome.status, result=scored.to_result())
     log.info("conversation %s %s (result %d)", scored.id, outcome.status, outcome.result_id)
     status = 200 if outcome.status == "unchanged" else 201
@@ -113,7 +147,7 @@ def list_conversations(
     agent_id: str | None = None,
     team: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ConversationListPublic:
     """Newest first, with each conversation's current indices and grade."""
     items = repo.list_summaries(agent_id, team, limit=limit, offset=offset)

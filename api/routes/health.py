@@ -1,4 +1,8 @@
-"""/health: liveness plus database and pipeline status."""
+"""/health: liveness plus database and pipeline status.
+
+Async and cheap: the schema revision is read once at start-up (Alembic logs at INFO each time it
+is read), and the database ping runs on its own worker, so /health answers while audits queue.
+"""
 
 from __future__ import annotations
 
@@ -11,26 +15,25 @@ from fastapi.responses import JSONResponse
 from api.deps import StateDep
 from api.schemas import HealthPublic
 from qa_pipeline import __version__
-from qa_pipeline.store import current_revision
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
-def health(state: StateDep) -> JSONResponse:
+async def health(state: StateDep) -> JSONResponse:
     """200 when the database answers; 503 (status "degraded") when it does not."""
     database: Literal["ok", "error"] = "ok"
     try:
-        revision = current_revision(state.engine)
+        await state.database_ok()
     except Exception:  # any database failure is reported as "degraded", not raised
         log.exception("health check: database unreachable")
-        revision, database = None, "error"
+        database = "error"
     body = HealthPublic(
         status="ok" if database == "ok" else "degraded",
         version=__version__,
         database=database,
-        schema_revision=revision,
+        schema_revision=state.schema_revision,
         pipeline=state.pipeline.version,
         stages=[s.name for s in state.pipeline.stages],
     )

@@ -27,9 +27,16 @@ from qa_pipeline.settings import Settings
 from qa_pipeline.sources.encoding import read_text
 from qa_pipeline.sources.fields import (
     Locator,
+    check_chars,
     check_turn_count,
+    clean_conversation_id,
+    clean_id,
     clean_text,
+    describe_value,
+    echo_safe,
+    in_range,
     parse_datetime,
+    range_detail,
     resolve_speaker,
     speaker_key,
 )
@@ -193,9 +200,18 @@ def _header(cells: list[str] | None, mapping: CsvMapping, loc: Locator) -> _Colu
     missing = [name for role, name in wanted.items() if name is not None and index[role] is None]
     if missing:
         expected = [n for n in wanted.values() if n is not None]
-        detail = f"missing {missing}; found {found}; expected {expected}"
-        raise loc.at(line=1).error(E.CSV_COLUMNS, detail)
+        also = f"; expected {expected}" if missing != expected else ""
+        raise loc.at(line=1).error(E.CSV_COLUMNS, f"missing {missing}{also}; {_found(found)}")
     return _Columns(**index)
+
+
+def _found(cells: list[str]) -> str:
+    """The first row's cells as an error may show them: only those that look like column names,
+    so a data row in place of a header (phone numbers, names) is never echoed."""
+    names = [c for c in cells if echo_safe(c)]
+    if len(names) == len(cells):
+        return f"found {names}"
+    return f"the first row does not look like a header (column-like cells: {names})"
 
 
 def _find_column(header: Sequence[str], role: str, name: str | None) -> int | None:
@@ -241,11 +257,12 @@ def _conversation(
         _turn(rows[i], columns, mapping, settings, loc, at) for i, at in zip(order, offsets, strict=True)
     ]
     first = times[order[0]]
+    agent_id, team = (_first_value(rows, col, order) for col in (columns.agent_id, columns.team))
     return Conversation(
-        id=key,
+        id=clean_conversation_id(key, loc=loc.at(line=rows[0].line), field=mapping.id),
         channel="chat",
-        agent_id=_first_value(rows, columns.agent_id, order),
-        team=_first_value(rows, columns.team, order),
+        agent_id=None if agent_id is None else clean_id(agent_id, loc=loc, field=str(mapping.agent_id)),
+        team=None if team is None else clean_id(team, loc=loc, field=str(mapping.team)),
         started_at=first if isinstance(first, datetime) else None,
         turns=turns,
         source=loc.file,
@@ -256,10 +273,10 @@ def _turn(
     row: _Row, columns: _Columns, mapping: CsvMapping, settings: Settings, loc: Locator, at: float | None
 ) -> Turn:
     here = loc.at(line=row.line)
-    value = row.get(columns.speaker)
+    value = check_chars(row.get(columns.speaker), loc=here, field=mapping.speaker)
     speaker: Speaker | None = resolve_speaker(value, mapping.speaker_map)
     if speaker is None:
-        detail = f"{value!r} is neither agent nor customer"
+        detail = f"{describe_value(value)} is neither agent nor customer"
         raise here.error(E.UNKNOWN_SPEAKER, detail, field=mapping.speaker)
     text = clean_text(row.get(columns.text), limit=settings.max_turn_chars, loc=here, field=mapping.text)
     if not text:
@@ -275,14 +292,24 @@ def _row_times(
         return [None] * len(rows)
     times: list[RowTime | None] = []
     for row in rows:
-        value = _parse_time(row.get(columns.time))
-        if value is None or (times and type(value) is not type(times[0])):
-            detail = f"{row.get(columns.time)!r} is not a date/time or seconds"
-            if value is not None:
-                detail = f"{row.get(columns.time)!r} mixes seconds and date/times in one conversation"
-            raise loc.at(line=row.line).error(E.BAD_FIELD, detail, field=mapping.time)
+        raw = row.get(columns.time)
+        value = _parse_time(raw)
+        problem = _time_problem(raw, value, times[0] if times else None)
+        if problem:
+            raise loc.at(line=row.line).error(E.BAD_FIELD, problem, field=mapping.time)
         times.append(value)
     return times
+
+
+def _time_problem(raw: str, value: RowTime | None, first: RowTime | None) -> str:
+    """Why a row's time is refused ("" when it is fine); never echoes a value with digits."""
+    if value is None:
+        return f"{describe_value(raw)} is not a date/time or seconds"
+    if isinstance(value, datetime) and not in_range(value):
+        return f"date/time {range_detail()}"
+    if first is not None and type(value) is not type(first):
+        return "this conversation mixes seconds and date/times"
+    return ""
 
 
 def _parse_time(value: str) -> RowTime | None:

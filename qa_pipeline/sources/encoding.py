@@ -138,7 +138,7 @@ def _decode_declared(data: bytes, name: str, encoding: str) -> DecodedText:
         raise InputError(E.ENCODING, f"unknown encoding {encoding!r}", file=name) from None
     if b"\x00" in data and not codec.startswith(("utf-16", "utf-32")):
         raise InputError(E.NOT_TEXT, f"contains NUL bytes, which {codec} text never has", file=name)
-    text = _strict(data, codec, name, "--encoding")
+    text = _strict(data, codec, name, "the declared encoding")
     return DecodedText(text.removeprefix("\ufeff"), codec)
 
 

@@ -1,15 +1,17 @@
-"""Field helpers shared by the importers: where an error happened, speakers, texts, times.
+"""Field helpers shared by the importers: where an error happened, speakers, texts, ids, times.
 
 Every importer reports bad input through :class:`Locator`, so an error names the file, the
-line, the conversation and the field in the same way whatever the input format.
+line, the conversation and the field in the same way whatever the input format. Error details
+never echo a raw value that could hold personal digits: see :func:`describe_value`.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from qa_pipeline.errors import E, InputError
@@ -19,6 +21,19 @@ SPEAKER_ALIASES: dict[str, Speaker] = {
     **dict.fromkeys(("agent", "客服", "坐席", "员工", "staff", "service"), "agent"),
     **dict.fromkeys(("customer", "客户", "用户", "顾客", "user", "client"), "customer"),
 }
+
+ID_LENGTH = 255
+"""Most characters in a conversation id, agent id or team (the store's column length)."""
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+"""Date/times are accepted in ``[EARLIEST, LATEST)`` (UTC): anything else is a unit or typing mistake."""
+
+MAX_METADATA_DEPTH = 32
+"""Most lists/objects nested inside one metadata value."""
+
+_ECHO_CHARS = 20
+_BAD_CHARS = re.compile(r"[\x00\ud800-\udfff]")
 
 _DATETIME_FORMATS = (
     "%Y/%m/%d %H:%M:%S",
@@ -62,12 +77,76 @@ def resolve_speaker(value: str, extra: Mapping[str, str] | None = None) -> Speak
     return SPEAKER_ALIASES.get(key)
 
 
+def describe_value(value: Any) -> str:
+    """A value as error messages may show it: never a digit of what was sent.
+
+    A short string without digits (``'机器人'``, ``'video'``) is quoted; any other string is
+    described by its length; other values by their JSON type.
+    """
+    if isinstance(value, str):
+        return repr(value) if echo_safe(value) else f"a string of {len(value)} characters"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "a non-finite number"
+    return json_type(value)
+
+
+def echo_safe(value: str) -> bool:
+    """Short, printable and without any digit (ASCII, full-width or Chinese): safe to quote."""
+    return len(value) <= _ECHO_CHARS and value.isprintable() and not any(c.isnumeric() for c in value)
+
+
+def check_chars(value: str, *, loc: Locator, field: str) -> str:
+    """``value`` unchanged; a NUL character or a lone UTF-16 surrogate is ``E.BAD_FIELD``."""
+    bad = _BAD_CHARS.search(value)
+    if bad is not None:
+        what = "a NUL character" if bad.group() == "\x00" else f"a lone surrogate U+{ord(bad.group()):04X}"
+        raise loc.error(E.BAD_FIELD, f"contains {what} at character {bad.start() + 1}", field=field)
+    return value
+
+
 def clean_text(value: str, *, limit: int, loc: Locator, field: str) -> str:
-    """The stripped text; over ``limit`` characters is ``E.TEXT_TOO_LONG``."""
-    text = value.strip()
+    """The stripped text; over ``limit`` characters is ``E.TEXT_TOO_LONG``, NUL/surrogates ``E.BAD_FIELD``."""
+    text = check_chars(value, loc=loc, field=field).strip()
     if len(text) > limit:
         raise loc.error(E.TEXT_TOO_LONG, f"{len(text):,} characters > limit {limit:,}", field=field)
     return text
+
+
+def clean_id(value: str, *, loc: Locator, field: str) -> str:
+    """A stripped id (agent, team) of at most :data:`ID_LENGTH` characters, without NUL/surrogates."""
+    ident = check_chars(value, loc=loc, field=field).strip()
+    if len(ident) > ID_LENGTH:
+        raise loc.error(E.BAD_FIELD, f"{len(ident):,} characters > limit {ID_LENGTH}", field=field)
+    return ident
+
+
+def clean_conversation_id(value: str, *, loc: Locator, field: str) -> str:
+    """:func:`clean_id` that also refuses '/', which no ``GET /v1/conversations/{id}`` can address."""
+    ident = clean_id(value, loc=loc, field=field)
+    if "/" in ident:
+        detail = "'/' is not allowed in a conversation id (the API could not fetch it); use '-' instead"
+        raise loc.error(E.BAD_FIELD, detail, field=field)
+    return ident
+
+
+def check_metadata(meta: Mapping[str, Any], *, loc: Locator, max_depth: int = MAX_METADATA_DEPTH) -> None:
+    """Metadata nested at most ``max_depth`` containers deep, whose keys and strings hold no
+    NUL/lone surrogate and whose numbers are finite (``E.BAD_FIELD``, field ``metadata``).
+
+    Walks iteratively, so no nesting depth can exhaust the Python stack.
+    """
+    stack: list[tuple[Any, int]] = [(v, 1) for v in meta.values()] + [(k, 0) for k in meta]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > max_depth:
+                raise loc.error(E.BAD_FIELD, f"nested deeper than {max_depth} levels", field="metadata")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in items)
+        elif isinstance(value, str):
+            check_chars(value, loc=loc, field="metadata")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise loc.error(E.BAD_FIELD, "a number is NaN or infinite", field="metadata")
 
 
 def check_turn_count(count: int, limit: int, loc: Locator) -> None:
@@ -76,7 +155,10 @@ def check_turn_count(count: int, limit: int, loc: Locator) -> None:
 
 
 def parse_datetime(value: str) -> datetime | None:
-    """An ISO-8601 date/time, ``YYYY-MM-DD HH:MM:SS``, ``YYYY/MM/DD ...`` or ``YYYY年MM月DD日 ...``."""
+    """An ISO-8601 date/time, ``YYYY-MM-DD HH:MM:SS``, ``YYYY/MM/DD ...`` or ``YYYY年MM月DD日 ...``.
+
+    ``None`` when the text is none of these; the range is checked by :func:`check_datetime`.
+    """
     text = value.strip()
     try:
         return datetime.fromisoformat(text)
@@ -90,23 +172,61 @@ def parse_datetime(value: str) -> datetime | None:
     return None
 
 
+def in_range(when: datetime) -> bool:
+    """Whether ``when`` (naive: UTC) lies in ``[EARLIEST, LATEST)`` once converted to UTC."""
+    try:
+        utc = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is in the year 10000 in UTC
+        return False
+    return EARLIEST <= utc < LATEST
+
+
+def range_detail() -> str:
+    last = (LATEST - timedelta(days=1)).date()
+    return f"outside the supported range {EARLIEST.date()} .. {last} (UTC)"
+
+
+def check_datetime(when: datetime, *, loc: Locator, field: str) -> datetime:
+    """``when`` unchanged; outside ``[EARLIEST, LATEST)`` in UTC is ``E.BAD_FIELD``."""
+    if not in_range(when):
+        raise loc.error(E.BAD_FIELD, f"date/time {range_detail()}", field=field)
+    return when
+
+
 def datetime_from_json(value: Any, *, loc: Locator, field: str) -> datetime | None:
-    """A JSON start time: ``None``, a date/time string, or Unix epoch seconds (UTC)."""
+    """A JSON start time: ``None``, a date/time string, or Unix epoch seconds (UTC), range-checked."""
     if value is None:
         return None
     if isinstance(value, str):
         parsed = parse_datetime(value)
         if parsed is None:
-            raise loc.error(E.BAD_FIELD, f"{value!r} is not an ISO-8601 date/time", field=field)
-        return parsed
+            detail = f"{describe_value(value)} is not an ISO-8601 date/time"
+            raise loc.error(E.BAD_FIELD, detail, field=field)
+        return check_datetime(parsed, loc=loc, field=field)
     if is_number(value):
-        return datetime.fromtimestamp(float(value), tz=UTC)
-    raise loc.error(E.BAD_FIELD, f"expected a date/time string, got {json_type(value)}", field=field)
+        return _from_epoch(float(value), loc=loc, field=field)
+    raise loc.error(E.BAD_FIELD, f"expected a date/time string, got {describe_value(value)}", field=field)
+
+
+def _from_epoch(seconds: float, *, loc: Locator, field: str) -> datetime:
+    try:
+        when = datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        when = None
+    if when is None or not in_range(when):
+        detail = f"epoch seconds {range_detail()}; milliseconds are not accepted"
+        raise loc.error(E.BAD_FIELD, detail, field=field)
+    return when
 
 
 def is_number(value: Any) -> bool:
-    """A finite int or float (JSON booleans are not numbers here)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float that fits a float (JSON booleans are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def json_type(value: Any) -> str:

@@ -15,20 +15,24 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from qa_pipeline.errors import E, InputError
 from qa_pipeline.settings import Settings
 from qa_pipeline.sources.encoding import read_text
 from qa_pipeline.sources.fields import (
     Locator,
+    check_chars,
+    check_metadata,
     check_turn_count,
+    clean_conversation_id,
+    clean_id,
     clean_text,
     datetime_from_json,
+    describe_value,
     infer_channel,
     is_number,
     json_type,
@@ -59,6 +63,8 @@ def conversation_from_dict(
     loc = loc.at(record=ident)
     turns = _parse_turns(data.get("turns"), settings, loc)
     start_key = next((k for k in START_TIME_KEYS if data.get(k) is not None), None)
+    metadata = _metadata(data, used={start_key})
+    check_metadata(metadata, loc=loc)
     return Conversation(
         id=ident,
         channel=_parse_channel(data.get("channel"), turns, loc),
@@ -66,7 +72,7 @@ def conversation_from_dict(
         team=_optional_id(data.get("team"), "team", loc),
         started_at=datetime_from_json(data.get(start_key), loc=loc, field=start_key) if start_key else None,
         turns=turns,
-        metadata=_metadata(data, used={start_key}),
+        metadata=metadata,
         source=source,
     )
 
@@ -108,6 +114,9 @@ def iter_json_text(text: str, *, settings: Settings, source: str | None = None) 
         else:
             yield _json_error(exc, source)
         return
+    except (ValueError, RecursionError) as exc:
+        yield _unparseable(exc, source, line=text.count("\n", 0, start) + 1)
+        return
     yield _record(data, settings=settings, source=source, line=text.count("\n", 0, start) + 1)
 
 
@@ -117,6 +126,8 @@ def _record_from_line(raw: str, *, settings: Settings, source: str | None, line:
     except json.JSONDecodeError as exc:
         detail = f"{exc.msg} at column {exc.colno}"
         return InputError(E.INVALID_JSON, detail, file=source, line=line)
+    except (ValueError, RecursionError) as exc:
+        return _unparseable(exc, source, line=line)
     return _record(data, settings=settings, source=source, line=line)
 
 
@@ -142,6 +153,9 @@ def _iter_json_list(text: str, pos: int, *, settings: Settings, source: str | No
         except json.JSONDecodeError as exc:
             yield _json_error(exc, source)
             return
+        except (ValueError, RecursionError) as exc:
+            yield _unparseable(exc, source, line=line)
+            return
         yield _record(data, settings=settings, source=source, line=line)
         pos = _skip_space(text, pos)
         if text.startswith(",", pos):
@@ -161,19 +175,35 @@ def _json_error(exc: json.JSONDecodeError, source: str | None) -> InputError:
     return InputError(E.INVALID_JSON, f"{exc.msg} at column {exc.colno}", file=source, line=exc.lineno)
 
 
+def _unparseable(exc: ValueError | RecursionError, source: str | None, *, line: int | None) -> InputError:
+    """JSON that is well-formed but that Python refuses: nesting past the recursion limit, or an
+    integer of more than ``sys.get_int_max_str_digits()`` digits (a ``ValueError``)."""
+    return InputError(E.INVALID_JSON, json_limit_detail(exc), file=source, line=line)
+
+
+def json_limit_detail(exc: ValueError | RecursionError) -> str:
+    """What :func:`json.loads` refused, in words (shared with the API)."""
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    return f"a number has more than {sys.get_int_max_str_digits():,} digits"
+
+
 def _parse_id(value: Any, loc: Locator) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise loc.error(E.MISSING_FIELD, "every conversation needs an 'id'", field="id")
-    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
-        return str(value).strip()
-    raise loc.error(E.BAD_FIELD, f"expected a string, got {json_type(value)}", field="id")
+    return clean_conversation_id(_id_text(value, "id", loc), loc=loc, field="id")
 
 
 def _optional_id(value: Any, field: str, loc: Locator) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    return clean_id(_id_text(value, field, loc), loc=loc, field=field)
+
+
+def _id_text(value: Any, field: str, loc: Locator) -> str:
+    """A string or integer id as text (JSON numbers of at most 4300 digits always convert)."""
     if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
-        return str(value).strip()
+        return str(value)
     raise loc.error(E.BAD_FIELD, f"expected a string, got {json_type(value)}", field=field)
 
 
@@ -185,7 +215,7 @@ def _parse_channel(value: Any, turns: list[Turn], loc: Locator) -> Channel:
         return "call"
     if name == "chat":
         return "chat"
-    raise loc.error(E.BAD_FIELD, f"expected 'call' or 'chat', got {value!r}", field="channel")
+    raise loc.error(E.BAD_FIELD, f"expected 'call' or 'chat', got {describe_value(value)}", field="channel")
 
 
 def _parse_turns(value: Any, settings: Settings, loc: Locator) -> list[Turn]:
@@ -210,7 +240,7 @@ def _parse_turn(raw: Any, field: str, settings: Settings, loc: Locator) -> Turn:
     start = _time(raw.get("start"), f"{field}.start", loc)
     end = _time(raw.get("end"), f"{field}.end", loc)
     if start is not None and end is not None and end < start:
-        raise loc.error(E.BAD_FIELD, f"end {end} is before start {start}", field=f"{field}.end")
+        raise loc.error(E.BAD_FIELD, "end is before start", field=f"{field}.end")
     return Turn(
         speaker=speaker,
         text=text,
@@ -225,9 +255,10 @@ def _speaker(value: Any, field: str, loc: Locator) -> Speaker:
         raise loc.error(E.MISSING_FIELD, "every turn needs a 'speaker'", field=field)
     if not isinstance(value, str):
         raise loc.error(E.BAD_FIELD, f"expected a string, got {json_type(value)}", field=field)
-    speaker = resolve_speaker(value)
+    speaker = resolve_speaker(check_chars(value, loc=loc, field=field))
     if speaker is None:
-        raise loc.error(E.UNKNOWN_SPEAKER, f"{value!r} is neither agent nor customer", field=field)
+        detail = f"{describe_value(value)} is neither agent nor customer"
+        raise loc.error(E.UNKNOWN_SPEAKER, detail, field=field)
     return speaker
 
 
@@ -243,19 +274,38 @@ def _time(value: Any, field: str, loc: Locator) -> float | None:
     if value is None:
         return None
     if not is_number(value) or value < 0:
-        raise loc.error(E.BAD_FIELD, f"expected seconds (a number >= 0), got {value!r}", field=field)
+        got = "a negative number" if is_number(value) else describe_value(value)
+        raise loc.error(E.BAD_FIELD, f"expected seconds (a number >= 0), got {got}", field=field)
     return float(value)
 
 
 def _words(value: Any, field: str, loc: Locator) -> list[Word]:
+    """ASR words: each an object with text, start <= end (seconds >= 0) and 0 <= probability <= 1."""
     if value is None:
         return []
     if not isinstance(value, list):
         raise loc.error(E.BAD_FIELD, f"expected a list, got {json_type(value)}", field=field)
-    try:
-        return [Word.model_validate(w) for w in value]
-    except ValidationError as exc:
-        raise loc.error(E.BAD_FIELD, str(exc.errors()[0]["msg"]), field=field) from None
+    return [_word(raw, f"{field}[{i}]", loc) for i, raw in enumerate(value)]
+
+
+def _word(raw: Any, field: str, loc: Locator) -> Word:
+    if not isinstance(raw, dict):
+        raise loc.error(E.BAD_FIELD, f"expected an object, got {json_type(raw)}", field=field)
+    text = raw.get("text")
+    if not isinstance(text, str):
+        raise loc.error(E.BAD_FIELD, f"expected a string, got {json_type(text)}", field=f"{field}.text")
+    start = _time(raw.get("start"), f"{field}.start", loc)
+    end = _time(raw.get("end"), f"{field}.end", loc)
+    if start is None or end is None:
+        missing = f"{field}.start" if start is None else f"{field}.end"
+        raise loc.error(E.MISSING_FIELD, "every word needs 'start' and 'end' (seconds)", field=missing)
+    if end < start:
+        raise loc.error(E.BAD_FIELD, "end is before start", field=f"{field}.end")
+    probability = raw.get("probability", 1.0)
+    if not is_number(probability) or not 0.0 <= probability <= 1.0:
+        raise loc.error(E.BAD_FIELD, "expected a number from 0 to 1", field=f"{field}.probability")
+    text = check_chars(text, loc=loc, field=f"{field}.text")
+    return Word(text=text, start=start, end=end, probability=float(probability))
 
 
 def _metadata(data: dict[str, Any], *, used: set[str | None]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-ID_LENGTH = 255
+from qa_pipeline.sources.fields import ID_LENGTH as ID_LENGTH  # the importers enforce it
 
 
 def utcnow() -> datetime:

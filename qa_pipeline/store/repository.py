@@ -23,7 +23,8 @@ from sqlalchemy import ColumnElement, Engine, Select, and_, delete, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from qa_pipeline.errors import E, InputError, StorageError
+from qa_pipeline.errors import E, StorageError
+from qa_pipeline.sources.fields import Locator, check_metadata, in_range, range_detail
 from qa_pipeline.store.models import ID_LENGTH, ConversationRow, ResultRow, TurnRow, as_utc, utcnow
 from qa_pipeline.types import Channel, Conversation, ConversationResult, PublicTurn
 
@@ -53,8 +54,8 @@ class SaveOutcome:
     new_result: bool
 
 
-class StoredConversation(BaseModel):
-    """A stored conversation: header, masked transcript and import bookkeeping."""
+class ConversationKey(BaseModel):
+    """What identifies a stored conversation in a listing: ids, channel and when."""
 
     id: str
     agent_id: str | None
@@ -62,22 +63,26 @@ class StoredConversation(BaseModel):
     channel: Channel
     started_at: datetime | None
     imported_at: datetime
+
+
+class ConversationHeader(ConversationKey):
+    """A stored conversation without its transcript: :class:`ConversationKey` plus bookkeeping."""
+
     updated_at: datetime
     source: str | None
     metadata: dict[str, Any]
+
+
+class StoredConversation(ConversationHeader):
+    """A stored conversation: header, masked transcript and content hash."""
+
     content_hash: str
     turns: list[PublicTurn]
 
 
-class ConversationSummary(BaseModel):
+class ConversationSummary(ConversationKey):
     """One line of a conversation listing."""
 
-    id: str
-    agent_id: str | None
-    team: str | None
-    channel: Channel
-    started_at: datetime | None
-    imported_at: datetime
     quality_index: float | None
     emotion_index: float | None
     grade: str | None
@@ -110,12 +115,19 @@ def _sha256(payload: Any) -> str:
 
 
 def _check_storable(conv: Conversation) -> None:
+    """The importers already enforce all of this; a Conversation built elsewhere gets a typed error
+    here instead of a database or serialisation failure."""
     if not conv.pii_masked:
         raise UnmaskedDataError(conv.id)
+    loc = Locator(record=conv.id[:80])
     if not conv.id or len(conv.id) > ID_LENGTH:
-        raise InputError(
-            E.BAD_FIELD, f"id must be 1..{ID_LENGTH} characters", field="id", record=conv.id[:80]
-        )
+        raise loc.error(E.BAD_FIELD, f"id must be 1..{ID_LENGTH} characters", field="id")
+    for field, value in (("agent_id", conv.agent_id), ("team", conv.team)):
+        if value is not None and len(value) > ID_LENGTH:
+            raise loc.error(E.BAD_FIELD, f"{field} must be at most {ID_LENGTH} characters", field=field)
+    if conv.started_at is not None and not in_range(conv.started_at):
+        raise loc.error(E.BAD_FIELD, f"date/time {range_detail()}", field="started_at")
+    check_metadata(conv.metadata, loc=loc)
 
 
 class Repository:
@@ -325,31 +337,23 @@ def _filters(
     return [and_(*conds)] if conds else []
 
 
+def _key(row: ConversationRow) -> dict[str, Any]:
+    """The :class:`ConversationKey` fields of a row (shared by full records and listing lines)."""
+    return {name: getattr(row, name) for name in ConversationKey.model_fields}
+
+
 def _stored(row: ConversationRow) -> StoredConversation:
     return StoredConversation(
-        id=row.id,
-        agent_id=row.agent_id,
-        team=row.team,
-        channel=row.channel,  # type: ignore[arg-type]
-        started_at=row.started_at,
-        imported_at=row.imported_at,
+        **_key(row),
         updated_at=row.updated_at,
         source=row.source,
         metadata=row.metadata_,
         content_hash=row.content_hash,
-        turns=[PublicTurn(speaker=t.speaker, text=t.text, start=t.start, end=t.end) for t in row.turns],  # type: ignore[arg-type]
+        turns=[PublicTurn.model_validate(t, from_attributes=True) for t in row.turns],
     )
 
 
 def _summary(conv: ConversationRow, res: ResultRow) -> ConversationSummary:
     return ConversationSummary(
-        id=conv.id,
-        agent_id=conv.agent_id,
-        team=conv.team,
-        channel=conv.channel,  # type: ignore[arg-type]
-        started_at=conv.started_at,
-        imported_at=conv.imported_at,
-        quality_index=res.quality_index,
-        emotion_index=res.emotion_index,
-        grade=res.grade,
+        **_key(conv), quality_index=res.quality_index, emotion_index=res.emotion_index, grade=res.grade
     )

@@ -84,3 +84,25 @@ def test_bad_dates_are_422(seeded: TestClient, params: dict[str, str], field: st
     response = _indices(seeded, "A01", **params)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "QA601" and response.json()["error"]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"from": "9999-12-31T23:59:59-14:00"}, "from"),
+        ({"from": "0001-01-01T00:00:00+01:00"}, "from"),
+        ({"to": "0001-01-01T00:00:00+14:00"}, "to"),
+        ({"to": "1899-12-31"}, "to"),
+    ],
+)
+def test_out_of_range_dates_are_422_naming_the_field(
+    seeded: TestClient, params: dict[str, str], field: str
+) -> None:
+    response = _indices(seeded, "A01", **params)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "QA601" and response.json()["error"]["field"] == field
+
+
+def test_bad_dates_with_digits_are_not_echoed(seeded: TestClient) -> None:
+    response = _indices(seeded, "A01", **{"from": "13812345678"})
+    assert response.status_code == 422 and "13812345678" not in response.text

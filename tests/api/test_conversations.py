@@ -155,3 +155,115 @@ def test_unknown_speaker_and_missing_id_are_422(client: TestClient) -> None:
     no_id = _record()
     del no_id["id"]
     _error(post(client, no_id), 422, "QA105")
+
+
+# -- inputs that used to be a bare 500 or a stored-but-unreadable conversation -----------------
+
+
+def _raw(client: TestClient, body: bytes, content_type: str = "application/json") -> Any:
+    return client.post("/v1/conversations", content=body, headers={"content-type": content_type})
+
+
+@pytest.mark.parametrize(
+    "started_at",
+    [1e20, -1e15, "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00"],
+    ids=["1e20", "-1e15", "year-10000-in-utc", "year-0-in-utc"],
+)
+def test_out_of_range_start_time_is_422(client: TestClient, started_at: Any) -> None:
+    err = _error(post(client, _record(started_at=started_at)), 422, "QA106")
+    assert err["field"] == "started_at"
+    assert client.get("/v1/conversations").json()["total"] == 0
+
+
+def test_integer_over_the_digit_limit_is_invalid_json(client: TestClient) -> None:
+    body = b'{"id": "n6", "x": ' + b"9" * 5000 + b', "turns": [{"speaker": "agent", "text": "hi"}]}'
+    err = _error(_raw(client, body), 422, "QA104")
+    assert "digits" in err["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"id": "s\\ud800", "turns": [{"speaker": "agent", "text": "hi"}]}', "id"),
+        (b'{"id": "s", "turns": [{"speaker": "agent", "text": "hi\\udc00"}]}', "turns[0].text"),
+        (b'{"id": "s", "turns": [{"speaker": "agent", "text": "hi\\u0000there"}]}', "turns[0].text"),
+        (b'{"id": "s", "agent_id": "A\\u0000", "turns": [{"speaker": "agent", "text": "hi"}]}', "agent_id"),
+        (b'{"id": "s", "note": ["\\udfff"], "turns": [{"speaker": "agent", "text": "hi"}]}', "metadata"),
+    ],
+)
+def test_nul_and_lone_surrogates_are_422(client: TestClient, body: bytes, field: str) -> None:
+    assert _error(_raw(client, body), 422, "QA106")["field"] == field
+
+
+def test_ids_the_api_cannot_serve_are_refused(client: TestClient) -> None:
+    err = _error(post(client, _record("a/b")), 422, "QA106")
+    assert err["field"] == "id" and "'/'" in err["detail"]
+    _error(post(client, _record("x" * 256)), 422, "QA106")
+    assert _error(post(client, _record(agent_id="x" * 256)), 422, "QA106")["field"] == "agent_id"
+    assert _error(post(client, _record(team="x" * 256)), 422, "QA106")["field"] == "team"
+    assert client.get("/v1/conversations").json()["total"] == 0
+
+
+def _nest(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_metadata_nesting_is_capped_and_what_is_stored_can_be_read(client: TestClient) -> None:
+    assert _error(post(client, _record("deep", m=_nest(300))), 422, "QA106")["field"] == "metadata"
+    assert post(client, _record("ok", m=_nest(32))).status_code == 201
+    assert client.get("/v1/conversations/ok").json()["metadata"]["m"] == _nest(32)
+
+
+def test_asr_words_are_validated(client: TestClient) -> None:
+    record = _record()
+    record["turns"][0]["words"] = [{"text": "您好", "start": 5, "end": 1, "probability": 7}]
+    assert _error(post(client, record), 422, "QA106")["field"] == "turns[0].words[0].end"
+
+
+def test_offset_is_bounded(client: TestClient) -> None:
+    err = _error(client.get("/v1/conversations", params={"offset": "99999999999999999999999"}), 422, "QA601")
+    assert err["field"] == "offset"
+    assert client.get("/v1/conversations", params={"offset": 2**31 - 1}).json()["items"] == []
+
+
+def test_speaker_values_with_digits_are_not_echoed(client: TestClient) -> None:
+    record = _record()
+    record["turns"][0]["speaker"] = PHONE
+    err = _error(post(client, record), 422, "QA107")
+    assert PHONE not in json.dumps(err)
+
+
+# -- request charsets ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("codec", "content_type"),
+    [
+        ("gbk", "application/json; charset=gbk"),
+        ("gb18030", 'application/json; charset="GB18030"'),
+        ("utf-16", "application/json;charset=utf-16"),
+        ("utf-8", "application/json; charset=utf-8"),
+    ],
+)
+def test_the_declared_charset_decodes_the_body(client: TestClient, codec: str, content_type: str) -> None:
+    body = json.dumps(_record(), ensure_ascii=False).encode(codec)
+    created = _raw(client, body, content_type)
+    assert created.status_code == 201, created.text
+    assert created.json()["result"]["turns"][0]["text"] == "您好，请问有什么可以帮您？"
+
+
+def test_undecodable_body_says_how_to_declare_the_charset(client: TestClient) -> None:
+    body = json.dumps(_record(), ensure_ascii=False).encode("gbk")
+    err = _error(_raw(client, body), 422, "QA103")
+    assert "charset=gbk" in err["detail"] and "--encoding" not in json.dumps(err)
+    err = _error(_raw(client, "您好".encode(), "application/json; charset=ascii"), 422, "QA103")
+    assert "--encoding" not in json.dumps(err)
+
+
+def test_unknown_charset_is_415(client: TestClient) -> None:
+    body = json.dumps(_record()).encode()
+    err = _error(_raw(client, body, "application/json; charset=klingon-8"), 415, "QA103")
+    assert "klingon-8" in err["detail"]

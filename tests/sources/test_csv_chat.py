@@ -215,6 +215,7 @@ def test_common_chinese_headers_need_no_mapping(tmp_path: Path, settings: Settin
     )
     path.write_bytes(rows.encode("gb18030"))
     (conv,) = list(read_csv_chat(path, settings=settings))
+    assert isinstance(conv, Conversation)
     assert (conv.id, conv.agent_id, [t.speaker for t in conv.turns]) == ("S1", "K9", ["customer", "agent"])
     assert conv.turns[1].start == 30.0
 
@@ -224,3 +225,50 @@ def test_explicit_mapping_is_not_second_guessed_by_aliases(tmp_path: Path, setti
     path.write_text("会话ID,时间,角色,内容\nS1,2026-03-01 10:00:00,客户,你好\n", encoding="utf-8")
     with pytest.raises(InputError, match="missing"):
         list(read_csv_chat(path, settings=settings, mapping=CsvMapping.parse("id=编号")))
+
+
+PHONE = "13812345678"
+
+
+def test_a_data_row_in_place_of_the_header_is_not_echoed(settings: Settings) -> None:
+    with pytest.raises(InputError) as err:
+        read(f"c1,2025-01-01 10:00:00,customer,我的手机{PHONE} 身份证110101199003077571\n", settings)
+    assert err.value.code is E.CSV_COLUMNS
+    assert "does not look like a header" in err.value.detail
+    assert (
+        PHONE not in err.value.detail and "110101" not in err.value.detail and "2025" not in err.value.detail
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "code", "field"),
+    [
+        (f"c1,2025-01-01 10:00:00,用户{PHONE},你好", E.UNKNOWN_SPEAKER, "speaker"),
+        (f"c1,{PHONE}号,agent,hi", E.BAD_FIELD, "time"),
+        ("c1,0001-01-01T00:00:00+01:00,agent,hi", E.BAD_FIELD, "time"),
+        ("c1,9999-12-31T23:59:59-14:00,agent,hi", E.BAD_FIELD, "time"),
+        ("c1,0,agent,hi\x00there", E.BAD_FIELD, "text"),
+        ("c1,0,agent\udc00,hi", E.BAD_FIELD, "speaker"),
+        ("2025/01/c1,0,agent,hi", E.BAD_FIELD, "conversation_id"),
+        ("c1\x00,0,agent,hi", E.BAD_FIELD, "conversation_id"),
+    ],
+)
+def test_bad_cells_are_typed_errors_that_never_echo_digits(
+    settings: Settings, row: str, code: E, field: str
+) -> None:
+    [err] = read("conversation_id,time,speaker,text\n" + row + "\n", settings)
+    assert isinstance(err, InputError)
+    assert (err.code, err.field, err.line) == (code, field, 2)
+    assert PHONE not in err.detail
+
+
+def test_overlong_agent_id_and_team_are_refused(settings: Settings) -> None:
+    header = "conversation_id,time,speaker,text,agent_id,team\n"
+    [ok] = read(header + f"c1,0,agent,hi,{'A' * 255},{'T' * 255}\n", settings)
+    assert isinstance(ok, Conversation) and ok.agent_id == "A" * 255
+    for row, field in [
+        (f"c1,0,agent,hi,{'A' * 256},T1", "agent_id"),
+        (f"c1,0,agent,hi,A1,{'T' * 256}", "team"),
+    ]:
+        [err] = read(header + row + "\n", settings)
+        assert isinstance(err, InputError) and (err.code, err.field) == (E.BAD_FIELD, field)

@@ -132,7 +132,7 @@ def test_record_level_errors(settings: Settings, change: dict[str, Any], code: E
         ({"text": None}, E.MISSING_FIELD, "turns[0].text"),
         ({"text": 42}, E.BAD_FIELD, "turns[0].text"),
         ({"speaker": 1}, E.BAD_FIELD, "turns[0].speaker"),
-        ({"words": [{"text": "您好"}]}, E.BAD_FIELD, "turns[0].words"),
+        ({"words": [{"text": "您好"}]}, E.MISSING_FIELD, "turns[0].words[0].start"),
     ],
 )
 def test_turn_level_errors(settings: Settings, turn_change: dict[str, Any], code: E, field: str) -> None:
@@ -301,3 +301,157 @@ def test_real_dev_dialogues(dialogues_path: Path) -> None:
     assert all(c.agent_id and c.team for c in conversations)
     chats = [c for c in conversations if c.channel == "chat"]
     assert all(t.start == t.end for c in chats for t in c.turns)
+
+
+# -- inputs that used to crash the importer or the store --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1e20, -1e15, 10**400, "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00"],
+    ids=["1e20", "-1e15", "10**400", "year-10000-in-utc", "year-0-in-utc"],
+)
+def test_out_of_range_started_at_is_a_bad_field(settings: Settings, value: Any) -> None:
+    err = error_of(call_record(started_at=value), settings)
+    assert (err.code, err.field, err.record) == (E.BAD_FIELD, "started_at", "c1")
+
+
+def test_a_huge_integer_time_is_a_bad_field(settings: Settings) -> None:
+    record = call_record()
+    record["turns"][0]["start"] = 10**400
+    err = error_of(record, settings)
+    assert (err.code, err.field) == (E.BAD_FIELD, "turns[0].start")
+
+
+def test_integers_over_the_digit_limit_are_invalid_json(tmp_path: Path, settings: Settings) -> None:
+    big = '{"id": "c9", "x": ' + "9" * 5000 + ', "turns": [{"speaker": "agent", "text": "hi"}]}'
+    path = tmp_path / "big.jsonl"
+    path.write_text(jsonl(call_record("c1")) + big + "\n", encoding="utf-8")
+    ok, err = list(read_jsonl(path, settings=settings))
+    assert isinstance(ok, Conversation) and isinstance(err, InputError)
+    assert (err.code, err.line) == (E.INVALID_JSON, 2)
+    assert "4,300 digits" in err.detail
+    for name, text in [("one.json", big), ("list.json", f"[\n{json.dumps(call_record('c1'))},\n{big}]")]:
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        *_, last = read_json(tmp_path / name, settings=settings)
+        assert isinstance(last, InputError) and last.code is E.INVALID_JSON
+
+
+def test_deeply_nested_json_is_invalid_json_not_a_crash(tmp_path: Path, settings: Settings) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    path = tmp_path / "deep.jsonl"
+    path.write_text(jsonl(call_record("c1")) + deep + "\n", encoding="utf-8")
+    results = list(read_jsonl(path, settings=settings))
+    assert isinstance(results[1], InputError) and (results[1].code, results[1].line) == (E.INVALID_JSON, 2)
+    for name, text in [("deep.json", deep), ("deep_obj.json", '{"id": "x", "m": ' + deep + "}")]:
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        [err] = list(read_json(tmp_path / name, settings=settings))
+        assert isinstance(err, InputError) and err.code is E.INVALID_JSON
+
+
+def _nest(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_metadata_nesting_is_capped(settings: Settings) -> None:
+    assert convert(call_record(m=_nest(32)), settings).metadata["m"] == _nest(32)
+    err = error_of(call_record(m=_nest(300)), settings)
+    assert (err.code, err.field, err.detail) == (E.BAD_FIELD, "metadata", "nested deeper than 32 levels")
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\udc00", "\ud800"])
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (("id",), "id"),
+        (("agent_id",), "agent_id"),
+        (("team",), "team"),
+        (("turns", 1, "text"), "turns[1].text"),
+        (("turns", 1, "speaker"), "turns[1].speaker"),
+        (("note",), "metadata"),
+    ],
+)
+def test_nul_and_lone_surrogates_are_refused_in_every_text_field(
+    settings: Settings, bad: str, path: tuple[Any, ...], field: str
+) -> None:
+    record = call_record(note="备注")
+    *parents, key = path
+    target: Any = record
+    for part in parents:
+        target = target[part]
+    target[key] = f"{target[key]}{bad}x"
+    err = error_of(record, settings)
+    assert (err.code, err.field) == (E.BAD_FIELD, field)
+
+
+@pytest.mark.parametrize(
+    ("key", "limit_ok"),
+    [("id", "x" * 255), ("agent_id", "工" * 255), ("team", "T" * 255)],
+    ids=["id", "agent_id", "team"],
+)
+def test_ids_longer_than_the_column_are_refused(settings: Settings, key: str, limit_ok: str) -> None:
+    assert getattr(convert(call_record(**{key: limit_ok}), settings), key) == limit_ok
+    err = error_of(call_record(**{key: limit_ok + "x"}), settings)
+    assert (err.code, err.field) == (E.BAD_FIELD, key)
+
+
+def test_a_slash_in_a_conversation_id_is_refused_with_a_hint(settings: Settings) -> None:
+    err = error_of(call_record("2025/03/01-7"), settings)
+    assert (err.code, err.field) == (E.BAD_FIELD, "id")
+    assert "use '-'" in err.detail
+
+
+@pytest.mark.parametrize(
+    ("word", "field"),
+    [
+        ({"text": "您好", "start": 1.0, "end": 0.5}, "turns[0].words[0].end"),
+        ({"text": "您好", "start": 0.0, "end": 0.5, "probability": 7}, "turns[0].words[0].probability"),
+        ({"text": "您好", "start": 0.0, "end": 0.5, "probability": -0.1}, "turns[0].words[0].probability"),
+        (
+            {"text": "您好", "start": 0.0, "end": 0.5, "probability": float("nan")},
+            "turns[0].words[0].probability",
+        ),
+        ({"text": "您好", "start": -1.0, "end": 0.5}, "turns[0].words[0].start"),
+        ({"text": 5, "start": 0.0, "end": 0.5}, "turns[0].words[0].text"),
+        ({"text": "您\x00好", "start": 0.0, "end": 0.5}, "turns[0].words[0].text"),
+        ("您好", "turns[0].words[0]"),
+    ],
+)
+def test_asr_words_are_validated(settings: Settings, word: Any, field: str) -> None:
+    record = call_record()
+    record["turns"][0]["words"] = [word]
+    err = error_of(record, settings)
+    assert (err.code, err.field) == (E.BAD_FIELD, field)
+
+
+PHONE = "13812345678"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"turns": [{"speaker": PHONE, "text": "hi"}]}, "turns[0].speaker"),
+        ({"turns": [{"speaker": f"用户{PHONE}", "text": "hi"}]}, "turns[0].speaker"),
+        ({"channel": f"我的手机{PHONE}"}, "channel"),
+        ({"started_at": f"身份证{PHONE}"}, "started_at"),
+        ({"turns": [{"speaker": "agent", "text": "hi", "start": PHONE}]}, "turns[0].start"),
+        ({"turns": [{"speaker": "agent", "text": "hi", "start": int(PHONE), "end": 1}]}, "turns[0].end"),
+        (
+            {
+                "turns": [
+                    {"speaker": "agent", "text": "hi", "words": [{"text": "x", "start": PHONE, "end": 1}]}
+                ]
+            },
+            "turns[0].words[0].start",
+        ),
+    ],
+)
+def test_error_details_never_echo_personal_digits(
+    settings: Settings, change: dict[str, Any], field: str
+) -> None:
+    err = error_of({**call_record(), **change}, settings)
+    assert err.field == field
+    assert PHONE not in err.message and "5678" not in err.message

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, text
 
 from qa_pipeline.errors import InputError, StorageError
 from qa_pipeline.store import Repository, UnmaskedDataError
+from qa_pipeline.store.repository import ConversationKey
 from tests.store.factory import make_conversation
 
 
@@ -155,6 +156,43 @@ def test_unmasked_conversation_is_refused(repo: Repository, engine: Engine) -> N
 def test_overlong_id_is_a_typed_input_error(repo: Repository) -> None:
     with pytest.raises(InputError, match="QA106"):
         repo.save(make_conversation("x" * 300))
+
+
+def _deep(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"agent_id": "x" * 256}, "agent_id"),
+        ({"team": "x" * 256}, "team"),
+        ({"started_at": datetime.fromisoformat("9999-12-31T23:59:59-14:00")}, "started_at"),
+        ({"metadata": {"m": _deep(300)}}, "metadata"),
+    ],
+)
+def test_unstorable_values_are_typed_input_errors_and_write_nothing(
+    repo: Repository, engine: Engine, change: dict[str, object], field: str
+) -> None:
+    conv = make_conversation()
+    for name, value in change.items():
+        setattr(conv, name, value)
+    with pytest.raises(InputError, match="QA106") as info:
+        repo.save(conv)
+    assert info.value.field == field
+    assert _count(engine, "conversations") == 0
+
+
+def test_rows_map_to_the_shared_key_fields(repo: Repository) -> None:
+    repo.save(make_conversation())
+    stored, [summary] = repo.get_conversation("c0001"), repo.list_summaries()
+    assert stored is not None
+    key = ConversationKey.model_fields
+    assert stored.model_dump(include=set(key)) == summary.model_dump(include=set(key))
+    assert stored.channel == "call" and stored.turns[0].speaker == "agent"
 
 
 def _day(d: int, hour: int = 0) -> datetime:
