@@ -1,23 +1,32 @@
 """The ``pii`` stage: mask phone, ID, bank-card and e-mail data everywhere on a conversation.
 
 After it runs, ``Turn.text`` (and each ASR ``Word.text``) holds the masked display text, every
-string inside ``Conversation.metadata`` is masked too, ``conv.pii`` lists the masked spans of the
-turn texts and ``conv.pii_masked`` is True. Masking keeps lengths, so offsets computed before or
-after it agree. Re-running is idempotent: masked text is not detected again and earlier spans are
-kept. Names and addresses are not masked in this version.
+string inside ``Conversation.metadata`` (keys and values) is masked too, ``conv.pii`` lists the
+masked spans of the turn texts and ``conv.pii_masked`` is True. Masking keeps lengths, so offsets
+computed before or after it agree. Re-running is idempotent: masked text is not detected again and
+earlier spans are kept. Names and addresses are not masked in this version.
+
+Identifiers are not masked but refused: a conversation whose ``id``, ``agent_id`` or ``team``
+holds a phone, ID, card number or e-mail fails with :class:`InputError` (``QA106``), whatever
+``types`` says, and the error does not repeat the value, so no raw identifier reaches storage.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, model_validator
 
+from qa_pipeline.errors import E, InputError
 from qa_pipeline.pipeline import BuildContext, Stage, StageConfig, registry
-from qa_pipeline.text.pii import PII_TYPES, MaskPolicy, mask_text
+from qa_pipeline.text.pii import PII_TYPES, MaskPolicy, detect, mask_text, mask_value
 from qa_pipeline.types import Conversation, PiiSpan, PiiType, Turn
 
-__all__ = ["Pii", "PiiConfig", "mask_text", "mask_value"]
+__all__ = ["IDENTIFIER_FIELDS", "Pii", "PiiConfig", "check_identifiers", "mask_text", "mask_value"]
+
+#: Conversation fields stored as they are, so they must not hold personal data
+IDENTIFIER_FIELDS: tuple[str, ...] = ("id", "agent_id", "team")
+IDENTIFIER_DETAIL = (
+    "looks like personal data (a phone/ID/card number or e-mail); use a non-personal identifier"
+)
 
 
 class PiiConfig(StageConfig):
@@ -40,16 +49,12 @@ class PiiConfig(StageConfig):
         return MaskPolicy(self.keep_first, self.keep_last, self.card_keep_last, self.mask_char)
 
 
-def mask_value(value: Any, types: tuple[PiiType, ...] = PII_TYPES, policy: MaskPolicy | None = None) -> Any:
-    """Mask every string inside a JSON-like value (dicts, lists, tuples), returning a new value."""
-    policy = policy or MaskPolicy()
-    if isinstance(value, str):
-        return mask_text(value, types, policy)[0]
-    if isinstance(value, dict):
-        return {k: mask_value(v, types, policy) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(mask_value(v, types, policy) for v in value)
-    return value
+def check_identifiers(conv: Conversation) -> None:
+    """Raise :class:`InputError` (not naming the value) if id, agent_id or team is personal data."""
+    for field in IDENTIFIER_FIELDS:
+        value = getattr(conv, field)
+        if isinstance(value, str) and detect(value):
+            raise InputError(E.BAD_FIELD, IDENTIFIER_DETAIL, field=field, record=None)
 
 
 class Pii(Stage):
@@ -63,6 +68,7 @@ class Pii(Stage):
         self.policy = config.policy()
 
     def __call__(self, conv: Conversation) -> Conversation:
+        check_identifiers(conv)
         spans = list(conv.pii) if conv.pii_masked else []
         for index, turn in enumerate(conv.turns):
             turn.text, found = mask_text(turn.text, self.types, self.policy)

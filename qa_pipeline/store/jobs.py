@@ -3,6 +3,10 @@
 A worker claims with :func:`claim_next_job`: it picks the oldest queued job and flips it to
 ``running`` with ``UPDATE ... WHERE id = :id AND state = 'queued'``; only the worker whose
 update changed a row owns the job, so two workers never run the same job.
+
+A job's ``payload`` and ``error`` are stored masked (:func:`qa_pipeline.text.pii.mask_value`: every
+phone, ID, card number and e-mail in a key or a value), so a path, a note or an error message that
+carries personal data does not put it in the database.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from qa_pipeline.errors import E, NotFoundError, StorageError
 from qa_pipeline.store.models import JobRow, utcnow
+from qa_pipeline.text.pii import mask_value
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,11 @@ class Job(BaseModel):
     attempts: int
 
 
+def _masked(value: Any) -> Any:
+    """The JSON form of ``value`` with personal data masked in every key and string."""
+    return mask_value(to_jsonable_python(value))
+
+
 def _database_error(exc: SQLAlchemyError) -> StorageError:
     return StorageError(E.DATABASE, f"{type(exc).__name__}: {getattr(exc, 'orig', exc)}")
 
@@ -55,7 +65,7 @@ def create_job(
         "id": uuid.uuid4().hex,
         "kind": kind,
         "state": "queued",
-        "payload": to_jsonable_python(payload),
+        "payload": _masked(payload),
         "error": None,
         "idempotency_key": idempotency_key,
         "created_at": now,
@@ -118,7 +128,7 @@ def finish_job(engine: Engine, job_id: str, *, error: dict[str, Any] | None = No
     stmt = (
         update(JobRow)
         .where(JobRow.id == job_id, JobRow.state == "running")
-        .values(state=state, error=to_jsonable_python(error), updated_at=utcnow())
+        .values(state=state, error=_masked(error), updated_at=utcnow())
     )
     try:
         with engine.begin() as conn:

@@ -1,15 +1,17 @@
-"""Job records: create, idempotency keys, atomic claim (one winner), finish."""
+"""Job records: create, idempotency keys, atomic claim (one winner), finish, personal data masked."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from qa_pipeline.errors import NotFoundError, StorageError
 from qa_pipeline.store import claim_next_job, create_job, finish_job, get_job
 from qa_pipeline.store.jobs import try_claim
+from qa_pipeline.store.models import JobRow
 
 
 def test_create_and_get(engine: Engine) -> None:
@@ -90,3 +92,23 @@ def test_finishing_a_job_that_is_not_running_is_refused(engine: Engine) -> None:
         finish_job(engine, job.id)
     with pytest.raises(NotFoundError):
         finish_job(engine, "nope")
+
+
+def test_payload_and_error_are_stored_masked(engine: Engine) -> None:
+    payload = {"note": "回拨13812345678", "13912345678": {"cards": ["6222021234567894"]}, "n": 3}
+    job = create_job(engine, "audit", payload)
+    expected = {"note": "回拨138****5678", "139****5678": {"cards": ["************7894"]}, "n": 3}
+    assert job.payload == expected and get_job(engine, job.id).payload == expected
+    claim_next_job(engine)
+    error = {"code": "QA106", "detail": "bad id 110101199003077571", "conversation": "li.lei@example.com"}
+    failed = finish_job(engine, job.id, error=error)
+    assert failed.error == {
+        "code": "QA106",
+        "detail": "bad id 110***********7571",
+        "conversation": "l*****@example.com",
+    }
+    with engine.connect() as conn:
+        stored = conn.execute(select(JobRow.payload, JobRow.error).where(JobRow.id == job.id)).one()
+    raw = json.dumps(list(stored), ensure_ascii=False)
+    for secret in ("13812345678", "13912345678", "6222021234567894", "110101199003077571", "li.lei@"):
+        assert secret not in raw

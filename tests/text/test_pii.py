@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import random
 import re
+import subprocess
+import sys
 
 import pytest
 
-from qa_pipeline.text.pii import MaskPolicy, detect, id_card_valid, luhn_valid, mask_text
+from qa_pipeline.text.pii import (
+    MaskPolicy,
+    detect,
+    digit_view,
+    id_card_valid,
+    luhn_valid,
+    mask_message,
+    mask_text,
+    mask_value,
+)
 
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 CN_DIGITS = "零一二三四五六七八九"
@@ -210,7 +221,13 @@ def test_random_invalid_ids_and_cards_are_not_masked() -> None:
         assert mask_text(text) == (text, []), text
 
 
-@pytest.mark.parametrize("label", ["订单号", "订单号是", "运单号：", "工单号为", "单号 ", "流水号"])
+@pytest.mark.parametrize(
+    "label",
+    [
+        *("订单号", "订单号是", "运单号：", "工单号为", "快递单号 "),
+        *("流水号", "批次号", "订单编号：", "订单号码是"),
+    ],
+)
 def test_phone_shaped_order_numbers_are_not_phones(label: str) -> None:
     text = f"{label}幺七七二零六三八八一五，电话13812345678"
     out, spans = mask_text(text)
@@ -221,3 +238,123 @@ def test_phone_shaped_order_numbers_are_not_phones(label: str) -> None:
 def test_account_numbers_may_be_phones() -> None:
     assert mask_text("账号13812345678")[0] == "账号138****5678"
     assert mask_text("订单号是多少？13812345678")[0] == "订单号是多少？138****5678"
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        *("下单号码是", "我的编号是", "编号", "单号", "单号 "),
+        *("手机号", "号码", "下单手机", "手机号订单号", "联系电话，订单号"),
+    ],
+)
+def test_phone_after_a_bare_or_phone_label_is_masked(label: str) -> None:
+    text = f"{label}13812345678"
+    assert mask_text(text) == (f"{label}138****5678", [("phone", len(label), len(label) + 11)])
+
+
+# --- separators inside a number (ASR with restored punctuation, chat) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "kind"),
+    [
+        ("138，1234，5678", "138，****，5678", "phone"),
+        ("138、1234、5678", "138、****、5678", "phone"),
+        ("138.1234.5678", "138.****.5678", "phone"),
+        ("138, 1234, 5678", "138, ****, 5678", "phone"),
+        ("13812 345678", "138** **5678", "phone"),
+        ("1 3 8 1 2 3 4 5 6 7 8", "1 3 8 * * * * 5 6 7 8", "phone"),
+        ("幺三八，幺二三四，五六七八", "138，****，5678", "phone"),
+        ("110101，19900307，7571", "110***，********，7571", "id_card"),
+        ("110105 19491231 002X", "110*** ******** 002X", "id_card"),
+        ("6222，0212，3456，7894", "****，****，****，7894", "bank_card"),
+        ("6222、0212、3456、7894", "****、****、****、7894", "bank_card"),
+    ],
+)
+def test_numbers_with_separators_are_masked(text: str, masked: str, kind: str) -> None:
+    out, spans = mask_text(f"好的，{text}。")
+    assert out == f"好的，{masked}。"
+    assert spans == [(kind, 3, 3 + len(text))]
+
+
+def test_prefixed_phone_with_separators() -> None:
+    assert mask_text("+86 138，1234，5678") == ("+86 138，****，5678", [("phone", 4, 17)])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "日期是2026.03.01，时间10:30",
+        "2026.03.01 13.30到店",
+        "价格1,280.50元",
+        "一共13,812,345,678元",  # a thousands-grouped amount, not a phone
+        "我要3个，5个就够了",
+        "第1、2、3、4、5、6、7、8、9、10、11条",
+        "1、3、5、7、9、11、13、15号都可以",  # 13579111315 has a phone's shape, but not its grouping
+        "6222，0212，3456，7890",  # fails the Luhn check
+        "110101，19900307，7572",  # wrong check digit
+        "138，1234，567",  # ten digits
+        "138-1234-5678-9",
+    ],
+)
+def test_ordinary_numbers_with_separators_are_not_masked(text: str) -> None:
+    assert mask_text(text) == (text, [])
+
+
+def test_two_numbers_in_one_run_are_masked_separately() -> None:
+    text = "13812345678，13912345678，110101199003077571"
+    out, spans = mask_text(text)
+    assert out == "138****5678，139****5678，110***********7571"
+    assert [t for t, _, _ in spans] == ["phone", "phone", "id_card"]
+
+
+def test_a_grouped_card_is_not_cut_by_a_phone_inside_it() -> None:
+    card = "6839 1006 1860 6804 022"  # 1860 6804 022 alone would be a phone number
+    assert luhn_valid(card.replace(" ", ""))
+    assert mask_text(f"卡号{card}") == ("卡号**** **** **** ***4 022", [("bank_card", 2, 25)])
+
+
+# --- telephone-style spoken digits 拐 (7) and 洞 (0) ------------------------------------------------
+
+
+def test_spoken_yao_guai_dong_digits() -> None:
+    assert digit_view("幺拐洞两") == "1702"
+    text = "手机幺三八拐洞幺二三四五拐，谢谢"
+    out, spans = mask_text(text)
+    assert out == "手机138****3457，谢谢"
+    assert len(out) == len(text) and spans == [("phone", 2, 13)]
+    assert mask_text("身份证幺幺零幺零幺幺九九洞洞三洞拐拐五拐幺")[0] == "身份证110***********7571"
+
+
+def test_guai_dong_in_words_neither_mask_nor_hide_a_number() -> None:
+    text = "前面路口拐弯，有个山洞，系统有漏洞"
+    assert mask_text(text) == (text, [])
+    assert mask_text("系统漏洞13812345678")[0] == "系统漏洞138****5678"
+    assert mask_text("路口拐幺三八幺二三四五六七八")[0] == "路口拐138****5678"
+
+
+# --- helpers for other modules ---------------------------------------------------------------------
+
+
+def test_mask_message() -> None:
+    message = "conversation '13812345678' (field 'id'): bad value li.lei@example.com, card 4367426926252483"
+    assert mask_message(message) == (
+        "conversation '138****5678' (field 'id'): bad value l*****@example.com, card ************2483"
+    )
+    assert mask_message("no personal data, line 12") == "no personal data, line 12"
+
+
+def test_mask_value_masks_keys_and_keeps_colliding_keys() -> None:
+    value = {"13812345678": 1, "13899995678": {"x": "13912345678"}, "138****5678#2": 3, 7: "a@b.cn"}
+    assert mask_value(value) == {
+        "138****5678": 1,
+        "138****5678#2": {"x": "139****5678"},
+        "138****5678#2#2": 3,
+        7: "*@b.cn",
+    }
+
+
+def test_importing_the_masker_does_not_import_errors() -> None:
+    """qa_pipeline.errors imports mask_message, so the masker must not import it back (a cycle)."""
+    code = "import sys, qa_pipeline.text.pii; sys.exit('qa_pipeline.errors' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
