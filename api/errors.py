@@ -66,7 +66,7 @@ class BusyError(QAError):
 
     def __init__(self, queued: int) -> None:
         detail = f"{queued} conversations are already waiting to be audited; retry in a few seconds"
-        super().__init__(E.BAD_REQUEST, detail)
+        super().__init__(E.BUSY, detail)
 
 
 def error_response(exc: QAError) -> JSONResponse:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from qa_pipeline.text.pii import mask_message
+
 
 @dataclass(frozen=True)
 class ErrorInfo:
@@ -55,6 +57,7 @@ class E(StrEnum):
     # api / cli arguments
     BAD_REQUEST = "QA601"
     LABELS_MISSING = "QA602"
+    BUSY = "QA603"
 
 
 CATALOGUE: dict[E, ErrorInfo] = {
@@ -128,6 +131,7 @@ CATALOGUE: dict[E, ErrorInfo] = {
         "Keep the 'pii' stage in the pipeline (qa_pipeline/config/pipeline.yaml) before storing.",
     ),
     E.BAD_REQUEST: ErrorInfo("bad request", "Fix the request as the detail says."),
+    E.BUSY: ErrorInfo("the service is busy", "Retry after the number of seconds in the Retry-After header."),
     E.LABELS_MISSING: ErrorInfo("no labels", "`qa eval` needs conversations with a 'labels' object."),
 }
 
@@ -148,11 +152,12 @@ class QAError(Exception):
         record: str | None = None,
     ) -> None:
         self.code = code
-        self.detail = detail
+        # an error message must never carry personal data, whatever the raiser put in it
+        self.detail = mask_message(detail) if detail else detail
         self.file = file
         self.line = line
         self.field = field
-        self.record = record
+        self.record = mask_message(record) if record else record
         super().__init__(self.message)
 
     @property

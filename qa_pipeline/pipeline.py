@@ -255,7 +255,7 @@ def _run_isolated(stage: Stage, conv: Conversation) -> Conversation | Failure:
     try:
         return _run_one(stage, conv)
     except StageError as exc:
-        return Failure(conv.id, exc)
+        return Failure(exc.record or "", exc)  # the error's record is the masked id
 
 
 def _batched(items: Iterable[Conversation], n: int) -> Iterator[list[Conversation]]:

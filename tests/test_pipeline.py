@@ -125,3 +125,18 @@ def test_typed_stage_error_keeps_its_client_status() -> None:
     (out,) = Pipeline([RejectsInput()]).run_batch([conv("q")])
     assert isinstance(out, Failure)
     assert out.error.code is E.STAGE_FAILED and out.error.http_status == 422
+
+
+def test_error_messages_never_carry_raw_personal_numbers() -> None:
+    from qa_pipeline.errors import InputError
+
+    err = InputError(E.BAD_FIELD, "speaker '客户13812345678' unknown", record="13912345678", field="speaker")
+    assert "13812345678" not in err.message and "13912345678" not in err.message
+    assert "13912345678" not in str(err.to_dict())
+
+
+def test_failure_of_a_personal_id_does_not_carry_it() -> None:
+    out = Pipeline.from_config(settings=Settings()).run_batch([conv("13812345678")])
+    (failure,) = out
+    assert isinstance(failure, Failure)
+    assert "13812345678" not in failure.conversation_id and "13812345678" not in failure.error.message

@@ -88,5 +88,5 @@ def test_a_full_audit_queue_is_503_with_retry_after(client: TestClient) -> None:
             busy = post(client, _record("one-too-many"))
         assert [f.result(timeout=60).status_code for f in posts] == [201, 201, 201]
     assert busy.status_code == 503 and busy.headers["retry-after"]
-    assert busy.json()["error"]["code"] == "QA601" and "waiting" in busy.json()["error"]["detail"]
+    assert busy.json()["error"]["code"] == "QA603" and "waiting" in busy.json()["error"]["detail"]
     assert client.get("/v1/conversations/one-too-many").status_code == 404
