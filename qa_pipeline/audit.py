@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from qa_pipeline.errors import QAError
+from qa_pipeline.errors import E, QAError, StorageError
 from qa_pipeline.pipeline import Failure, Pipeline
 from qa_pipeline.store import Repository
 from qa_pipeline.types import Conversation
@@ -88,7 +88,7 @@ class Auditor:
             return
         if self.repository is not None:
             try:
-                summary.stored[self.repository.save(out).status] += 1
+                summary.stored[_save(self.repository, out)] += 1
             except QAError as exc:
                 log.warning("%s", exc.message)
                 summary.problems.append(Problem(exc, out.id))
@@ -96,3 +96,19 @@ class Auditor:
         summary.audited += 1
         if on_done:
             on_done(out)
+
+
+def _save(repository: Repository, conv: Conversation) -> str:
+    """Store ``conv``; an unexpected exception becomes a StorageError so the batch goes on.
+
+    Only the exception's type goes into the error (its text may quote stored values, i.e.
+    personal data); the traceback is logged at DEBUG level.
+    """
+    try:
+        return repository.save(conv).status
+    except QAError:
+        raise
+    except Exception as exc:
+        log.debug("saving %s failed", conv.id, exc_info=True)
+        detail = f"unexpected {type(exc).__name__} while saving (traceback at log level DEBUG)"
+        raise StorageError(E.DATABASE, detail, record=conv.id) from exc

@@ -11,20 +11,26 @@ qa stages
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from qa_pipeline.audit import Auditor, AuditSummary
-from qa_pipeline.errors import QAError
+from qa_pipeline.errors import E, InputError, QAError
+from qa_pipeline.evaluation import ReviewPolicy
 from qa_pipeline.pipeline import Pipeline, registry
 from qa_pipeline.settings import Settings
+from qa_pipeline.store import Repository
 from qa_pipeline.types import Conversation, ConversationResult
 
 log = logging.getLogger("qa")
@@ -36,7 +42,8 @@ classify_app = typer.Typer(no_args_is_help=True, help="Run a text classifier ove
 app.add_typer(db_app, name="db")
 app.add_typer(classify_app, name="classify")
 
-EXIT_PROBLEMS = 3  # some conversations were skipped (reported on stderr)
+EXIT_ERROR = 2  # bad arguments, settings or output path: nothing was done
+EXIT_PROBLEMS = 3  # some conversations were skipped (reported on stderr), or none were found
 
 RubricOpt = Annotated[
     Path | None, typer.Option("--rubric", help="rubric YAML (default: QA_RUBRIC or rubrics/default.yaml)")
@@ -53,21 +60,52 @@ SpeakerMapOpt = Annotated[
 
 
 def _settings(rubric: Path | None = None) -> Settings:
-    settings = Settings()
+    """Settings from QA_* variables / .env; an invalid value is a typed error naming the variable."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise InputError(E.BAD_REQUEST, _settings_problems(exc)) from exc
     if rubric is not None:
         settings = settings.model_copy(update={"rubric": rubric})
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     return settings
 
 
+def _settings_problems(exc: ValidationError) -> str:
+    """``QA_LOG_LEVEL: must be ...; QA_BATCH_SIZE: ...`` (the rejected values are not repeated)."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    problems = []
+    for err in exc.errors(include_input=False, include_url=False):
+        name = prefix + "_".join(str(part) for part in err["loc"]).upper()
+        problems.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
+    return "invalid setting in the environment or .env: " + "; ".join(problems)
+
+
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Print a typed error as one clear line and exit non-zero; never a traceback for bad input."""
+    """Print a typed error as one clear line and exit non-zero; never a traceback for bad input.
+
+    Only ``exc.message`` is printed (QAError masks personal data there), never the raw input.
+    """
     try:
         yield
     except QAError as exc:
         typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_ERROR) from exc
+
+
+def _check_output(path: Path | None, option: str) -> None:
+    """Fail before any work when ``path`` cannot be written as a file (a folder, a file as parent)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError(E.BAD_REQUEST, f"{path} is a folder; give a file name", field=option)
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise InputError(E.BAD_REQUEST, f"cannot create {path}: {parent} is a file", field=option)
+    target = path if path.exists() else parent
+    if target is not None and not os.access(target, os.W_OK):
+        raise InputError(E.BAD_REQUEST, f"{target} is not writable", field=option)
 
 
 def _read(
@@ -106,9 +144,16 @@ def audit(
     encoding: EncodingOpt = None,
     store: Annotated[bool, typer.Option(help="store results in QA_DATABASE_URL")] = True,
 ) -> None:
-    """Audit conversations: score, store and report them."""
-    settings = _settings(rubric)
+    """Audit conversations: score, store and report them.
+
+    Exit status: 0 when every conversation was audited; 2 on a bad argument, setting or output
+    path (nothing is audited); 3 when some records were skipped (reported on stderr) or when no
+    conversation was found at all (an empty file or folder, a CSV with only a header).
+    """
     with _errors():
+        settings = _settings(rubric)
+        _check_output(json_out, "--json")
+        _check_output(html_out, "--html")
         items = _read(paths, settings, csv_map, encoding, speaker_map)
         summary, results = _audit(items, settings, store, json_out)
         if html_out is not None:
@@ -118,6 +163,9 @@ def audit(
     typer.echo(
         f"audited {summary.audited} conversations ({stored}); skipped {len(summary.problems)}", err=True
     )
+    if summary.audited == 0 and summary.ok:
+        typer.echo(f"warning: no conversations found in {', '.join(map(str, paths))}", err=True)
+        raise typer.Exit(EXIT_PROBLEMS)
     if not summary.ok:
         raise typer.Exit(EXIT_PROBLEMS)
 
@@ -125,10 +173,17 @@ def audit(
 def _audit(
     items: Iterator[Conversation | QAError], settings: Settings, store: bool, json_out: Path | None
 ) -> tuple[AuditSummary, list[ConversationResult]]:
+    first = next(items, None)
+    if first is None:  # nothing to audit: no models to load, no database to open
+        with _open_out(json_out, "--json"):
+            return AuditSummary(), []
     pipeline = Pipeline.from_config(settings=settings)
-    auditor = Auditor(pipeline, _repository(settings) if store else None, settings.batch_size)
     results: list[ConversationResult] = []
-    with _open_out(json_out) as out, tqdm(desc="auditing", unit="conv", disable=None) as bar:
+    with (
+        _repository(settings, store) as repository,
+        _open_out(json_out, "--json") as out,
+        tqdm(desc="auditing", unit="conv", disable=None) as bar,
+    ):
 
         def done(conv: Conversation) -> None:
             result = conv.to_result()
@@ -136,24 +191,50 @@ def _audit(
             if out is not None:
                 out.write(result.model_dump_json() + "\n")
 
-        summary = auditor.run(items, on_done=done, on_item=bar.update)
+        auditor = Auditor(pipeline, repository, settings.batch_size)
+        summary = auditor.run(chain([first], items), on_done=done, on_item=bar.update)
     return summary, results
 
 
-def _repository(settings: Settings):
-    from qa_pipeline.store import Repository, init_db
+@contextmanager
+def _repository(settings: Settings, store: bool) -> Iterator[Repository | None]:
+    """The result store (migrated to head), or None with ``--no-store``; its engine is disposed after."""
+    if not store:
+        yield None
+        return
+    from qa_pipeline.store import init_db
 
-    return Repository(init_db(settings.database_url))
+    engine = init_db(settings.database_url)
+    try:
+        yield Repository(engine)
+    finally:
+        engine.dispose()
 
 
 @contextmanager
-def _open_out(path: Path | None) -> Iterator[IO[str] | None]:
+def _open_out(path: Path | None, option: str) -> Iterator[IO[str] | None]:
     if path is None:
         yield None
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise _write_error(path, option, exc) from exc
+    with fh:
         yield fh
+
+
+def _write_text(path: Path, text: str, option: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _write_error(path, option, exc) from exc
+
+
+def _write_error(path: Path, option: str, exc: OSError) -> InputError:
+    return InputError(E.BAD_REQUEST, f"cannot write {path}: {exc.strerror or exc}", field=option)
 
 
 def _write_html(results: list[ConversationResult], settings: Settings, path: Path) -> None:
@@ -174,9 +255,27 @@ def _write_html(results: list[ConversationResult], settings: Settings, path: Pat
         generated_at=datetime.now(UTC),
         agent_scores=scores,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html, encoding="utf-8")
+    _write_text(path, html, "--html")
     typer.echo(f"report written to {path}", err=True)
+
+
+LabelledResult = tuple[dict[str, Any], ConversationResult]
+
+
+@dataclass
+class LabelledResults:
+    """Collects ``(gold labels, result)`` pairs for :func:`~qa_pipeline.evaluation.evaluate`.
+
+    Use as the auditor's ``on_done``. Conversations without labels are left out; labels that are
+    not an object are kept, so that evaluate() reports them as a typed error.
+    """
+
+    pairs: list[LabelledResult] = field(default_factory=list)
+
+    def __call__(self, conv: Conversation) -> None:
+        labels: Any = conv.metadata.get("labels")
+        if labels:
+            self.pairs.append((labels, conv.to_result()))
 
 
 @app.command("eval")
@@ -191,26 +290,26 @@ def eval_(
             "--threshold", "-t", help="minimum, e.g. macro=0.9, min=0.8, forbidden_phrase.recall=0.95"
         ),
     ] = None,
-    review_as: Annotated[str, typer.Option(help="count 'review' verdicts as fail|pass|na|keep")] = "fail",
+    review_as: Annotated[ReviewPolicy, typer.Option(help="count 'review' verdicts as")] = "fail",
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON")] = None,
 ) -> None:
     """Golden-set regression: per-item agreement, fail precision/recall/F1, confusion matrices."""
     from qa_pipeline.evaluation import Thresholds, check, evaluate
 
-    settings = _settings(rubric)
     with _errors():
+        settings = _settings(rubric)
         limits = Thresholds.parse(threshold or [])
-        pairs: list[tuple[dict, ConversationResult]] = []
+        _check_output(json_out, "--json")
+        labelled_results = LabelledResults()
         pipeline = Pipeline.from_config(settings=settings)
         summary = Auditor(pipeline, None, settings.batch_size).run(
-            _read(labelled, settings, None, None),
-            on_done=lambda c: pairs.append((c.metadata.get("labels") or {}, c.to_result())),
+            _read(labelled, settings, None, None), on_done=labelled_results
         )
-        report = evaluate([p for p in pairs if p[0]], review_as=review_as)  # type: ignore[arg-type]
-    _report_problems(summary)
-    typer.echo(report.to_table())
-    if json_out is not None:
-        json_out.write_text(report.to_json(), encoding="utf-8")
+        _report_problems(summary)
+        report = evaluate(labelled_results.pairs, review_as=review_as)
+        typer.echo(report.to_table())
+        if json_out is not None:
+            _write_text(json_out, report.to_json(), "--json")
     violations = check(report, limits)
     for v in violations:
         typer.echo(f"below threshold: {v}", err=True)
@@ -230,10 +329,11 @@ def classify_sentiment(
     from qa_pipeline.classifiers import load_classifier
     from qa_pipeline.classifiers.cli_support import classify_file
 
-    settings = _settings()
     with _errors():
+        settings = _settings()
+        _check_output(output, "--output")
         classifier = load_classifier(model, models_dir=settings.models_dir)
-        with _open_out(output) as out:
+        with _open_out(output, "--output") as out:
             n = classify_file(input_, classifier, out or sys.stdout)
     typer.echo(f"classified {n} texts", err=True)
 
@@ -244,11 +344,12 @@ def serve(
     port: Annotated[int, typer.Option(help="port")] = 8000,
 ) -> None:
     """Start the FastAPI service (OpenAPI docs at /docs)."""
+    with _errors():
+        settings = _settings()  # before importing the app, which reads the settings on import
     import uvicorn
 
     from api.main import create_app
 
-    settings = _settings()
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
 
 
@@ -257,10 +358,12 @@ def db_upgrade() -> None:
     """Apply database migrations (QA_DATABASE_URL) up to the latest version."""
     from qa_pipeline.store import init_db
 
-    settings = _settings()
     with _errors():
-        init_db(settings.database_url)
-    typer.echo(f"database at {settings.database_url} is up to date", err=True)
+        settings = _settings()
+        engine = init_db(settings.database_url)
+    url = engine.url.render_as_string(hide_password=True)
+    engine.dispose()
+    typer.echo(f"database at {url} is up to date", err=True)
 
 
 @app.command()

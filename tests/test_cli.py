@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -9,8 +10,13 @@ import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from qa_pipeline.cli import EXIT_PROBLEMS, app
-from qa_pipeline.settings import PROJECT_DIR
+from qa_pipeline.audit import Auditor
+from qa_pipeline.cli import EXIT_ERROR, EXIT_PROBLEMS, LabelledResults, app
+from qa_pipeline.errors import E, StorageError
+from qa_pipeline.pipeline import BuildContext, Pipeline, registry
+from qa_pipeline.settings import PROJECT_DIR, Settings
+from qa_pipeline.sources.jsonl import conversation_from_dict
+from qa_pipeline.store import Repository, init_db
 
 EXAMPLES = PROJECT_DIR / "examples"
 runner = CliRunner()
@@ -99,3 +105,125 @@ def test_csv_export_with_explicit_mapping(env: Path) -> None:
     out = runner.invoke(app, ["audit", csv, "--csv-map", mapping, "--no-store"])
     assert out.exit_code == 0, out.output
     assert "audited 2 conversations" in out.output
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["audit", str(EXAMPLES), "--json", "out"], "--json"),
+        (["audit", str(EXAMPLES), "--html", "afile/r.html"], "--html"),
+        (["eval", str(EXAMPLES / "conversations.jsonl"), "--json", "out"], "--json"),
+        (["classify", "sentiment", "--input", "afile", "--output", "out"], "--output"),
+    ],
+)
+def test_unwritable_output_path_is_a_clear_error_before_any_work(
+    env: Path, args: list[str], option: str
+) -> None:
+    (env / "out").mkdir()
+    (env / "afile").write_text("a file, not a folder\n", encoding="utf-8")
+    result = runner.invoke(app, args)
+    assert result.exit_code == EXIT_ERROR, result.output
+    assert "QA601" in result.output and option in result.output
+    assert isinstance(result.exception, SystemExit)  # a clean exit, not IsADirectoryError
+    assert not (env / "qa.db").exists()  # failed up front: nothing audited or stored
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "allowed"),
+    [
+        ("QA_LOG_LEVEL", "bogus", "DEBUG, INFO, WARNING or ERROR"),
+        ("QA_BATCH_SIZE", "0", "greater than 0"),
+        ("QA_DATABASE_URL", "qa.db", "SQLAlchemy URL"),
+    ],
+)
+def test_invalid_setting_is_one_clear_line(
+    env: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, allowed: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    result = runner.invoke(app, ["audit", "x.jsonl"])
+    assert result.exit_code == EXIT_ERROR and isinstance(result.exception, SystemExit), result.output
+    line = next(ln for ln in result.output.splitlines() if ln.startswith("error:"))
+    assert variable in line and allowed in line and "QA601" in line
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["db", "upgrade"], ["serve"], ["eval", "x.jsonl"], ["classify", "sentiment", "-i", "x.txt"]],
+)
+def test_every_command_reports_an_invalid_setting(
+    env: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("QA_LOG_LEVEL", "bogus")
+    result = runner.invoke(app, command)
+    assert result.exit_code == EXIT_ERROR and isinstance(result.exception, SystemExit), result.output
+    assert "QA_LOG_LEVEL" in result.output
+
+
+def _nothing(env: Path, kind: str) -> Path:
+    files = {
+        "empty.jsonl": "",
+        "blank.jsonl": "\n  \n\n",
+        "header.csv": "conversation_id,time,speaker,text\n",
+    }
+    if kind == "folder":
+        (env / "inbox").mkdir()
+        return env / "inbox"
+    (env / kind).write_text(files[kind], encoding="utf-8")
+    return env / kind
+
+
+@pytest.mark.parametrize("kind", ["empty.jsonl", "blank.jsonl", "header.csv", "folder"])
+def test_nothing_to_audit_is_a_warning_and_exit_problems(env: Path, kind: str) -> None:
+    path = _nothing(env, kind)
+    result = runner.invoke(app, ["audit", str(path), "--json", "r.jsonl"])
+    assert result.exit_code == EXIT_PROBLEMS, result.output
+    assert f"no conversations found in {path}" in result.output
+    assert (env / "r.jsonl").read_text(encoding="utf-8") == ""
+
+
+def test_zero_byte_csv_is_a_reported_problem(env: Path) -> None:
+    (env / "zero.csv").write_bytes(b"")
+    result = runner.invoke(app, ["audit", str(env / "zero.csv"), "--no-store"])
+    assert result.exit_code == EXIT_PROBLEMS and "QA111" in result.output
+    assert "no conversations found" not in result.output  # the problem says why
+
+
+def test_audit_disposes_its_database_engine(env: Path) -> None:
+    """With WAL journalling the -wal file goes when the last connection closes: the engine's pool."""
+    gc.disable()  # only an explicit dispose closes the pooled connection, not garbage collection
+    try:
+        result = runner.invoke(app, ["audit", str(EXAMPLES / "conversations.jsonl")])
+        assert result.exit_code == 0, result.output
+        assert (env / "qa.db").exists() and not (env / "qa.db-wal").exists()
+    finally:
+        gc.enable()
+
+
+def test_labelled_results_keep_only_conversations_with_labels() -> None:
+    rows = [json.loads(line) for line in (EXAMPLES / "conversations.jsonl").read_text("utf-8").splitlines()]
+    settings = Settings()
+    collect = LabelledResults()
+    unlabelled = {k: v for k, v in rows[1].items() if k != "labels"}
+    for row in (rows[0], unlabelled, {**rows[2], "labels": {}}):
+        collect(conversation_from_dict(row, settings=settings))
+    assert [(labels, result.id) for labels, result in collect.pairs] == [(rows[0]["labels"], "ex01")]
+
+
+def test_auditor_turns_an_unexpected_save_error_into_a_problem(tmp_path: Path) -> None:
+    """A non-QAError from the repository (here: metadata it cannot serialise) skips one conversation."""
+    settings = Settings()
+    ctx = BuildContext(settings=settings)
+    pipeline = Pipeline([registry.build(name, {}, ctx) for name in ("normalize", "pii")])
+    rows = (EXAMPLES / "conversations.jsonl").read_text(encoding="utf-8").splitlines()[:3]
+    convs = [conversation_from_dict(json.loads(row), settings=settings) for row in rows]
+    convs[1].metadata["handle"] = object()  # a library caller's value; not JSON
+    engine = init_db(f"sqlite:///{tmp_path / 'qa.db'}")
+    try:
+        summary = Auditor(pipeline, Repository(engine), batch_size=2).run(convs)
+    finally:
+        engine.dispose()
+    assert summary.audited == 2 and summary.stored["created"] == 2
+    [problem] = summary.problems
+    assert isinstance(problem.error, StorageError) and problem.error.code is E.DATABASE
+    assert problem.conversation_id == "ex02" and "PydanticSerializationError" in problem.error.message
+    assert _stored_ids(tmp_path / "qa.db") == ["ex01", "ex03"]

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from pydantic import Field
@@ -130,8 +131,9 @@ def load_lexicon(config: NegativityConfig) -> Lexicon:
     return Lexicon(entries, negators, frames, digest)
 
 
+@lru_cache(maxsize=1 << 16)
 def is_punct(token: str) -> bool:
-    """True for tokens with no letter or digit (punctuation, symbols, whitespace)."""
+    """True for tokens with no letter or digit (punctuation, symbols, whitespace); memoised."""
     return not any(ch.isalnum() for ch in token)
 
 
@@ -168,7 +170,7 @@ class NegationMatcher:
             i = end
         return hits
 
-    def negated(self, tokens: Sequence[str], hit: Hit, floor: int) -> bool:
+    def negated(self, tokens: Sequence[str], hit: Hit, floor: int, clauses: Clauses | None = None) -> bool:
         """Whether an odd number of applicable negators precede ``hit`` in its clause (from ``floor``)."""
         count = 0
         for k in range(hit.start - 1, max(floor, hit.start - self.window) - 1, -1):
@@ -180,45 +182,66 @@ class NegationMatcher:
                 continue
             if prohibitive and hit.category in PROHIBITION_PROOF:
                 continue
-            if token in RHETORICAL_NEGATORS and _ends_in_question(tokens, hit.end):
+            if token in RHETORICAL_NEGATORS and (clauses or Clauses(tokens)).ends_in_question(hit.end):
                 continue
             count += 1
         return count % 2 == 1
 
-    def mirrored(self, tokens: Sequence[str], hit: Hit) -> bool:
+    def mirrored(self, tokens: Sequence[str], hit: Hit, clauses: Clauses | None = None) -> bool:
         """Whether ``hit``'s clause holds an empathy frame (the agent naming the customer's feeling)."""
-        clause = _clause(tokens, hit)
-        return any(frame in clause for frame in self.lexicon.frames)
+        return (clauses or Clauses(tokens)).has_frame(hit, self.lexicon.frames)
 
     def counted(self, tokens: Sequence[str], *, agent: bool = False) -> list[Hit]:
-        """The negative words that count: matched, not negated and (for the agent) not mirrored."""
-        out, floor = [], 0
+        """The negative words that count: matched, not negated and (for the agent) not mirrored.
+
+        Clause bounds are computed once per token list, so this is linear in the turn's length
+        even when unpunctuated (ASR) text makes one clause of the whole turn.
+        """
+        out, floor, clauses = [], 0, Clauses(tokens)
         for hit in self.matches(tokens):
-            if not self.negated(tokens, hit, floor) and not (agent and self.mirrored(tokens, hit)):
+            negated = self.negated(tokens, hit, floor, clauses)
+            if not negated and not (agent and self.mirrored(tokens, hit, clauses)):
                 out.append(hit)
             floor = hit.end
         return out
 
 
-def _clause(tokens: Sequence[str], hit: Hit) -> str:
-    """The text of the punctuation-delimited clause around ``hit``."""
-    left = hit.start
-    while left > 0 and not is_punct(tokens[left - 1]):
-        left -= 1
-    right = hit.end
-    while right < len(tokens) and not is_punct(tokens[right]):
-        right += 1
-    return "".join(tokens[left:right])
+class Clauses:
+    """Punctuation-delimited clauses of one token list, found once; lookups by bisection."""
 
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self.tokens = tokens
+        self.stops = [i for i, token in enumerate(tokens) if is_punct(token)]
+        self._framed: dict[tuple[int, tuple[str, ...]], bool] = {}
 
-def _ends_in_question(tokens: Sequence[str], start: int) -> bool:
-    """Whether the clause from ``start`` ends with a question particle (吗/嘛/么)."""
-    last = ""
-    for token in tokens[start:]:
-        if is_punct(token):
-            break
-        last = token
-    return last in QUESTION_ENDINGS
+    def _right(self, start: int) -> int:
+        """Index of the first punctuation token at or after ``start`` (or the end)."""
+        k = bisect_left(self.stops, start)
+        return self.stops[k] if k < len(self.stops) else len(self.tokens)
+
+    def bounds(self, hit: Hit) -> tuple[int, int]:
+        """``[left, right)`` token range of the clause around ``hit``."""
+        k = bisect_left(self.stops, hit.start)
+        left = self.stops[k - 1] + 1 if k else 0
+        return left, self._right(hit.end)
+
+    def text(self, hit: Hit) -> str:
+        """The text of the clause around ``hit``."""
+        left, right = self.bounds(hit)
+        return "".join(self.tokens[left:right])
+
+    def has_frame(self, hit: Hit, frames: tuple[str, ...]) -> bool:
+        """Whether ``hit``'s clause contains one of ``frames`` (searched once per clause)."""
+        key = (self.bounds(hit)[0], frames)
+        if key not in self._framed:
+            clause = self.text(hit)
+            self._framed[key] = any(frame in clause for frame in frames)
+        return self._framed[key]
+
+    def ends_in_question(self, start: int) -> bool:
+        """Whether the clause from ``start`` ends with a question particle (吗/嘛/么)."""
+        right = self._right(start)
+        return right > start and self.tokens[right - 1] in QUESTION_ENDINGS
 
 
 def word_count(tokens: Sequence[str]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import jieba
@@ -12,6 +13,7 @@ import pytest
 from qa_pipeline.errors import E, PipelineError
 from qa_pipeline.pipeline import BuildContext, registry
 from qa_pipeline.settings import Settings
+from qa_pipeline.stages import negativity
 from qa_pipeline.stages.negativity import (
     LEXICON_DIR,
     NegationMatcher,
@@ -166,3 +168,55 @@ def test_dev_customer_turns_negative_vs_neutral(dialogues_path: Path, matcher: N
     assert rate["neg"] >= 0.35
     assert rate["neu"] <= 0.08
     assert rate["pos"] <= 0.08
+
+
+UNPUNCTUATED = ["我", "很", "生气", "不", "满意", "退款", "为什么", "还", "没到"]
+UNPUNCTUATED += ["稍等", "好的", "太慢", "谢谢"]
+
+
+def _long_turn(chars: int) -> list[str]:
+    """An unpunctuated (ASR-like) turn of about ``chars`` characters: one clause, many negative words."""
+    cycle = sum(map(len, UNPUNCTUATED))
+    return UNPUNCTUATED * -(-chars // cycle)
+
+
+def test_long_unpunctuated_turn_costs_linear_work(
+    matcher: NegationMatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clause bounds are found once per turn: no per-hit rescan of a 200k-character clause."""
+    tokens = _long_turn(200_000)
+    budget, calls = 20 * len(tokens), [0]
+    real = negativity.is_punct
+
+    def counting(token: str) -> bool:
+        calls[0] += 1
+        if calls[0] > budget:
+            raise AssertionError(f"more than {budget} punctuation checks for {len(tokens)} tokens")
+        return real(token)
+
+    monkeypatch.setattr(negativity, "is_punct", counting)
+    hits = matcher.counted(tokens, agent=True)
+    assert len(hits) == 3 * len(tokens) // len(UNPUNCTUATED)  # 生气, 不满意 and 太慢 in each cycle
+
+
+def test_long_unpunctuated_turn_time_grows_linearly(matcher: NegationMatcher) -> None:
+    def seconds(chars: int) -> float:
+        tokens, best = _long_turn(chars), float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            matcher.counted(tokens, agent=True)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    small = seconds(25_000)
+    assert small < 2.0, f"25k characters took {small:.2f} s"  # generous: linear code takes ~0.03 s
+    assert seconds(100_000) / small < 8  # 4x the text: ~4x the time when linear, ~16x when quadratic
+
+
+def test_long_unpunctuated_turns_through_the_stage() -> None:
+    conv = _conv(("agent", _long_turn(200_000)), ("customer", _long_turn(200_000)))
+    NegativityStage(load_lexicon(NegativityConfig()))(conv)
+    assert conv.metrics is not None
+    per_turn = 3 * len(conv.turns[0].tokens) // len(UNPUNCTUATED)
+    assert len(conv.metrics.negative_words) == 2 * per_turn
+    assert conv.metrics.negative_word_ratio.customer == pytest.approx(per_turn / len(conv.turns[1].tokens))
