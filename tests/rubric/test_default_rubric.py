@@ -78,3 +78,54 @@ def test_polite_forms_are_not_banned(text: str) -> None:
 )
 def test_empathy_without_sorry(text: str) -> None:
     assert _agent_hits(RUBRIC.rules["apology_or_empathy"], text), text
+
+
+OBJECTIONS = [
+    "这价格也太离谱了吧，隔壁店便宜一半",
+    "那我不办了，直接销户吧",
+    "三个工作日？我明天就要用啊",
+    "你们说的我不太信，上回也是这么说的",
+    "运费凭什么让我出？",
+    "我再考虑考虑吧",
+    "这么贵的套餐谁用得起",
+    "要是还不行我就去消协投诉",
+    "你们这个赔偿标准太低了",
+    "不能再快点吗？",
+]
+NOT_OBJECTIONS = ["好的，谢谢", "那我需要准备什么材料？", "嗯，明白了", "可以，就这么办吧", "大概几点送到？"]
+
+
+def _customer_reply(text: str) -> list:
+    turns = [
+        Turn(speaker="customer", text="你好，我想问个事", norm="你好，我想问个事"),
+        Turn(speaker="agent", text="您好，您说", norm="您好，您说"),
+        Turn(speaker="customer", text=text, norm=text),
+    ]
+    conv = Conversation(id="x", channel="chat", turns=turns)
+    trigger = RUBRIC.item("objection_handling").check.trigger  # type: ignore[union-attr]
+    return trigger.find(MatchContext(conv=conv, named=dict(RUBRIC.rules)))
+
+
+@pytest.mark.parametrize("text", OBJECTIONS)
+def test_objections_after_the_opening_are_detected(text: str) -> None:
+    assert _customer_reply(text), text
+
+
+@pytest.mark.parametrize("text", NOT_OBJECTIONS)
+def test_plain_replies_are_not_objections(text: str) -> None:
+    assert not _customer_reply(text), text
+
+
+@pytest.mark.parametrize(
+    ("text", "handled"),
+    [
+        ("理解您的顾虑，这个价格包含了上门安装，另外这周下单还能减五十", True),
+        ("明白您着急，我帮您申请加急，预计明天上午送到", True),
+        ("确实让您多花了运费，我给您申请运费补偿", True),
+        ("规定就是这样", False),
+        ("价格是统一的", False),
+        ("系统定的，我们改不了", False),
+    ],
+)
+def test_handled_means_acknowledged_and_answered(text: str, handled: bool) -> None:
+    assert bool(_agent_hits(RUBRIC.rules["handled_reply"], text)) is handled
