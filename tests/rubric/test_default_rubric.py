@@ -129,3 +129,15 @@ def test_plain_replies_are_not_objections(text: str) -> None:
 )
 def test_handled_means_acknowledged_and_answered(text: str, handled: bool) -> None:
     assert bool(_agent_hits(RUBRIC.rules["handled_reply"], text)) is handled
+
+
+@pytest.mark.parametrize(
+    ("text", "is_request"),
+    [
+        ("麻烦报一下机主身份证后六位", True),
+        ("请问您是账户本人吗？", True),
+        ("被保险人是张三，预留电话是138****0000", False),  # stating the data is a disclosure, not a check
+    ],
+)
+def test_verification_must_be_asked_not_stated(text: str, is_request: bool) -> None:
+    assert bool(_agent_hits(RUBRIC.rules["verification_request"], text)) is is_request
