@@ -37,6 +37,9 @@ class E(StrEnum):
     CSV_COLUMNS = "QA111"
     UNSUPPORTED_FORMAT = "QA112"
     TOO_MANY_TURNS = "QA113"
+    AUDIO_UNREADABLE = "QA114"
+    AUDIO_TOO_LONG = "QA115"
+    AUDIO_CHANNELS = "QA116"
     # rubric
     RUBRIC_NOT_FOUND = "QA201"
     RUBRIC_YAML = "QA202"
@@ -97,6 +100,16 @@ CATALOGUE: dict[E, ErrorInfo] = {
         "unsupported input format", "Use .jsonl/.json (conversations) or .csv (chat export)."
     ),
     E.TOO_MANY_TURNS: ErrorInfo("too many turns", "Split the conversation, or raise QA_MAX_TURNS."),
+    E.AUDIO_UNREADABLE: ErrorInfo(
+        "cannot decode audio",
+        "Use WAV, MP3, FLAC, M4A/AAC or OGG/Opus; re-export the recording if it is damaged.",
+    ),
+    E.AUDIO_TOO_LONG: ErrorInfo(
+        "recording over the length limit", "Split the recording, or raise QA_MAX_AUDIO_S."
+    ),
+    E.AUDIO_CHANNELS: ErrorInfo(
+        "unsupported channel layout", "Send mono or stereo (agent and customer on separate channels)."
+    ),
     E.RUBRIC_NOT_FOUND: ErrorInfo(
         "rubric file not found", "Pass --rubric with a YAML file, e.g. rubrics/default.yaml."
     ),

