@@ -22,6 +22,7 @@ class Outcome:
     verdict: Verdict
     evidence: list[Evidence]
     weakest: float = 1.0  # lowest similarity score among the hits a fail rests on
+    rests_on: tuple[Hit, ...] = ()  # the hits a fail rests on (banned words, unanswered triggers)
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,9 @@ class Score:
 class Scorecard:
     """A compiled rubric; ``evaluate`` is pure and thread-safe (caches live in the MatchContext)."""
 
-    def __init__(self, rubric: Rubric) -> None:
+    def __init__(self, rubric: Rubric, word_review_below: float | None = None) -> None:
         self.rubric = rubric
+        self.word_review_below = word_review_below
 
     @property
     def version(self) -> str:
@@ -47,11 +49,7 @@ class Scorecard:
     def _item(self, item: Item, ctx: MatchContext) -> ItemResult:
         outcome = _applicable(item, ctx) or _run_check(item, ctx)
         verdict = outcome.verdict
-        if (
-            verdict == "fail"
-            and self.rubric.review_below is not None
-            and outcome.weakest < self.rubric.review_below
-        ):
+        if verdict == "fail" and self._uncertain(outcome, ctx):
             verdict = "review"
         return ItemResult(
             verdict=verdict,
@@ -61,6 +59,15 @@ class Scorecard:
             fatal=item.fatal,
             rubric_version=self.version,
         )
+
+    def _uncertain(self, outcome: Outcome, ctx: MatchContext) -> bool:
+        """A fail resting only on weak fuzzy matches, or only on words ASR was unsure of, goes to a human."""
+        if self.rubric.review_below is not None and outcome.weakest < self.rubric.review_below:
+            return True
+        if self.word_review_below is None or not outcome.rests_on:
+            return False
+        confidences = [_word_confidence(ctx, h) for h in outcome.rests_on]
+        return all(c is not None and c < self.word_review_below for c in confidences)
 
     def score(self, items: dict[str, ItemResult]) -> Score:
         applicable = [r for r in items.values() if r.verdict != "na"]
@@ -96,6 +103,21 @@ def _run_check(item: Item, ctx: MatchContext) -> Outcome:
     return _before(check, ctx)
 
 
+def _word_confidence(ctx: MatchContext, hit: Hit) -> float | None:
+    """Lowest ASR word probability under the hit's characters (None: no word timings, e.g. chats)."""
+    turn = ctx.conv.turns[hit.turn]
+    if not turn.words or hit.start_char < 0:
+        return None
+    end = hit.start_char + max(len(hit.text), 1)
+    probs, pos = [], 0
+    for word in turn.words:
+        size = len(word.text.strip())
+        if pos < end and pos + size > hit.start_char:
+            probs.append(word.probability)
+        pos += size
+    return min(probs) if probs else None
+
+
 def _evidence(ctx: MatchContext, hits: Sequence[Hit]) -> list[Evidence]:
     out = []
     for h in hits:
@@ -121,7 +143,7 @@ def _forbid(rule: RuleBase, ctx: MatchContext) -> Outcome:
     hits = rule.find(ctx)
     if not hits:
         return Outcome("pass", [])
-    return Outcome("fail", _evidence(ctx, hits), weakest=min(h.score for h in hits))
+    return Outcome("fail", _evidence(ctx, hits), weakest=min(h.score for h in hits), rests_on=tuple(hits))
 
 
 def _agent_turns_after(ctx: MatchContext, t: int) -> list[int]:
@@ -155,12 +177,12 @@ def _each(check: EachCheck, ctx: MatchContext) -> Outcome:
     if not triggers:
         return Outcome("na", [])
     evidence: list[Evidence] = []
-    failed = False
+    unanswered: list[Hit] = []
     for trig in triggers:
         ok, ev = _answered(check, ctx, trig)
         evidence.extend(ev)
-        failed = failed or not ok
-    return Outcome("fail" if failed else "pass", evidence)
+        unanswered += [] if ok else [trig]
+    return Outcome("fail" if unanswered else "pass", evidence, rests_on=tuple(unanswered))
 
 
 def _answered(check: EachCheck, ctx: MatchContext, trig: Hit) -> tuple[bool, list[Evidence]]:

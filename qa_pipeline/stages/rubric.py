@@ -44,4 +44,4 @@ def make_rubric(cfg: RubricConfig, ctx: BuildContext) -> Stage:
     path = cfg.path or ctx.settings.rubric
     key = "rubric" if cfg.path is None else f"rubric:{path}"  # "rubric" is shared with the segment stage
     rubric = ctx.shared(key, lambda: load_rubric(path))
-    return RubricStage(Scorecard(rubric))
+    return RubricStage(Scorecard(rubric, word_review_below=ctx.settings.asr_review_below))

@@ -150,3 +150,21 @@ def test_weak_similar_match_goes_to_review_not_fail() -> None:
     assert items["banned"].verdict == "review"
     s = card.score(items)
     assert s.quality_index == 100.0 and "review:banned" in s.flags
+
+
+def test_a_deduction_resting_on_low_confidence_asr_words_goes_to_review() -> None:
+    from qa_pipeline.types import Word
+
+    card = Scorecard(parse_rubric(RUBRIC), word_review_below=0.5)
+    conv = make_conv([("agent", "您好"), ("customer", "太贵了"), ("agent", "爱买不买")])
+    words = [
+        Word(text=ch, start=5.0 + i * 0.2, end=5.2 + i * 0.2, probability=0.3)
+        for i, ch in enumerate("爱买不买")
+    ]
+    conv.turns[2].words = words
+    assert card.evaluate(conv)["banned"].verdict == "review"
+    for w in words:
+        w.probability = 0.9
+    assert card.evaluate(conv)["banned"].verdict == "fail"
+    chat = make_conv([("agent", "您好"), ("agent", "爱买不买")], channel="chat")  # no word timings: no doubt
+    assert card.evaluate(chat)["banned"].verdict == "fail"
