@@ -12,15 +12,19 @@ from fastapi import FastAPI
 
 from api.deps import get_settings
 from api.errors import install_error_handlers
-from api.routes import agents, conversations, health
+from api.routes import agents, conversations, health, jobs
 from api.state import AppState
 from qa_pipeline import __version__
+from qa_pipeline.jobs import CALL_JOB, CallHandler, JobHandler, JobWorker, requeue_interrupted
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.scoring import load_scoring_config
 from qa_pipeline.settings import Settings
 from qa_pipeline.store import Repository, current_revision, init_db
 
 log = logging.getLogger(__name__)
+
+WORKER_STOP_S = 10.0
+"""How long shutdown waits for a running job; one still running is re-queued at the next start."""
 
 
 def _build_state(settings: Settings, pipeline: Pipeline | None) -> AppState:
@@ -39,8 +43,21 @@ def _build_state(settings: Settings, pipeline: Pipeline | None) -> AppState:
         raise
 
 
-def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = None) -> FastAPI:
-    """The app for ``settings`` (default: the environment's). ``pipeline`` skips building one."""
+def _start_worker(state: AppState, handler: JobHandler | None) -> JobWorker:
+    """Re-queue jobs a crashed process left running, then start the call-job worker thread."""
+    requeue_interrupted(state.engine)
+    handler = handler or CallHandler(state.settings)  # builds the audio pipeline on its first job
+    return JobWorker(state.engine, handler, kind=CALL_JOB, repository=state.repository).start()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    pipeline: Pipeline | None = None,
+    job_handler: JobHandler | None = None,
+) -> FastAPI:
+    """The app for ``settings`` (default: the environment's). ``pipeline`` skips building one;
+    ``job_handler`` replaces the recording handler of the background worker."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -49,9 +66,13 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
         app.state.qa = state
         stages = [s.name for s in state.pipeline.stages]
         log.info("serving pipeline %s with stages %s", state.pipeline.version, stages)
+        worker: JobWorker | None = None
         try:
+            worker = app.state.jobs_worker = _start_worker(state, job_handler)
             yield
         finally:
+            if worker is not None and not worker.stop(timeout=WORKER_STOP_S):
+                log.warning("a job is still running at shutdown; it will be re-queued at the next start")
             state.engine.dispose()
 
     app = FastAPI(
@@ -61,7 +82,7 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (conversations, agents, health):
+    for module in (conversations, agents, health, jobs):
         app.include_router(module.router)
     return app
 

@@ -43,8 +43,15 @@ class Scorecard:
         return f"{self.rubric.id}@{self.rubric.version}"
 
     def evaluate(self, conv: Conversation) -> dict[str, ItemResult]:
+        if not conv.turns:  # nothing was said (e.g. a silent recording): nothing to judge
+            return {item.id: self._na(item) for item in self.rubric.items}
         ctx = MatchContext(conv=conv, named=dict(self.rubric.rules))
         return {item.id: self._item(item, ctx) for item in self.rubric.items}
+
+    def _na(self, item: Item) -> ItemResult:
+        return ItemResult(
+            verdict="na", points=0.0, max_points=item.points, fatal=item.fatal, rubric_version=self.version
+        )
 
     def _item(self, item: Item, ctx: MatchContext) -> ItemResult:
         outcome = _applicable(item, ctx) or _run_check(item, ctx)

@@ -146,8 +146,8 @@ def response_latency(spans: Sequence[Span]) -> float | None:
 def fill_timing(conv: Conversation, metrics: Metrics, config: TimingConfig) -> Metrics:
     """Compute every timing metric of ``conv`` into ``metrics`` (in place) and return it."""
     spans = timed_spans(conv)
-    if spans is None:
-        log.debug("conversation %s lacks turn times; timing metrics left empty", conv.id)
+    if not spans:  # no times (None) or no turns at all (a call without speech)
+        log.debug("conversation %s has no timed turns; timing metrics left empty", conv.id)
         _clear(metrics)
         return metrics
     duration = max(s.end for s in spans) - spans[0].start

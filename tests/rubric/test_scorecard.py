@@ -168,3 +168,10 @@ def test_a_deduction_resting_on_low_confidence_asr_words_goes_to_review() -> Non
     assert card.evaluate(conv)["banned"].verdict == "fail"
     chat = make_conv([("agent", "您好"), ("agent", "爱买不买")], channel="chat")  # no word timings: no doubt
     assert card.evaluate(chat)["banned"].verdict == "fail"
+
+
+def test_a_conversation_without_turns_is_not_judged() -> None:
+    from qa_pipeline.types import Conversation
+
+    items, s = score(Conversation(id="silent", channel="call", turns=[]))
+    assert {r.verdict for r in items.values()} == {"na"} and s.quality_index is None

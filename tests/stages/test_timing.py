@@ -190,3 +190,11 @@ def test_agrees_with_dev_hold_and_interruption_labels(dialogues_path: Path) -> N
     assert len(dialogues) == 80
     assert hold_miss == []
     assert interruption_miss == []
+
+
+def test_a_call_without_any_turn_gets_empty_metrics_not_a_crash() -> None:
+    from qa_pipeline.stages.timing import TimingStage
+    from qa_pipeline.types import Conversation
+
+    conv = TimingStage()(Conversation(id="silent", channel="call", turns=[]))
+    assert conv.metrics is not None and conv.metrics.duration_s is None and conv.metrics.overtalk_count == 0

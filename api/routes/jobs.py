@@ -1,0 +1,274 @@
+"""/v1/calls: upload a recording to audit in the background; /v1/jobs/{id}: follow the job.
+
+The upload (``multipart/form-data``: ``file`` and an optional JSON ``metadata`` field) is refused
+with 413 before anything is read when Content-Length is over ``max_upload_bytes``, and counted
+while it streams in case the header lies or is absent. The recording is spooled to disk and probed
+(container headers only): a file that is not audio, has too many channels or is longer than
+``max_audio_s`` is refused at once and no job is created. An ``Idempotency-Key`` header makes a
+repeated upload answer 200 with the job of the first one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from api.deps import StateDep
+from api.schemas import ErrorPublic
+from qa_pipeline.asr.decode import AudioInfo, probe
+from qa_pipeline.errors import E, InputError
+from qa_pipeline.jobs import (
+    CALL_JOB,
+    CallPayload,
+    JobWorker,
+    conversation_id_for,
+    find_job_by_key,
+    new_spool_name,
+    sha256_file,
+    spool_dir,
+)
+from qa_pipeline.settings import Settings
+from qa_pipeline.sources.fields import ID_LENGTH
+from qa_pipeline.store import create_job, get_job
+from qa_pipeline.store.jobs import Job, JobState
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["jobs"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorPublic} for s in (404, 413, 415, 422, 500, 503)}
+MAX_CHANNELS = 2
+COPY_BLOCK = 1 << 20
+
+
+class CallMetadata(BaseModel):
+    """The optional ``metadata`` form field: who took the call and when; other fields are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = Field(default=None, min_length=1, max_length=ID_LENGTH, pattern="^[^/]+$")
+    agent_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    team: str | None = Field(default=None, max_length=ID_LENGTH)
+    started_at: datetime | None = None
+
+
+class JobLinks(BaseModel):
+    self: str
+    conversation: str | None = None
+
+
+class JobPublic(BaseModel):
+    job_id: str
+    state: JobState
+    conversation_id: str | None
+    error: dict[str, Any] | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    links: JobLinks
+
+    @classmethod
+    def build(cls, job: Job) -> JobPublic:
+        conv_id = job.payload.get("conversation_id")
+        conv_link = f"/v1/conversations/{conv_id}" if job.state == "done" and conv_id else None
+        links = JobLinks(self=f"/v1/jobs/{job.id}", conversation=conv_link)
+        return cls(
+            job_id=job.id,
+            state=job.state,
+            conversation_id=conv_id if isinstance(conv_id, str) else None,
+            error=job.error,
+            attempts=job.attempts,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            links=links,
+        )
+
+
+class _TooLarge(MultiPartException):
+    """Raised from inside the multipart parser when the streamed body passes the limit."""
+
+
+def _too_large(limit: int, declared: str | None = None) -> InputError:
+    size = f"body of {declared} bytes" if declared else "body"
+    return InputError(E.FILE_TOO_LARGE, f"{size} is over the {limit}-byte upload limit (QA_MAX_UPLOAD_BYTES)")
+
+
+async def _counted(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
+    size = 0
+    async for chunk in stream:
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(f"over {limit} bytes")
+        yield chunk
+
+
+def _check_declared_size(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit, declared)
+
+
+def _check_multipart(request: Request) -> None:
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";", 1)[0].strip().lower() != "multipart/form-data":
+        err = InputError(E.BAD_REQUEST, f"Content-Type must be multipart/form-data, got {content_type!r}")
+        err.http_status = 415
+        raise err
+
+
+async def _read_form(request: Request, limit: int) -> FormData:
+    _check_multipart(request)
+    _check_declared_size(request, limit)
+    parser = MultiPartParser(request.headers, _counted(request.stream(), limit), max_files=1, max_fields=4)
+    try:
+        return await parser.parse()
+    except _TooLarge:
+        raise _too_large(limit) from None
+    except MultiPartException as exc:
+        raise InputError(E.BAD_REQUEST, f"malformed multipart body: {exc.message}") from None
+
+
+def _upload(form: FormData) -> UploadFile:
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InputError(
+            E.MISSING_FIELD, "send the recording as the multipart file field 'file'", field="file"
+        )
+    return upload
+
+
+def _metadata(form: FormData) -> CallMetadata:
+    raw = form.get("metadata")
+    if raw is None or raw == "":
+        return CallMetadata()
+    if not isinstance(raw, str):
+        raise InputError(E.BAD_FIELD, "metadata must be a JSON text field, not a file", field="metadata")
+    try:
+        return CallMetadata.model_validate(json.loads(raw))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(E.INVALID_JSON, f"metadata is not JSON: {exc}", field="metadata") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in ("metadata", *first["loc"]))
+        raise InputError(E.BAD_FIELD, first["msg"], field=where) from None
+
+
+def _check_audio(info: AudioInfo, filename: str, settings: Settings) -> None:
+    if info.duration_s is not None and info.duration_s > settings.max_audio_s:
+        detail = f"{info.duration_s:.0f} s is over the {settings.max_audio_s:.0f} s limit (QA_MAX_AUDIO_S)"
+        err = InputError(E.AUDIO_TOO_LONG, detail, file=filename)
+        err.http_status = 413
+        raise err
+    if not 1 <= info.channels <= MAX_CHANNELS:
+        raise InputError(E.AUDIO_CHANNELS, f"{info.channels} channels", file=filename)
+
+
+def _probe(path: Path, filename: str) -> AudioInfo:
+    try:
+        return probe(path)
+    except InputError as exc:  # the decoder's error names the spool path: report the client's name
+        detail = exc.detail.replace(str(path), filename)
+        raise InputError(E.AUDIO_UNREADABLE, detail, file=filename) from None
+
+
+def spool_upload(upload: UploadFile, settings: Settings) -> tuple[str, bytes]:
+    """Copy the upload into the spool folder and check it is acceptable audio (blocking).
+
+    Returns the spool file name and the recording's SHA-256; nothing is left behind on error.
+    """
+    filename = upload.filename or "recording"
+    folder = spool_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = new_spool_name(filename)
+    path = folder / name
+    try:
+        upload.file.seek(0)
+        with path.open("wb") as out:
+            shutil.copyfileobj(upload.file, out, COPY_BLOCK)
+        _check_audio(_probe(path, filename), filename, settings)
+        return name, sha256_file(path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _check_key(key: str | None) -> str | None:
+    if key is not None and not 0 < len(key) <= ID_LENGTH:
+        raise InputError(E.BAD_FIELD, f"must be 1 to {ID_LENGTH} characters", field="Idempotency-Key")
+    return key
+
+
+def _answer(job: Job, status: int) -> JSONResponse:
+    return JSONResponse(status_code=status, content=JobPublic.build(job).model_dump(mode="json"))
+
+
+def _queue(payload: CallPayload, key: str | None, request: Request, settings: Settings) -> tuple[Job, bool]:
+    """Create the job; ``(job, False)`` when the key already named one (a concurrent upload with the
+    same key won the race: this upload's spool file is dropped)."""
+    job = create_job(
+        request.app.state.qa.engine, CALL_JOB, payload.model_dump(mode="json"), idempotency_key=key
+    )
+    if job.payload.get("spool_file") != payload.spool_file:
+        (spool_dir(settings) / payload.spool_file).unlink(missing_ok=True)
+        return job, False
+    worker: JobWorker | None = getattr(request.app.state, "jobs_worker", None)
+    if worker is not None:
+        worker.notify()
+    return job, True
+
+
+@router.post(
+    "/v1/calls",
+    status_code=202,
+    response_model=JobPublic,
+    responses={200: {"model": JobPublic, "description": "same Idempotency-Key: the existing job"}, **ERRORS},
+    summary="Upload a call recording to audit in the background",
+)
+async def create_call(
+    request: Request,
+    state: StateDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """``multipart/form-data`` with ``file`` (WAV, MP3, FLAC, M4A/AAC, OGG/Opus) and an optional
+    ``metadata`` JSON field (``id``, ``agent_id``, ``team``, ``started_at``, any other fields).
+    202 with the job; poll ``links.self`` until ``state`` is ``done`` or ``failed``."""
+    settings = state.settings
+    key = _check_key(idempotency_key)
+    if key is not None and (existing := find_job_by_key(state.engine, key)) is not None:
+        return _answer(existing, 200)
+    form = await _read_form(request, settings.max_upload_bytes)
+    try:
+        upload, meta = _upload(form), _metadata(form)
+        name, digest = await anyio.to_thread.run_sync(spool_upload, upload, settings)
+    finally:
+        await form.close()
+    extra = meta.model_dump(mode="json", exclude_none=True, exclude={"id"})
+    payload = CallPayload(
+        spool_file=name,
+        filename=Path(upload.filename or "recording").name,
+        conversation_id=meta.id or conversation_id_for(digest),
+        metadata=extra,
+    )
+    job, created = _queue(payload, key, request, settings)
+    log.info("job %s %s for upload %s", job.id, "queued" if created else "reused", payload.conversation_id)
+    return _answer(job, 202 if created else 200)
+
+
+@router.get(
+    "/v1/jobs/{job_id}", response_model=JobPublic, responses=ERRORS, summary="A job's state and result link"
+)
+def read_job(job_id: str, state: StateDep) -> JobPublic:
+    """``queued``, ``running``, ``done`` (with ``links.conversation``) or ``failed`` (with ``error``)."""
+    return JobPublic.build(get_job(state.engine, job_id))

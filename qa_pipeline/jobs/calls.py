@@ -1,0 +1,148 @@
+"""Call-recording jobs: the payload, the spool folder and the handler that audits a recording.
+
+An upload is streamed to the spool folder first; the job payload then names the spooled file
+(relative to the spool folder, so the folder can move or be shared between hosts), the original
+file name, the caller's metadata and the conversation id. :class:`CallHandler` turns a claimed job
+into a scored conversation: ``source`` builds the conversation from the recording (by default
+:func:`qa_pipeline.sources.audio.conversation_from_audio`, imported lazily) and ``pipeline`` (by
+default ``config/pipeline.audio.yaml``: ``asr`` + the text stages) is built on the first job, in
+the worker thread, so a text-only start-up never loads the speech model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import string
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.engine import make_url
+
+from qa_pipeline.errors import E, InputError
+from qa_pipeline.pipeline import Pipeline
+from qa_pipeline.settings import PACKAGE_DIR, Settings
+from qa_pipeline.store.jobs import Job
+from qa_pipeline.types import Conversation
+
+log = logging.getLogger(__name__)
+
+CALL_JOB = "call"
+AUDIO_PIPELINE = PACKAGE_DIR / "config" / "pipeline.audio.yaml"
+SPOOL_FOLDER = "spool"
+_TOKEN_LETTERS = string.ascii_lowercase  # no digits: a stored name is never mistaken for a phone number
+_HEX_TO_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
+
+
+class CallPayload(BaseModel):
+    """What a ``call`` job stores: the spooled recording, where it came from, and for whom."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spool_file: str = Field(description="name of the spooled recording inside the spool folder")
+    filename: str = Field(description="the file name the client sent")
+    conversation_id: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, job: Job) -> CallPayload:
+        try:
+            return cls.model_validate(job.payload)
+        except ValidationError as exc:
+            raise InputError(
+                E.BAD_FIELD, f"job {job.id} has a malformed payload: {exc.errors()[0]['msg']}"
+            ) from None
+
+
+ConversationSource = Callable[[Path, CallPayload, Settings], Conversation]
+PipelineFactory = Callable[[Settings], Pipeline]
+
+
+def spool_dir(settings: Settings) -> Path:
+    """Where uploads wait for their job: ``spool/`` next to a SQLite file, else ``<tmp>/qa-spool``."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(url.database).resolve().parent / SPOOL_FOLDER
+    return Path(tempfile.gettempdir()) / "qa-spool"
+
+
+def new_spool_name(filename: str) -> str:
+    """A fresh, unguessable spool file name keeping the upload's suffix (the decoder checks it)."""
+    token = "".join(secrets.choice(_TOKEN_LETTERS) for _ in range(24))
+    return token + Path(filename).suffix.lower()[:10]
+
+
+def conversation_id_for(digest: bytes) -> str:
+    """A conversation id derived from the recording's SHA-256: the same recording, the same id."""
+    return "call-" + digest.hex()[:24].translate(_HEX_TO_LETTERS)
+
+
+def sha256_file(path: Path) -> bytes:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.digest()
+
+
+def audio_source(path: Path, payload: CallPayload, settings: Settings) -> Conversation:
+    """The default source: the speech-recognition reader (imported on first use)."""
+    from qa_pipeline.sources.audio import conversation_from_audio
+
+    return conversation_from_audio(
+        path, settings=settings, metadata=dict(payload.metadata), conversation_id=payload.conversation_id
+    )
+
+
+def audio_pipeline(settings: Settings) -> Pipeline:
+    """The default pipeline for recordings: ``config/pipeline.audio.yaml``."""
+    return Pipeline.from_config(AUDIO_PIPELINE, settings=settings)
+
+
+class CallHandler:
+    """Turns a ``call`` job into a scored conversation; the pipeline is built on the first job.
+
+    Not thread-safe by design: one worker thread owns one handler.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        source: ConversationSource = audio_source,
+        pipeline_factory: PipelineFactory = audio_pipeline,
+        delete_spooled: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.pipeline_factory = pipeline_factory
+        self.delete_spooled = delete_spooled
+        self._pipeline: Pipeline | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def pipeline(self) -> Pipeline:
+        with self._lock:
+            if self._pipeline is None:
+                log.info("building the call pipeline")
+                self._pipeline = self.pipeline_factory(self.settings)
+            return self._pipeline
+
+    def __call__(self, job: Job) -> Conversation:
+        payload = CallPayload.of(job)
+        path = spool_dir(self.settings) / payload.spool_file
+        if not path.is_file():
+            raise InputError(E.FILE_NOT_FOUND, "the spooled recording is gone", file=payload.filename)
+        conv = self.source(path, payload, self.settings)
+        return self.pipeline(conv)
+
+    def cleanup(self, job: Job) -> None:
+        """Delete a finished job's spooled recording (unless ``delete_spooled`` is off)."""
+        name = job.payload.get("spool_file")
+        if self.delete_spooled and isinstance(name, str) and name:
+            (spool_dir(self.settings) / Path(name).name).unlink(missing_ok=True)
