@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from qa_pipeline.errors import E, QAError, StorageError
+from qa_pipeline.errors import E, InputError, QAError, StorageError
 from qa_pipeline.pipeline import Failure, Pipeline
 from qa_pipeline.store import Repository
 from qa_pipeline.types import Conversation
@@ -55,6 +55,19 @@ def _batches(items: Iterable[Conversation | QAError], size: int) -> Iterator[lis
         yield batch
 
 
+def _unique(items: Iterable[Conversation | QAError]) -> Iterator[Conversation | QAError]:
+    """The same conversation id twice in one run is ambiguous: audit the first, report the others."""
+    seen: dict[str, str | None] = {}
+    for item in items:
+        if isinstance(item, Conversation) and item.id in seen:
+            first = seen[item.id] or "an earlier input"
+            yield InputError(E.DUPLICATE_ID, f"also in {first}", file=item.source, record=item.id)
+            continue
+        if isinstance(item, Conversation):
+            seen[item.id] = item.source
+        yield item
+
+
 class Auditor:
     """Runs the pipeline over conversations and stores each result (when a repository is given)."""
 
@@ -72,7 +85,7 @@ class Auditor:
         on_item: Callable[[], None] | None = None,
     ) -> AuditSummary:
         summary = AuditSummary()
-        for batch in _batches(items, self.batch_size):
+        for batch in _batches(_unique(items), self.batch_size):
             convs = [b for b in batch if isinstance(b, Conversation)]
             summary.problems += [Problem(b) for b in batch if isinstance(b, QAError)]
             for out in self.pipeline.run_batch(convs):

@@ -40,6 +40,7 @@ class E(StrEnum):
     AUDIO_UNREADABLE = "QA114"
     AUDIO_TOO_LONG = "QA115"
     AUDIO_CHANNELS = "QA116"
+    DUPLICATE_ID = "QA117"
     # rubric
     RUBRIC_NOT_FOUND = "QA201"
     RUBRIC_YAML = "QA202"
@@ -65,7 +66,7 @@ class E(StrEnum):
 
 CATALOGUE: dict[E, ErrorInfo] = {
     E.FILE_NOT_FOUND: ErrorInfo(
-        "file not found", "Check the path; folders are searched for *.jsonl, *.json and *.csv."
+        "file not found", "Check the path; folders are searched for *.jsonl, *.json, *.csv and audio files."
     ),
     E.NOT_TEXT: ErrorInfo(
         "file is not text",
@@ -97,7 +98,8 @@ CATALOGUE: dict[E, ErrorInfo] = {
         "CSV columns not found", "Map your columns with --csv-map id=...,time=...,speaker=...,text=... ."
     ),
     E.UNSUPPORTED_FORMAT: ErrorInfo(
-        "unsupported input format", "Use .jsonl/.json (conversations) or .csv (chat export)."
+        "unsupported input format",
+        "Use .jsonl/.json, .csv (chat export) or a recording (.wav .mp3 .flac .m4a .ogg .amr).",
     ),
     E.TOO_MANY_TURNS: ErrorInfo("too many turns", "Split the conversation, or raise QA_MAX_TURNS."),
     E.AUDIO_UNREADABLE: ErrorInfo(
@@ -109,6 +111,10 @@ CATALOGUE: dict[E, ErrorInfo] = {
     ),
     E.AUDIO_CHANNELS: ErrorInfo(
         "unsupported channel layout", "Send mono or stereo (agent and customer on separate channels)."
+    ),
+    E.DUPLICATE_ID: ErrorInfo(
+        "conversation id given twice in one run",
+        "The first one was audited; give each conversation (or recording) its own id.",
     ),
     E.RUBRIC_NOT_FOUND: ErrorInfo(
         "rubric file not found", "Pass --rubric with a YAML file, e.g. rubrics/default.yaml."

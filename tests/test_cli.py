@@ -227,3 +227,12 @@ def test_auditor_turns_an_unexpected_save_error_into_a_problem(tmp_path: Path) -
     assert isinstance(problem.error, StorageError) and problem.error.code is E.DATABASE
     assert problem.conversation_id == "ex02" and "PydanticSerializationError" in problem.error.message
     assert _stored_ids(tmp_path / "qa.db") == ["ex01", "ex03"]
+
+
+def test_the_same_id_twice_in_one_run_is_reported_not_audited_twice(env: Path) -> None:
+    line = (EXAMPLES / "conversations.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    (env / "one.jsonl").write_text(line + "\n", encoding="utf-8")
+    (env / "two.jsonl").write_text(line + "\n", encoding="utf-8")
+    out = runner.invoke(app, ["audit", str(env / "one.jsonl"), str(env / "two.jsonl")])
+    assert out.exit_code == EXIT_PROBLEMS and "QA117" in out.output and "one.jsonl" in out.output
+    assert _stored_ids(env / "qa.db") == ["ex01"]

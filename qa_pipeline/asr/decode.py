@@ -25,7 +25,9 @@ from qa_pipeline.errors import E, InputError
 log = logging.getLogger(__name__)
 
 TARGET_RATE = 16_000
-SUPPORTED_SUFFIXES = frozenset({".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac"})
+SUPPORTED_SUFFIXES = frozenset(
+    {".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".amr"}
+)
 _ENERGY_FRAME_S = 0.02  # energy frames for the cut search
 _ENERGY_SMOOTH = 10  # frames averaged: the cut lands in the quietest 200 ms
 

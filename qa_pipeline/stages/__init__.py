@@ -5,7 +5,7 @@ import logging
 
 log = logging.getLogger(__name__)
 
-_BUILTIN = ("normalize", "pii", "segment", "timing", "negativity", "sentiment", "rubric", "indices")
+_BUILTIN = ("asr", "normalize", "pii", "segment", "timing", "negativity", "sentiment", "rubric", "indices")
 
 for _name in _BUILTIN:
     try:

@@ -30,7 +30,7 @@ def test_folders_are_searched_recursively_and_sorted(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
     (tmp_path / "audio.wav").write_bytes(wav_bytes())
     rel = [p.relative_to(tmp_path).as_posix() for p in iter_input_files([tmp_path])]
-    assert rel == ["a.json", "b/1.JSONL", "b/2.jsonl", "c.csv"]
+    assert rel == ["a.json", "audio.wav", "b/1.JSONL", "b/2.jsonl", "c.csv"]
 
 
 def test_files_are_kept_as_given_and_read_once(tmp_path: Path) -> None:
@@ -98,4 +98,6 @@ def test_encoding_option_applies_to_every_file(tmp_path: Path) -> None:
 def test_real_dev_folder(dialogues_path: Path) -> None:
     results = list(read_conversations([dialogues_path.parent], settings=Settings()))
     assert all(isinstance(r, Conversation) for r in results)
-    assert len(results) == 80
+    texts = [r for r in results if isinstance(r, Conversation) and r.audio is None]
+    calls = [r for r in results if isinstance(r, Conversation) and r.audio is not None]
+    assert (len(texts), len(calls)) == (80, 12)  # the folder holds 80 transcripts and 12 recordings

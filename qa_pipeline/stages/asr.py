@@ -1,0 +1,284 @@
+"""The ``asr`` stage: a call recording (``Conversation.audio``) becomes timed, attributed turns.
+
+Turns are built from word timings, not from Whisper segments (a segment can span several turns):
+each channel's word stream is split at a gap longer than ``turn_gap_s``, or at sentence-final
+punctuation followed by a gap longer than ``sentence_gap_s``. Each turn keeps its words (text,
+times, probability); its start/end are its first word's start and its last word's end.
+
+Speakers:
+
+- **stereo**: one channel per role (``settings.asr_agent_channel`` is the agent's side); both
+  channels' turns are merged by start time, so overlapping speech stays overlapping
+  (``role_confidence`` 1.0).
+- **mono**: no diarisation. In a mono mix the gap between speakers is often as short as a pause
+  after a comma, so the stream is cut into clauses (punctuation + a gap over ``sentence_gap_s``,
+  or any gap over ``turn_gap_s``). The first clause is the agent's; a small phrase heuristic
+  decides a clause's role (agent phrasing such as 您好/工号/请问/稍等/为您; customer phrasing such
+  as 我想/我的/你们); without a cue the role switches after a long pause or a question and stays
+  after a short pause. Same-role clauses are merged into turns; ``role_confidence`` (0.5-1.0) is
+  the mean over a turn's clauses (0.5 without a cue). This is a stop-gap: a trained role
+  classifier is issue 4's job.
+
+Less than ``min_speech_s`` of audio, or audio in which nothing is recognised, gives zero turns and
+the flag ``no_speech``. Texts with no ``audio`` pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from qa_pipeline.asr.decode import ChunkOptions
+from qa_pipeline.asr.model import BUNDLED_MODEL_SHA256, BUNDLED_NAME, WhisperSpec, load_model, sha256_of
+from qa_pipeline.asr.transcribe import Segment, TranscribeOptions, Transcript, transcribe_file
+from qa_pipeline.errors import E, InputError
+from qa_pipeline.pipeline import BuildContext, Stage, StageConfig, registry
+from qa_pipeline.settings import Settings
+from qa_pipeline.types import AudioRef, Conversation, Speaker, Turn, Word
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+log = logging.getLogger(__name__)
+
+NO_SPEECH_FLAG = "no_speech"
+_SENTENCE_END = re.compile(r"[。！？!?…；;]$")
+_CLAUSE_END = re.compile(r"[,，。！？!?…；;、]$")
+_QUESTION_END = re.compile(r"[？?]$")
+_AGENT_CUES = (
+    *("您好", "工号", "请问", "稍等", "为您", "帮您", "给您", "您要", "麻烦您", "麻烦报", "不客气"),
+    *("很高兴", "感谢您", "还有别的", "评价", "确认"),
+)
+_CUSTOMER_CUES = ("我想", "我的", "你们", "我要", "给我", "怎么回事", "投诉", "谢谢你", "那就行")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+class AsrConfig(StageConfig):
+    """Turn building (seconds) and decoding options of the ``asr`` stage."""
+
+    turn_gap_s: float = Field(default=0.8, gt=0)
+    sentence_gap_s: float = Field(default=0.3, ge=0)
+    min_speech_s: float = Field(default=0.5, ge=0)
+    beam_size: int = Field(default=5, ge=1, le=20)
+    vad: bool = True
+    condition_on_previous_text: bool = True
+
+
+class AsrStage(Stage):
+    name = "asr"
+    requires = ()
+    assigns = ("turns.text", "turns.speaker", "turns.start", "turns.end", "turns.words")
+
+    def __init__(self, model: WhisperModel, model_id: str, config: AsrConfig, settings: Settings) -> None:
+        self.model = model
+        self.model_id = model_id
+        self.config = config
+        self.settings = settings
+
+    @property
+    def version(self) -> str:
+        return self.model_id
+
+    def __call__(self, conv: Conversation) -> Conversation:
+        if conv.audio is None:
+            return conv
+        audio = conv.audio
+        if audio.duration_s is not None and audio.duration_s < self.config.min_speech_s:
+            return _no_speech(conv, self.model_id, audio.duration_s, 0.0)
+        transcript = self._transcribe(conv, audio)
+        conv.turns = build_turns(transcript.segments, audio.channels, self.config)
+        conv.metadata["asr"] = {
+            "model": self.model_id,
+            "rtf": round(transcript.rtf, 4),
+            "audio_s": round(transcript.audio_s, 3),
+        }
+        if not conv.turns:
+            conv.flags.append(NO_SPEECH_FLAG)
+        return conv
+
+    def _transcribe(self, conv: Conversation, audio: AudioRef) -> Transcript:
+        try:
+            return transcribe_file(audio.path, self._options(audio), self.model)
+        except InputError as exc:
+            code = exc.code if exc.code is E.FILE_NOT_FOUND else E.AUDIO_UNREADABLE
+            raise InputError(code, exc.detail, file=audio.path, record=conv.id) from None
+
+    def _options(self, audio: AudioRef) -> TranscribeOptions:
+        chunk_s = self.settings.asr_chunk_s
+        return TranscribeOptions(
+            beam_size=self.config.beam_size,
+            vad=self.config.vad,
+            condition_on_previous_text=self.config.condition_on_previous_text,
+            agent_channel=audio.agent_channel,
+            chunk=ChunkOptions(chunk_s=chunk_s, search_s=min(20.0, chunk_s / 2)),
+        )
+
+
+def _no_speech(conv: Conversation, model_id: str, audio_s: float, rtf: float) -> Conversation:
+    conv.turns = []
+    conv.flags.append(NO_SPEECH_FLAG)
+    conv.metadata["asr"] = {"model": model_id, "rtf": rtf, "audio_s": round(audio_s, 3)}
+    return conv
+
+
+# -- turns from words -------------------------------------------------------------------------
+
+
+def build_turns(segments: Sequence[Segment], n_channels: int, config: AsrConfig) -> list[Turn]:
+    """Turns of every channel, merged by start time (see the module docstring)."""
+    turns: list[tuple[float, int, Turn]] = []
+    for channel in sorted({s.channel for s in segments}):
+        own = [s for s in segments if s.channel == channel]
+        words, speaker = _channel_words(own), own[0].speaker
+        if speaker is None or n_channels != 2:
+            made = assign_mono_roles(split_clauses(words, config), config)
+        else:
+            made = [_turn(g, speaker, 1.0) for g in split_words(words, config)]
+        turns += [(t.start or 0.0, channel, t) for t in made]
+    return [t for _, _, t in sorted(turns, key=lambda x: (x[0], x[1]))]
+
+
+def _channel_words(segments: Iterable[Segment]) -> list[Word]:
+    """Words of one channel in time order; a segment without word times counts as one word."""
+    words: list[Word] = []
+    for seg in segments:
+        words += seg.words or [Word(text=seg.text, start=seg.start, end=seg.end)]
+    return sorted((w for w in words if w.text), key=lambda w: (w.start, w.end))
+
+
+def split_words(words: Sequence[Word], config: AsrConfig) -> list[list[Word]]:
+    """Split a word stream at long gaps, or at sentence ends followed by a shorter gap."""
+    groups: list[list[Word]] = []
+    for word in words:
+        if groups and not _breaks(groups[-1][-1], word, config):
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+    return groups
+
+
+def _breaks(prev: Word, word: Word, config: AsrConfig) -> bool:
+    gap = round(word.start - prev.end, 3)
+    if gap > config.turn_gap_s:
+        return True
+    return gap > config.sentence_gap_s and bool(_SENTENCE_END.search(prev.text))
+
+
+def join_words(words: Iterable[Word]) -> str:
+    """Words as text: no space between words (Chinese, digits), one between two Latin words."""
+    out = ""
+    for word in words:
+        if out and _LATIN.match(word.text[0]) and _LATIN.match(out[-1]):
+            out += " "
+        out += word.text
+    return out
+
+
+def _turn(words: list[Word], speaker: Speaker, confidence: float) -> Turn:
+    return Turn(
+        speaker=speaker,
+        text=join_words(words),
+        start=words[0].start,
+        end=max(w.end for w in words),
+        words=words,
+        role_confidence=confidence,
+    )
+
+
+def phrase_role(text: str) -> tuple[Speaker | None, float]:
+    """A role from agent/customer phrasing, with a confidence in 0.7-1.0 (``None``: no cue wins)."""
+    score = sum(cue in text for cue in _AGENT_CUES) - sum(cue in text for cue in _CUSTOMER_CUES)
+    if score == 0:
+        return None, 0.5
+    return ("agent" if score > 0 else "customer"), min(1.0, 0.6 + 0.1 * abs(score))
+
+
+def split_clauses(words: Sequence[Word], config: AsrConfig) -> list[list[Word]]:
+    """Mono: split at any punctuation followed by a gap over ``sentence_gap_s``, or a long gap.
+
+    In a mono mix the gap between two speakers is often no longer than a pause after a comma, so
+    the clause is the unit roles are decided on; same-role clauses are then merged into turns.
+    """
+    groups: list[list[Word]] = []
+    for word in words:
+        prev = groups[-1][-1] if groups else None
+        if prev is not None and not _clause_break(prev, word, config):
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+    return groups
+
+
+def _clause_break(prev: Word, word: Word, config: AsrConfig) -> bool:
+    gap = round(word.start - prev.end, 3)  # word times are on a 20 ms grid: 5.95 - 5.65 is 0.3
+    return gap > config.turn_gap_s or (gap >= config.sentence_gap_s and bool(_CLAUSE_END.search(prev.text)))
+
+
+def assign_mono_roles(clauses: Sequence[list[Word]], config: AsrConfig) -> list[Turn]:
+    """Mono: first clause = agent; a phrase cue decides a clause's role, otherwise the role
+    switches after a long pause or a question and stays the same after a short one.
+    Consecutive clauses of one role are merged; ``role_confidence`` is their mean (0.5-1.0)."""
+    roles: list[tuple[Speaker, float]] = []
+    for i, words in enumerate(clauses):
+        speaker, confidence = phrase_role(join_words(words))
+        if speaker is None:
+            speaker = "agent" if i == 0 else _continued(roles[-1][0], clauses[i - 1], words, config)
+        roles.append((speaker, confidence))
+    return _merge_same_role(clauses, roles)
+
+
+def _continued(previous: Speaker, before: list[Word], words: list[Word], config: AsrConfig) -> Speaker:
+    pause = words[0].start - before[-1].end > config.turn_gap_s
+    return _other(previous) if pause or _QUESTION_END.search(before[-1].text) else previous
+
+
+def _merge_same_role(clauses: Sequence[list[Word]], roles: Sequence[tuple[Speaker, float]]) -> list[Turn]:
+    turns: list[Turn] = []
+    confidences: list[list[float]] = []
+    for words, (speaker, confidence) in zip(clauses, roles, strict=True):
+        if turns and turns[-1].speaker == speaker:
+            turns[-1] = _turn(turns[-1].words + words, speaker, 0.0)
+            confidences[-1].append(confidence)
+        else:
+            turns.append(_turn(list(words), speaker, 0.0))
+            confidences.append([confidence])
+    for turn, values in zip(turns, confidences, strict=True):
+        turn.role_confidence = round(sum(values) / len(values), 3)
+    return turns
+
+
+def _other(speaker: Speaker) -> Speaker:
+    return "customer" if speaker == "agent" else "agent"
+
+
+# -- factory ----------------------------------------------------------------------------------
+
+
+def whisper_spec(settings: Settings) -> WhisperSpec:
+    return WhisperSpec(
+        model_dir=settings.asr_model_dir,
+        device=settings.asr_device,
+        compute_type=settings.asr_compute_type,
+        cpu_threads=settings.asr_cpu_threads,
+    )
+
+
+def model_id(spec: WhisperSpec) -> str:
+    """``name@sha256-prefix`` of the model the spec loads (the stage's version)."""
+    if spec.model_dir is None:
+        return f"{BUNDLED_NAME}@{BUNDLED_MODEL_SHA256[:12]}"
+    digest, _ = sha256_of([Path(spec.model_dir) / "model.bin"])
+    return f"{Path(spec.model_dir).name}@{digest[:12]}"
+
+
+@registry.register("asr", config=AsrConfig)
+def make_asr(config: AsrConfig, ctx: BuildContext) -> Stage:
+    spec = whisper_spec(ctx.settings)
+    model = ctx.shared(f"whisper:{spec.model_dump_json()}", lambda: load_model(spec))
+    ident = ctx.shared(f"whisper_id:{spec.model_dump_json()}", lambda: model_id(spec))
+    return AsrStage(model, ident, config, ctx.settings)
