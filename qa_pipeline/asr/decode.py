@@ -21,6 +21,7 @@ from av.container import InputContainer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qa_pipeline.errors import E, InputError
+from qa_pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class ChunkOptions(BaseModel):
     chunk_s: float = Field(default=120.0, gt=1.0)
     search_s: float = Field(default=20.0, ge=0.0)
     mono: bool = False  # downmix every channel into one
+    # decoding stops with AUDIO_TOO_LONG past this many seconds (a header may give no duration)
+    max_s: float | None = Field(default_factory=lambda: Settings().max_audio_s, gt=0)
 
     @model_validator(mode="after")
     def _search_inside_chunk(self) -> ChunkOptions:
@@ -89,6 +92,9 @@ def _open(path: Path) -> InputContainer:
     if not container.streams.audio:
         container.close()
         raise InputError(E.UNSUPPORTED_FORMAT, "the file has no audio stream", file=str(path))
+    if container.streams.audio[0].codec_context is None:  # a codec id FFmpeg does not know
+        container.close()
+        raise InputError(E.UNSUPPORTED_FORMAT, "unknown audio codec", file=str(path))
     return container
 
 
@@ -117,19 +123,33 @@ def probe(path: str | Path) -> AudioInfo:
         )
 
 
-def iter_blocks(path: str | Path, *, mono: bool = False) -> Iterator[np.ndarray]:
-    """Decoded audio as it comes: arrays of shape (channels, n), float32 at 16 kHz."""
+def iter_blocks(path: str | Path, *, mono: bool = False, max_s: float | None = None) -> Iterator[np.ndarray]:
+    """Decoded audio as it comes: arrays of shape (channels, n), float32 at 16 kHz.
+
+    With ``max_s``, decoding stops with ``AUDIO_TOO_LONG`` once more than ``max_s`` seconds have
+    come out: the cap holds even when the header gives no duration (raw AAC, a streamed upload).
+    """
     path = Path(path)
+    limit, total = (None if max_s is None else int(max_s * TARGET_RATE)), 0
     with _open(path) as container:
         resampler = av.AudioResampler(format="fltp", layout="mono" if mono else None, rate=TARGET_RATE)
         try:
-            for frame in _frames(container, path):
-                for out in resampler.resample(frame):
-                    yield out.to_ndarray()
-            for out in resampler.resample(None):
-                yield out.to_ndarray()
+            for block in _resampled(_frames(container, path), resampler):
+                total += block.shape[1]
+                if limit is not None and total > limit:
+                    detail = f"decoding passed the limit of {max_s:,.0f} s of audio"
+                    raise InputError(E.AUDIO_TOO_LONG, detail, file=str(path))
+                yield block
         except av.error.FFmpegError as exc:
             raise InputError(E.UNSUPPORTED_FORMAT, f"audio decoding failed: {exc}", file=str(path)) from None
+
+
+def _resampled(frames: Iterator[av.AudioFrame], resampler: av.AudioResampler) -> Iterator[np.ndarray]:
+    for frame in frames:
+        for out in resampler.resample(frame):
+            yield out.to_ndarray()
+    for out in resampler.resample(None):
+        yield out.to_ndarray()
 
 
 def _frames(container: InputContainer, path: Path) -> Iterator[av.AudioFrame]:
@@ -209,7 +229,7 @@ def iter_chunks(path: str | Path, options: ChunkOptions | None = None) -> Iterat
     opts = options or ChunkOptions()
     chunk_n, search_n = int(opts.chunk_s * TARGET_RATE), int(opts.search_s * TARGET_RATE)
     buffers: list[_ChannelBuffer] = []
-    for block in iter_blocks(path, mono=opts.mono):
+    for block in iter_blocks(path, mono=opts.mono, max_s=opts.max_s):
         if not buffers:
             buffers = [_ChannelBuffer(ch) for ch in range(block.shape[0])]
         for buf, samples in zip(buffers, block, strict=True):

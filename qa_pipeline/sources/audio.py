@@ -42,6 +42,7 @@ AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".m4a", ".aac", ".ogg", ".opus", ".am
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS = ("file", "id", "agent_id", "team", "started_at")
 _SIDECAR_MAX_BYTES = 1024 * 1024
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 4_000, 192_000  # outside: a damaged or forged header
 _CORE = frozenset({"id", "agent_id", "team", "started_at", "file"})
 
 
@@ -145,15 +146,17 @@ def _check_info(info: AudioInfo, name: str, settings: Settings) -> None:
     if info.channels not in (1, 2):
         detail = f"{info.channels} channels; expected 1 (mono) or 2 (stereo: agent and customer)"
         raise InputError(E.AUDIO_CHANNELS, detail, file=name)
-    if not info.sample_rate:
-        raise InputError(E.AUDIO_UNREADABLE, f"codec {info.codec!r} reports no sample rate", file=name)
+    if not MIN_SAMPLE_RATE <= info.sample_rate <= MAX_SAMPLE_RATE:
+        span = f"{MIN_SAMPLE_RATE:,} to {MAX_SAMPLE_RATE:,} Hz"
+        detail = f"sample rate {info.sample_rate:,} Hz; expected {span}"
+        raise InputError(E.AUDIO_UNREADABLE, detail, file=name)
     if info.duration_s is not None and info.duration_s <= 0:
         raise InputError(E.AUDIO_UNREADABLE, "the file holds no audio samples (header only)", file=name)
     if info.duration_s is not None and info.duration_s > settings.max_audio_s:
         detail = f"{info.duration_s:,.0f} s of audio > limit {settings.max_audio_s:,.0f} s"
         raise InputError(E.AUDIO_TOO_LONG, detail, file=name)
     if info.duration_s is None:
-        log.warning("%s: the container gives no duration; the length limit is not checked", name)
+        log.warning("%s: the container gives no duration; the length limit is checked while decoding", name)
 
 
 def read_sidecar(path: Path, *, settings: Settings) -> dict[str, Any]:
