@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,6 +42,9 @@ class TranscribeOptions(BaseModel):
     word_timestamps: bool = True
     condition_on_previous_text: bool = True
     initial_prompt: str | None = None
+    hotwords: str | None = None  # hint phrases for the decoder prompt (keep short: ~220 tokens in all)
+    vad_min_silence_ms: int = Field(default=2000, ge=0)  # Silero VAD: silence that ends speech
+    parallel_channels: bool = False  # decode chunks of different channels at once (model num_workers>1)
     simplified: bool = True
     agent_channel: Literal["left", "right"] = "left"
     chunk: ChunkOptions = Field(default_factory=ChunkOptions)
@@ -130,6 +135,8 @@ def transcribe_chunk(
         word_timestamps=opts.word_timestamps,
         condition_on_previous_text=opts.condition_on_previous_text,
         initial_prompt=opts.initial_prompt,
+        hotwords=opts.hotwords,
+        vad_parameters={"min_silence_duration_ms": opts.vad_min_silence_ms} if opts.vad else None,
     )
     segments = [_segment(raw, chunk, speaker, opts) for raw in raw_segments]
     return [s for s in segments if s.text]
@@ -138,15 +145,19 @@ def transcribe_chunk(
 def iter_segments(
     path: str | Path, opts: TranscribeOptions | None = None, model: WhisperModel | None = None
 ) -> Iterator[Segment]:
-    """Segments chunk by chunk (each channel in time order, channels interleaved), in bounded memory."""
+    """Segments chunk by chunk (each channel in time order, channels interleaved), in bounded memory.
+
+    With ``parallel_channels`` two chunks are decoded at once in threads (CTranslate2 releases the
+    GIL; the model needs ``num_workers`` >= 2 to run them side by side); order is kept.
+    """
     opts = opts or TranscribeOptions()
     model = model or load_model()
     n_channels = 1 if opts.chunk.mono else probe(path).channels
-    for chunk in iter_chunks(path, opts.chunk):
+
+    def run(chunk: AudioChunk) -> list[Segment]:
+        speaker = speaker_of(chunk.channel, n_channels, opts.agent_channel)
         started = time.perf_counter()
-        segments = transcribe_chunk(
-            model, chunk, opts, speaker_of(chunk.channel, n_channels, opts.agent_channel)
-        )
+        segments = transcribe_chunk(model, chunk, opts, speaker)
         log.debug(
             "channel %d %.1f-%.1f s: %d segments in %.1f s",
             chunk.channel,
@@ -155,7 +166,27 @@ def iter_segments(
             len(segments),
             time.perf_counter() - started,
         )
-        yield from segments
+        return segments
+
+    if not opts.parallel_channels:
+        for chunk in iter_chunks(path, opts.chunk):
+            yield from run(chunk)
+        return
+    yield from _parallel(run, iter_chunks(path, opts.chunk), workers=max(2, n_channels))
+
+
+def _parallel(
+    run: Callable[[AudioChunk], list[Segment]], chunks: Iterator[AudioChunk], workers: int
+) -> Iterator[Segment]:
+    """``run`` over ``chunks`` in ``workers`` threads, at most ``workers`` chunks in flight, in order."""
+    pending: deque[Future[list[Segment]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr") as pool:
+        for chunk in chunks:
+            pending.append(pool.submit(run, chunk))
+            if len(pending) >= workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
 
 
 def transcribe_file(

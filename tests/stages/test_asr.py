@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from qa_pipeline.asr.transcribe import Segment
+from qa_pipeline.asr.decode import AudioChunk
+from qa_pipeline.asr.transcribe import Segment, _parallel
 from qa_pipeline.pipeline import BuildContext, Pipeline, registry
 from qa_pipeline.settings import PACKAGE_DIR, Settings
 from qa_pipeline.sources.audio import conversation_from_audio
-from qa_pipeline.stages.asr import AsrConfig, assign_mono_roles, build_turns, split_clauses, split_words
-from qa_pipeline.types import Word
+from qa_pipeline.stages.asr import (
+    AsrConfig,
+    AsrStage,
+    assign_mono_roles,
+    build_turns,
+    split_clauses,
+    split_words,
+)
+from qa_pipeline.types import AudioRef, Word
 from tests.asr.audio_files import write_wav
 
 CFG = AsrConfig()
@@ -100,3 +110,36 @@ def test_silence_through_the_whole_audio_pipeline(tmp_path: Path) -> None:
     pipeline = Pipeline.from_config(PACKAGE_DIR / "config" / "pipeline.audio.yaml", settings=Settings())
     conv = pipeline(conversation_from_audio(path, settings=Settings()))
     assert conv.turns == [] and "no_speech" in conv.flags and conv.items
+
+
+def test_decoding_options_come_from_the_stage_config(asr_pipeline: Pipeline) -> None:
+    stage = asr_pipeline.stages[0]
+    assert isinstance(stage, AsrStage)
+    config = AsrConfig(hotwords="工号 您好", vad_min_silence_ms=700, parallel_channels=True)
+    opts = AsrStage(stage.model, stage.model_id, config, Settings())._options(
+        AudioRef(path="x.wav", channels=2, agent_channel="right")
+    )
+    assert (opts.hotwords, opts.vad_min_silence_ms, opts.parallel_channels) == ("工号 您好", 700, True)
+    assert opts.agent_channel == "right"
+    assert AsrConfig().hotwords is None or "工号" in AsrConfig().hotwords  # type: ignore[operator]
+
+
+def test_parallel_chunks_keep_order_and_bound_the_chunks_in_flight() -> None:
+    started: list[int] = []
+    in_flight, peak = [0], [0]
+    lock = threading.Lock()
+
+    def run(chunk: AudioChunk) -> list[Segment]:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+            started.append(chunk.channel)
+        time.sleep(0.02 if chunk.channel % 2 == 0 else 0.001)  # even chunks finish last
+        with lock:
+            in_flight[0] -= 1
+        return [seg(chunk.channel, None, words((str(chunk.channel), chunk.start_s, chunk.start_s + 1)))]
+
+    chunks = (AudioChunk(i, float(i), np.zeros(10, np.float32)) for i in range(6))
+    out = list(_parallel(run, chunks, workers=2))
+    assert [s.channel for s in out] == [0, 1, 2, 3, 4, 5]
+    assert peak[0] == 2
