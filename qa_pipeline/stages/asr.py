@@ -114,7 +114,8 @@ class AsrStage(Stage):
         try:
             return transcribe_file(audio.path, self._options(audio), self.model)
         except InputError as exc:
-            code = exc.code if exc.code is E.FILE_NOT_FOUND else E.AUDIO_UNREADABLE
+            kept = (E.FILE_NOT_FOUND, E.AUDIO_TOO_LONG, E.AUDIO_CHANNELS)
+            code = exc.code if exc.code in kept else E.AUDIO_UNREADABLE
             raise InputError(code, exc.detail, file=audio.path, record=conv.id) from None
 
     def _options(self, audio: AudioRef) -> TranscribeOptions:
@@ -127,7 +128,9 @@ class AsrStage(Stage):
             vad_min_silence_ms=self.config.vad_min_silence_ms,
             parallel_channels=self.config.parallel_channels,
             agent_channel=audio.agent_channel,
-            chunk=ChunkOptions(chunk_s=chunk_s, search_s=min(20.0, chunk_s / 2)),
+            chunk=ChunkOptions(
+                chunk_s=chunk_s, search_s=min(20.0, chunk_s / 2), max_s=self.settings.max_audio_s
+            ),
         )
 
 
