@@ -21,7 +21,6 @@ labels is dropped; anything that appears in an evaluation file (see :data:`EVAL_
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa_pipeline.classifiers.features import normalise_text
+from qa_pipeline.hashing import sha256_file as file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -255,11 +255,7 @@ def _json_texts(obj: object) -> Iterator[str]:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def eval_keys(data_dir: Path) -> set[str]:

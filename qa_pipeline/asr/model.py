@@ -13,7 +13,6 @@ must hold ``tokenizer.json`` (faster-whisper would otherwise try to download one
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from qa_pipeline.errors import E, ModelError
+from qa_pipeline.hashing import sha256_files
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -90,13 +90,7 @@ def locate_bundled() -> BundledModel:
 
 def sha256_of(paths: Iterable[Path], block: int = 1 << 20) -> tuple[str, int]:
     """SHA-256 and size of the files' concatenation, read in blocks (never all in memory)."""
-    digest, size = hashlib.sha256(), 0
-    for path in paths:
-        with path.open("rb") as fh:
-            while chunk := fh.read(block):
-                digest.update(chunk)
-                size += len(chunk)
-    return digest.hexdigest(), size
+    return sha256_files(paths, block)
 
 
 def verify_bundled(model: BundledModel) -> None:

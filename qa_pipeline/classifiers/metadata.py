@@ -6,7 +6,6 @@ model family plugs into :func:`qa_pipeline.classifiers.load_classifier` without 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from qa_pipeline.errors import E, ModelError
+from qa_pipeline.hashing import sha256_file
 
 METADATA_FILE = "metadata.json"
 SCHEMA_VERSION = 1
@@ -45,11 +45,7 @@ class ModelMetadata(BaseModel):
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def read_metadata(folder: Path) -> ModelMetadata:

@@ -11,7 +11,6 @@ the worker thread, so a text-only start-up never loads the speech model.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import string
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import make_url
 
 from qa_pipeline.errors import E, InputError
+from qa_pipeline.hashing import sha256_file as file_sha256
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.settings import PACKAGE_DIR, Settings
 from qa_pipeline.store.jobs import Job
@@ -83,11 +83,8 @@ def conversation_id_for(digest: bytes) -> str:
 
 
 def sha256_file(path: Path) -> bytes:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.digest()
+    """Raw SHA-256 digest of an uploaded file (the default conversation id derives from it)."""
+    return bytes.fromhex(file_sha256(path))
 
 
 def audio_source(path: Path, payload: CallPayload, settings: Settings) -> Conversation:
