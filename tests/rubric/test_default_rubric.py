@@ -141,3 +141,15 @@ def test_handled_means_acknowledged_and_answered(text: str, handled: bool) -> No
 )
 def test_verification_must_be_asked_not_stated(text: str, is_request: bool) -> None:
     assert bool(_agent_hits(RUBRIC.rules["verification_request"], text)) is is_request
+
+
+@pytest.mark.parametrize(
+    ("rule", "asr_text"),
+    [
+        ("self_intro_words", "你好，新年通信客服，公号二零六"),  # 公号 for 工号
+        ("self_intro_words", "您好，乐购网客福小租"),  # 客福 for 客服
+        ("verification_request", "麻烦报一下下单手机好"),  # 手机好 for 手机号
+    ],
+)
+def test_asr_homophones_still_match(rule: str, asr_text: str) -> None:
+    assert _agent_hits(RUBRIC.rules[rule], asr_text), asr_text
