@@ -20,11 +20,12 @@ import io
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.asr_raw import DEV, SPEECH, human_clips, references, score_call, score_clip
+from bench.asr_raw import Row as Score
 from qa_pipeline.asr import TranscribeOptions, cer, load_model, pool
 from qa_pipeline.asr.cer import CerResult
 from qa_pipeline.evaluation import EvalReport, evaluate
@@ -47,16 +48,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "vad500": {"vad_min_silence_ms": 500},
     "vad1000": {"vad_min_silence_ms": 1000},
 }
-
-
-@dataclass
-class Score:
-    name: str
-    kind: str  # stereo8k / mono16k / clip
-    audio_s: float
-    elapsed_s: float
-    edits: int
-    ref_chars: int
 
 
 def kind_of(conv: Conversation) -> str:

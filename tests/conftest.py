@@ -23,3 +23,12 @@ def dialogues_path(shared_data: Path) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} not found")
     return path
+
+
+@pytest.fixture()
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with its own SQLite database, for running the `qa` command."""
+    monkeypatch.setenv("QA_DATABASE_URL", f"sqlite:///{tmp_path / 'qa.db'}")
+    monkeypatch.setenv("QA_LOG_LEVEL", "WARNING")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -22,14 +22,6 @@ EXAMPLES = PROJECT_DIR / "examples"
 runner = CliRunner()
 
 
-@pytest.fixture()
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("QA_DATABASE_URL", f"sqlite:///{tmp_path / 'qa.db'}")
-    monkeypatch.setenv("QA_LOG_LEVEL", "WARNING")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def _stored_ids(db: Path) -> list[str]:
     with create_engine(f"sqlite:///{db}").connect() as conn:
         return sorted(r[0] for r in conn.execute(text("select id from conversations")))

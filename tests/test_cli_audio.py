@@ -14,14 +14,6 @@ from qa_pipeline.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture()
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("QA_DATABASE_URL", f"sqlite:///{tmp_path / 'qa.db'}")
-    monkeypatch.setenv("QA_LOG_LEVEL", "WARNING")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 @pytest.mark.slow
 @pytest.mark.data
 def test_audit_stereo_call_recording(env: Path, shared_data: Path) -> None:
