@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -39,6 +39,9 @@ from qa_pipeline.pipeline import (
 from qa_pipeline.settings import Settings
 from qa_pipeline.store import Repository
 from qa_pipeline.types import Conversation, ConversationResult
+
+if TYPE_CHECKING:
+    from qa_pipeline.evaluation_audio import AudioComparison
 
 log = logging.getLogger("qa")
 app = typer.Typer(
@@ -353,8 +356,20 @@ def eval_(
     ] = None,
     review_as: Annotated[ReviewPolicy, typer.Option(help="count 'review' verdicts as")] = "fail",
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON")] = None,
+    audio: Annotated[
+        Path | None,
+        typer.Option("--audio", help="folder of recordings <id>.wav|mp3|...: also score them, show the gap"),
+    ] = None,
+    max_gap: Annotated[
+        float | None,
+        typer.Option("--max-gap", help="with --audio: fail if an item's text-audio gap is larger"),
+    ] = None,
 ) -> None:
-    """Golden-set regression: per-item agreement, fail precision/recall/F1, confusion matrices."""
+    """Golden-set regression: per-item agreement, fail precision/recall/F1, confusion matrices.
+
+    With ``--audio DIR`` the labelled conversations that have a recording there are also scored from
+    the recording (speech recognition first): per-item agreement on text vs audio, and the CER.
+    """
     from qa_pipeline.evaluation import Thresholds, check, evaluate
 
     with _errors():
@@ -371,11 +386,40 @@ def eval_(
         typer.echo(report.to_table())
         if json_out is not None:
             _write_text(json_out, report.to_json(), "--json")
+        comparison = None
+        if audio is not None:
+            comparison = _eval_audio(labelled, audio, settings, labelled_results.pairs, review_as)
+            typer.echo(comparison.to_table())
     violations = check(report, limits)
+    if comparison is not None and max_gap is not None and comparison.max_gap() > max_gap:
+        violations.append(f"text-audio gap {comparison.max_gap():.3f} > {max_gap}")
     for v in violations:
         typer.echo(f"below threshold: {v}", err=True)
     if violations:
         raise typer.Exit(1)
+
+
+def _eval_audio(
+    labelled: list[Path],
+    audio_dir: Path,
+    settings: Settings,
+    text_pairs: list[LabelledResult],
+    review_as: ReviewPolicy,
+) -> AudioComparison:
+    from qa_pipeline.evaluation_audio import AudioResults, audio_twins, compare
+
+    if not audio_dir.is_dir():
+        raise InputError(E.FILE_NOT_FOUND, f"--audio {audio_dir} is not a folder", file=str(audio_dir))
+    texts = (c for c in _read(labelled, settings, None, None) if isinstance(c, Conversation))
+    twins = audio_twins(texts, audio_dir, settings)
+    for problem in twins.problems:
+        typer.echo(f"skipped recording: {problem}", err=True)
+    collected = AudioResults(twins.references)
+    summary = Auditor(_ByInput(settings), None, settings.batch_size).run(
+        iter(twins.conversations), on_done=collected
+    )
+    _report_problems(summary)
+    return compare(text_pairs, collected.pairs, collected.cer_rows, review_as)
 
 
 @classify_app.command("sentiment")

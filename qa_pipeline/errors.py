@@ -125,7 +125,8 @@ CATALOGUE: dict[E, ErrorInfo] = {
     ),
     E.MODEL_NOT_FOUND: ErrorInfo(
         "model artefact not found",
-        "Run `python -m training.train_sentiment` or set QA_MODELS_DIR to the bundled models.",
+        "Train it with `python -m training.train_<model>` (train_sentiment, train_role, ...) "
+        "or set QA_MODELS_DIR to the bundled models.",
     ),
     E.MODEL_INCOMPATIBLE: ErrorInfo("model artefact is incompatible", "Retrain the model with this version."),
     E.UNKNOWN_STAGE: ErrorInfo("unknown stage", "Use a registered stage name (see `qa stages`)."),

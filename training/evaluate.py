@@ -50,11 +50,13 @@ def expected_calibration_error(confidence: Array, correct: Array, bins: int = 15
     return float(ece)
 
 
-def _confusion(name: str, truth: Sequence[str], pred: Sequence[str]) -> dict[str, object]:
-    matrix = confusion_matrix(list(truth), list(pred), labels=list(LABELS))
+def _confusion(
+    name: str, truth: Sequence[str], pred: Sequence[str], labels: Sequence[str] = LABELS
+) -> dict[str, object]:
+    matrix = confusion_matrix(list(truth), list(pred), labels=list(labels))
     return {
         "name": name,
-        "labels": list(LABELS),
+        "labels": list(labels),
         "rows": "truth",
         "cols": "prediction",
         "matrix": matrix.tolist(),
@@ -78,6 +80,22 @@ def three_class(model: object, held: list[Example], report: Report) -> None:
         values[f"acc_{source}"] = float(correct[mask].mean())
     report.add("heldout", values)
     report.confusion["heldout"] = _confusion("held-out split of the training mix", truth, pred)
+
+
+def labelled(
+    model: object, texts: list[str], truth: list[str], prefix: str, report: Report, labels: Sequence[str]
+) -> None:
+    """Accuracy, macro-F1, per-class F1 and top-label ECE of a fitted pipeline on labelled texts."""
+    probs = np.asarray(model.predict_proba(texts))  # type: ignore[attr-defined]
+    classes = list(model.classes_)  # type: ignore[attr-defined]
+    pred = [classes[i] for i in probs.argmax(axis=1)]
+    correct = np.array([p == t for p, t in zip(pred, truth, strict=True)], dtype=float)
+    per_class = f1_score(truth, pred, labels=list(labels), average=None, zero_division=0)
+    values = {"accuracy": accuracy_score(truth, pred), "macro_f1": f1_score(truth, pred, average="macro")}
+    values |= {f"f1_{label}": f for label, f in zip(labels, per_class, strict=True)}
+    values |= {"ece": expected_calibration_error(probs.max(axis=1), correct), "n": len(truth)}
+    report.add(prefix, values)
+    report.confusion[prefix] = _confusion(prefix, truth, pred, labels)
 
 
 def binary_file(model: object, path: Path, prefix: str, report: Report) -> None:

@@ -51,7 +51,8 @@ class WhisperSpec(BaseModel):
     model_dir: Path | None = None  # None: the bundled Whisper base
     device: str = "cpu"  # "cpu", "cuda" or "auto"
     compute_type: str = "int8"  # see CTranslate2 quantization: int8, int8_float16, float16, float32...
-    cpu_threads: int = Field(default=0, ge=0)  # 0: min(4, CPU count)
+    cpu_threads: int = Field(default=0, ge=0)  # per worker; 0: min(4, CPU count) / num_workers
+    num_workers: int = Field(default=1, ge=1, le=16)  # decodes that can run at once (channels in parallel)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ def _check_dir(model_dir: Path) -> None:
 
 
 def _threads(spec: WhisperSpec) -> int:
-    return spec.cpu_threads or min(4, os.cpu_count() or 1)
+    """Threads per worker: the cores are shared among the workers (2 cores, 2 workers: 1 each)."""
+    return spec.cpu_threads or max(1, min(4, os.cpu_count() or 1) // spec.num_workers)
 
 
 def _construct(spec: WhisperSpec) -> WhisperModel:
@@ -150,6 +152,7 @@ def _construct(spec: WhisperSpec) -> WhisperModel:
         "device": spec.device,
         "compute_type": spec.compute_type,
         "cpu_threads": _threads(spec),
+        "num_workers": spec.num_workers,
     }
     if spec.model_dir is not None:
         _check_dir(spec.model_dir)

@@ -48,7 +48,7 @@ def load_classifier(spec_or_path: str | Path, *, models_dir: Path) -> TextClassi
         raise ModelError(
             E.MODEL_NOT_FOUND,
             f"{path} does not exist (models_dir={models_dir}); train it with "
-            "`python -m training.train_sentiment` or set QA_MODELS_DIR",
+            "`python -m training.train_<model>` (e.g. train_sentiment, train_role) or set QA_MODELS_DIR",
             file=str(path),
         )
     kind = read_metadata(folder).kind

@@ -12,12 +12,10 @@ Speakers:
   (``role_confidence`` 1.0).
 - **mono**: no diarisation. In a mono mix the gap between speakers is often as short as a pause
   after a comma, so the stream is cut into clauses (punctuation + a gap over ``sentence_gap_s``,
-  or any gap over ``turn_gap_s``). The first clause is the agent's; a small phrase heuristic
-  decides a clause's role (agent phrasing such as 您好/工号/请问/稍等/为您; customer phrasing such
-  as 我想/我的/你们); without a cue the role switches after a long pause or a question and stays
-  after a short pause. Same-role clauses are merged into turns; ``role_confidence`` (0.5-1.0) is
-  the mean over a turn's clauses (0.5 without a cue). This is a stop-gap: a trained role
-  classifier is issue 4's job.
+  or any gap over ``turn_gap_s``). Each clause's role comes from agent vs customer phrasing (a
+  trained role classifier named by ``role_model``, or a phrase list) combined with turn-taking
+  (pauses, questions, the agent opening the call) in a two-state HMM, :mod:`qa_pipeline.asr.roles`.
+  Same-role clauses are merged into turns; ``role_confidence`` is the mean posterior of a turn's clauses.
 
 Less than ``min_speech_s`` of audio, or audio in which nothing is recognised, gives zero turns and
 the flag ``no_speech``. Texts with no ``audio`` pass through unchanged.
@@ -35,7 +33,10 @@ from pydantic import Field
 
 from qa_pipeline.asr.decode import ChunkOptions
 from qa_pipeline.asr.model import BUNDLED_MODEL_SHA256, BUNDLED_NAME, WhisperSpec, load_model, sha256_of
+from qa_pipeline.asr.roles import Clause, RoleOptions, agent_probabilities, decide_roles
 from qa_pipeline.asr.transcribe import Segment, TranscribeOptions, Transcript, transcribe_file
+from qa_pipeline.classifiers import load_classifier
+from qa_pipeline.classifiers.base import TextClassifier
 from qa_pipeline.errors import E, InputError
 from qa_pipeline.pipeline import BuildContext, Stage, StageConfig, registry
 from qa_pipeline.settings import Settings
@@ -49,12 +50,6 @@ log = logging.getLogger(__name__)
 NO_SPEECH_FLAG = "no_speech"
 _SENTENCE_END = re.compile(r"[。！？!?…；;]$")
 _CLAUSE_END = re.compile(r"[,，。！？!?…；;、]$")
-_QUESTION_END = re.compile(r"[？?]$")
-_AGENT_CUES = (
-    *("您好", "工号", "请问", "稍等", "为您", "帮您", "给您", "您要", "麻烦您", "麻烦报", "不客气"),
-    *("很高兴", "感谢您", "还有别的", "评价", "确认"),
-)
-_CUSTOMER_CUES = ("我想", "我的", "你们", "我要", "给我", "怎么回事", "投诉", "谢谢你", "那就行")
 _LATIN = re.compile(r"[A-Za-z]")
 
 
@@ -66,10 +61,19 @@ class AsrConfig(StageConfig):
     min_speech_s: float = Field(default=0.5, ge=0)
     beam_size: int = Field(default=5, ge=1, le=20)
     vad: bool = True
-    condition_on_previous_text: bool = True
+    # Off: stereo CER 0.2119 off vs 0.2124 on, 8-28 % faster (python -m bench.asr_eval --variants cond_off)
+    condition_on_previous_text: bool = False
     hotwords: str | None = None  # decoder hint phrases (see RUBRIC_HOTWORDS); None: none
     vad_min_silence_ms: int = Field(default=2000, ge=0)
-    parallel_channels: bool = False  # both channels at once (a model loaded with num_workers >= 2)
+    # Both channels at once when the model has >= 2 workers (settings.asr_num_workers): RTF 0.080 vs
+    # 0.141 one after the other, identical text (python -m bench.asr_eval --parallel-calls 3)
+    parallel_channels: bool = True
+    # Mono calls: a role classifier (folder under QA_MODELS_DIR, or a path; train it with
+    # `python -m training.train_role`). None: the phrase list. Measured by `python -m bench.mono_roles`
+    # (48 dev calls flattened to mono, share of characters right): phrase list 0.717, the classifier
+    # trained on JDDC + STC-3 chat 0.590 (it does not transfer to telephone speech), so None.
+    role_model: str | None = None
+    roles: RoleOptions = Field(default_factory=RoleOptions)
 
 
 # Rubric dictionary terms and greeting/closing phrases telephone Whisper tends to mishear
@@ -83,11 +87,19 @@ class AsrStage(Stage):
     requires = ()
     assigns = ("turns.text", "turns.speaker", "turns.start", "turns.end", "turns.words")
 
-    def __init__(self, model: WhisperModel, model_id: str, config: AsrConfig, settings: Settings) -> None:
+    def __init__(
+        self,
+        model: WhisperModel,
+        model_id: str,
+        config: AsrConfig,
+        settings: Settings,
+        role_classifier: TextClassifier | None = None,
+    ) -> None:
         self.model = model
         self.model_id = model_id
         self.config = config
         self.settings = settings
+        self.role_classifier = role_classifier
 
     @property
     def version(self) -> str:
@@ -100,7 +112,7 @@ class AsrStage(Stage):
         if audio.duration_s is not None and audio.duration_s < self.config.min_speech_s:
             return _no_speech(conv, self.model_id, audio.duration_s, 0.0)
         transcript = self._transcribe(conv, audio)
-        conv.turns = build_turns(transcript.segments, audio.channels, self.config)
+        conv.turns = build_turns(transcript.segments, audio.channels, self.config, self.role_classifier)
         conv.metadata["asr"] = {
             "model": self.model_id,
             "rtf": round(transcript.rtf, 4),
@@ -126,7 +138,7 @@ class AsrStage(Stage):
             condition_on_previous_text=self.config.condition_on_previous_text,
             hotwords=self.config.hotwords,
             vad_min_silence_ms=self.config.vad_min_silence_ms,
-            parallel_channels=self.config.parallel_channels,
+            parallel_channels=self.config.parallel_channels and self.settings.asr_num_workers > 1,
             agent_channel=audio.agent_channel,
             chunk=ChunkOptions(
                 chunk_s=chunk_s, search_s=min(20.0, chunk_s / 2), max_s=self.settings.max_audio_s
@@ -144,14 +156,19 @@ def _no_speech(conv: Conversation, model_id: str, audio_s: float, rtf: float) ->
 # -- turns from words -------------------------------------------------------------------------
 
 
-def build_turns(segments: Sequence[Segment], n_channels: int, config: AsrConfig) -> list[Turn]:
+def build_turns(
+    segments: Sequence[Segment],
+    n_channels: int,
+    config: AsrConfig,
+    role_classifier: TextClassifier | None = None,
+) -> list[Turn]:
     """Turns of every channel, merged by start time (see the module docstring)."""
     turns: list[tuple[float, int, Turn]] = []
     for channel in sorted({s.channel for s in segments}):
         own = [s for s in segments if s.channel == channel]
         words, speaker = _channel_words(own), own[0].speaker
         if speaker is None or n_channels != 2:
-            made = assign_mono_roles(split_clauses(words, config), config)
+            made = assign_mono_roles(split_clauses(words, config), config, role_classifier)
         else:
             made = [_turn(g, speaker, 1.0) for g in split_words(words, config)]
         turns += [(t.start or 0.0, channel, t) for t in made]
@@ -205,14 +222,6 @@ def _turn(words: list[Word], speaker: Speaker, confidence: float) -> Turn:
     )
 
 
-def phrase_role(text: str) -> tuple[Speaker | None, float]:
-    """A role from agent/customer phrasing, with a confidence in 0.7-1.0 (``None``: no cue wins)."""
-    score = sum(cue in text for cue in _AGENT_CUES) - sum(cue in text for cue in _CUSTOMER_CUES)
-    if score == 0:
-        return None, 0.5
-    return ("agent" if score > 0 else "customer"), min(1.0, 0.6 + 0.1 * abs(score))
-
-
 def split_clauses(words: Sequence[Word], config: AsrConfig) -> list[list[Word]]:
     """Mono: split at any punctuation followed by a gap over ``sentence_gap_s``, or a long gap.
 
@@ -234,22 +243,15 @@ def _clause_break(prev: Word, word: Word, config: AsrConfig) -> bool:
     return gap > config.turn_gap_s or (gap >= config.sentence_gap_s and bool(_CLAUSE_END.search(prev.text)))
 
 
-def assign_mono_roles(clauses: Sequence[list[Word]], config: AsrConfig) -> list[Turn]:
-    """Mono: first clause = agent; a phrase cue decides a clause's role, otherwise the role
-    switches after a long pause or a question and stays the same after a short one.
-    Consecutive clauses of one role are merged; ``role_confidence`` is their mean (0.5-1.0)."""
-    roles: list[tuple[Speaker, float]] = []
-    for i, words in enumerate(clauses):
-        speaker, confidence = phrase_role(join_words(words))
-        if speaker is None:
-            speaker = "agent" if i == 0 else _continued(roles[-1][0], clauses[i - 1], words, config)
-        roles.append((speaker, confidence))
-    return _merge_same_role(clauses, roles)
-
-
-def _continued(previous: Speaker, before: list[Word], words: list[Word], config: AsrConfig) -> Speaker:
-    pause = words[0].start - before[-1].end > config.turn_gap_s
-    return _other(previous) if pause or _QUESTION_END.search(before[-1].text) else previous
+def assign_mono_roles(
+    clauses: Sequence[list[Word]], config: AsrConfig, role_classifier: TextClassifier | None = None
+) -> list[Turn]:
+    """Mono: each clause's role from the role model (classifier + turn-taking, see
+    :mod:`qa_pipeline.asr.roles`); consecutive clauses of one role are merged into a turn."""
+    views = [Clause(join_words(w), w[0].start, max(x.end for x in w)) for w in clauses]
+    p_agent = agent_probabilities([c.text for c in views], role_classifier)
+    decisions = decide_roles(views, p_agent, config.turn_gap_s, config.roles)
+    return _merge_same_role(clauses, [(d.speaker, d.confidence) for d in decisions])
 
 
 def _merge_same_role(clauses: Sequence[list[Word]], roles: Sequence[tuple[Speaker, float]]) -> list[Turn]:
@@ -267,10 +269,6 @@ def _merge_same_role(clauses: Sequence[list[Word]], roles: Sequence[tuple[Speake
     return turns
 
 
-def _other(speaker: Speaker) -> Speaker:
-    return "customer" if speaker == "agent" else "agent"
-
-
 # -- factory ----------------------------------------------------------------------------------
 
 
@@ -280,6 +278,7 @@ def whisper_spec(settings: Settings) -> WhisperSpec:
         device=settings.asr_device,
         compute_type=settings.asr_compute_type,
         cpu_threads=settings.asr_cpu_threads,
+        num_workers=settings.asr_num_workers,
     )
 
 
@@ -296,4 +295,12 @@ def make_asr(config: AsrConfig, ctx: BuildContext) -> Stage:
     spec = whisper_spec(ctx.settings)
     model = ctx.shared(f"whisper:{spec.model_dump_json()}", lambda: load_model(spec))
     ident = ctx.shared(f"whisper_id:{spec.model_dump_json()}", lambda: model_id(spec))
-    return AsrStage(model, ident, config, ctx.settings)
+    return AsrStage(model, ident, config, ctx.settings, _role_classifier(config, ctx))
+
+
+def _role_classifier(config: AsrConfig, ctx: BuildContext) -> TextClassifier | None:
+    name = config.role_model
+    if name is None:
+        return None
+    models_dir = ctx.settings.models_dir
+    return ctx.shared(f"classifier:{name}", lambda: load_classifier(name, models_dir=models_dir))

@@ -71,7 +71,7 @@ def test_mono_roles_from_phrases_pauses_and_questions() -> None:
         ("对", 7.3, 7.5),  # after a question: the other speaker
     )
     clauses = split_clauses(ws, CFG)
-    turns = assign_mono_roles(clauses, CFG)
+    turns = assign_mono_roles(clauses, CFG)  # no classifier: the phrase list
     assert [(t.speaker, t.text) for t in turns] == [
         ("agent", "您好，天和通信，"),
         ("customer", "你们天天打电话，烦死了，"),
@@ -79,7 +79,6 @@ def test_mono_roles_from_phrases_pauses_and_questions() -> None:
         ("customer", "对"),
     ]
     assert all(t.role_confidence is not None and 0.5 <= t.role_confidence <= 1.0 for t in turns)
-    assert turns[0].role_confidence == pytest.approx((0.7 + 0.5) / 2)
 
 
 def test_mono_first_turn_is_agent_without_cues() -> None:
