@@ -422,15 +422,24 @@ def _eval_audio(
     return compare(text_pairs, collected.pairs, collected.cer_rows, review_as)
 
 
+InputOpt = Annotated[Path, typer.Option("--input", "-i", help="one text per line")]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="JSON lines (default: stdout)")]
+ModelOpt = Annotated[str | None, typer.Option(help="model folder under QA_MODELS_DIR, or a path")]
+
+
 @classify_app.command("sentiment")
-def classify_sentiment(
-    input_: Annotated[Path, typer.Option("--input", "-i", help="one text per line")],
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="JSON lines (default: stdout)")
-    ] = None,
-    model: Annotated[str, typer.Option(help="model folder under QA_MODELS_DIR, or a path")] = "sentiment",
-) -> None:
+def classify_sentiment(input_: InputOpt, output: OutputOpt = None, model: ModelOpt = None) -> None:
     """Write {"text", "label", "probs": {"neg","neu","pos"}} per input line."""
+    _classify(input_, output, model or "sentiment")
+
+
+@classify_app.command("emotion")
+def classify_emotion(input_: InputOpt, output: OutputOpt = None, model: ModelOpt = None) -> None:
+    """Write {"text", "label", "probs": {"angry","happy","neutral","sad","surprise","fear"}} per line."""
+    _classify(input_, output, model or "emotion")
+
+
+def _classify(input_: Path, output: Path | None, model: str) -> None:
     from qa_pipeline.classifiers import load_classifier
     from qa_pipeline.classifiers.cli_support import classify_file
 

@@ -59,6 +59,7 @@ class Turn(BaseModel):
     norm: str = ""
     tokens: list[str] = Field(default_factory=list)
     sentiment: Prediction | None = None
+    emotion: Prediction | None = None  # angry/happy/neutral/sad/surprise/fear (customer turns by default)
     role_confidence: float | None = None
 
     @property

@@ -13,13 +13,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qa_pipeline.classifiers.base import TextClassifier
-from qa_pipeline.classifiers.metadata import read_metadata
+from qa_pipeline.classifiers.metadata import METADATA_FILE, read_metadata
 from qa_pipeline.errors import E, ModelError
 
 Loader = Callable[[Path], TextClassifier]
 
 #: kind -> "module:Class" whose ``load(path)`` classmethod loads a folder of that kind.
-_BUILTIN: dict[str, str] = {"sklearn": "qa_pipeline.classifiers.sklearn_model:SklearnTextClassifier"}
+_BUILTIN: dict[str, str] = {
+    "sklearn": "qa_pipeline.classifiers.sklearn_model:SklearnTextClassifier",
+    "hf": "qa_pipeline.classifiers.hf_model:HFTextClassifier",
+    "textcnn": "qa_pipeline.classifiers.textcnn:TextCNNClassifier",
+}
 _LOADERS: dict[str, Loader] = {}
 
 
@@ -51,8 +55,15 @@ def load_classifier(spec_or_path: str | Path, *, models_dir: Path) -> TextClassi
             "`python -m training.train_<model>` (e.g. train_sentiment, train_role) or set QA_MODELS_DIR",
             file=str(path),
         )
-    kind = read_metadata(folder).kind
+    kind = _kind(folder)
     return _loader(kind, folder)(path)
+
+
+def _kind(folder: Path) -> str:
+    """The metadata's kind; a bare Hugging Face checkpoint (config.json, no metadata) is ``hf``."""
+    if not (folder / METADATA_FILE).is_file() and (folder / "config.json").is_file():
+        return "hf"
+    return read_metadata(folder).kind
 
 
 def _loader(kind: str, folder: Path) -> Loader:

@@ -24,7 +24,7 @@ from qa_pipeline.rubric.textmatch import (
     ngrams,
     pinyin_seq,
 )
-from qa_pipeline.types import Channel, Conversation, Turn
+from qa_pipeline.types import Channel, Conversation, Prediction, Turn
 
 SpeakerScope = Literal["agent", "customer", "any"]
 
@@ -46,6 +46,8 @@ class MatchContext:
     named: dict[str, RuleBase] = field(default_factory=dict)
     views: TurnViews = field(default_factory=TurnViews)
     first_hit: dict[str, int | None] = field(default_factory=dict)
+    # trained rubric classifiers' outputs, per ClassifierRule.key, one slot per turn (None: not scored)
+    model_preds: dict[str, list[Prediction | None]] = field(default_factory=dict)
 
     def turn(self, i: int) -> Turn:
         return self.conv.turns[i]
@@ -238,6 +240,31 @@ class SentimentRule(RuleBase):
         return [Hit(i, "", self.id, -1, pred.probs[self.label])]
 
 
+class ClassifierRule(RuleBase):
+    """A trained rubric classifier (a model folder under QA_MODELS_DIR) says one of ``labels``
+    with total probability at least ``min_prob``. With ``pair`` the model reads the previous
+    customer turn and this turn together (e.g. was the customer's objection handled). The rubric
+    stage runs the models over a whole batch first (:mod:`qa_pipeline.rubric.models`)."""
+
+    type: Literal["classifier"]
+    model: str = Field(min_length=1)
+    labels: list[str] = Field(min_length=1)
+    min_prob: float = Field(default=0.5, ge=0, le=1)
+    pair: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}|{'pair' if self.pair else 'turn'}|{self.speaker}"
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        preds = ctx.model_preds.get(self.key)
+        pred = preds[i] if preds is not None and i < len(preds) else None
+        if pred is None:
+            return []
+        prob = sum(pred.probs.get(label, 0.0) for label in self.labels)
+        return [Hit(i, ctx.turn(i).text[:60], self.id, -1, prob)] if prob >= self.min_prob else []
+
+
 MetricName = Literal["silence_before", "overlap_s", "reply_gap"]
 
 
@@ -369,7 +396,18 @@ class Not(RuleBase):
 
 
 Rule = Annotated[
-    Keywords | Regex | Pinyin | Similar | SentimentRule | Metric | Ref | Previous | All | AnyOf | Not,
+    Keywords
+    | Regex
+    | Pinyin
+    | Similar
+    | SentimentRule
+    | ClassifierRule
+    | Metric
+    | Ref
+    | Previous
+    | All
+    | AnyOf
+    | Not,
     Field(discriminator="type"),
 ]
 

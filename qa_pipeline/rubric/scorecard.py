@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from qa_pipeline.rubric.rules import Hit, MatchContext, RuleBase
 from qa_pipeline.rubric.schema import BeforeCheck, EachCheck, ForbidCheck, Item, RequireCheck, Rubric
-from qa_pipeline.types import Conversation, Evidence, ItemResult, Verdict
+from qa_pipeline.types import Conversation, Evidence, ItemResult, Prediction, Verdict
 
 MAX_EVIDENCE = 8
 
@@ -42,10 +42,13 @@ class Scorecard:
     def version(self) -> str:
         return f"{self.rubric.id}@{self.rubric.version}"
 
-    def evaluate(self, conv: Conversation) -> dict[str, ItemResult]:
+    def evaluate(
+        self, conv: Conversation, model_preds: dict[str, list[Prediction | None]] | None = None
+    ) -> dict[str, ItemResult]:
+        """Every item's verdict; ``model_preds`` are the rubric classifiers' outputs for ``conv``."""
         if not conv.turns:  # nothing was said (e.g. a silent recording): nothing to judge
             return {item.id: self._na(item) for item in self.rubric.items}
-        ctx = MatchContext(conv=conv, named=dict(self.rubric.rules))
+        ctx = MatchContext(conv=conv, named=dict(self.rubric.rules), model_preds=model_preds or {})
         return {item.id: self._item(item, ctx) for item in self.rubric.items}
 
     def _na(self, item: Item) -> ItemResult:

@@ -5,7 +5,18 @@ import logging
 
 log = logging.getLogger(__name__)
 
-_BUILTIN = ("asr", "normalize", "pii", "segment", "timing", "negativity", "sentiment", "rubric", "indices")
+_BUILTIN = (
+    "asr",
+    "normalize",
+    "pii",
+    "segment",
+    "timing",
+    "negativity",
+    "sentiment",
+    "emotion",
+    "rubric",
+    "indices",
+)
 
 for _name in _BUILTIN:
     try:

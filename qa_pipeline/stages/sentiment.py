@@ -13,7 +13,7 @@ from pydantic import Field
 
 from qa_pipeline.classifiers import TextClassifier, load_classifier, resolve_model_path
 from qa_pipeline.pipeline import BuildContext, Stage, StageConfig, registry
-from qa_pipeline.types import SPEAKERS, Conversation, Speaker, Turn
+from qa_pipeline.types import SPEAKERS, Conversation, Prediction, Speaker, Turn
 
 
 class SentimentConfig(StageConfig):
@@ -43,8 +43,11 @@ class SentimentStage(Stage):
         turns = [t for conv in convs for t in conv.turns if self._selected(t)]
         preds = self.classifier.predict([t.text for t in turns], batch_size=self.config.batch_size)
         for turn, pred in zip(turns, preds, strict=True):
-            turn.sentiment = pred
+            self._assign(turn, pred)
         return list(convs)
+
+    def _assign(self, turn: Turn, pred: Prediction) -> None:
+        turn.sentiment = pred
 
     def _selected(self, turn: Turn) -> bool:
         return turn.speaker in self._speakers

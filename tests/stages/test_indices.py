@@ -35,9 +35,9 @@ def stage() -> IndicesStage:
 
 def test_emotion_index_by_hand() -> None:
     # valences -0.5, 0.5; weights 1, 3: level = (-0.5 + 1.5) / 4 = 0.25; trend = 0.5 - (-0.5) = 1.0
-    # 50 + 50 * (0.7 * 0.25 + 0.3 * 1.0) = 73.75; agent ratio 0.05 * 200 = 10 points off
+    # 50 + 50 * (0.9 * 0.25 + 0.1 * 1.0) = 66.25; agent ratio 0.05 * 200 = 10 points off
     b = emotion_index([-0.5, 0.5], 0.05, IndicesConfig())
-    assert b.value == pytest.approx(63.75)
+    assert b.value == pytest.approx(56.25)
     assert b.inputs["level"] == pytest.approx(0.25)
     assert b.inputs["trend"] == pytest.approx(1.0)
     assert b.inputs["agent_penalty"] == pytest.approx(10.0)
@@ -63,10 +63,12 @@ def test_arrives_angry_leaves_calm_beats_staying_angry(stage: IndicesStage) -> N
     stays = stage(_conv([NEG, NEG, NEG, NEG])).emotion_index
     assert recovers is not None and calm is not None and stays is not None
     assert recovers > calm > stays
-    # calm at first and angry at the end: the trend counts against the conversation, so it ranks
-    # below a customer who was angry all along
+    # calm at first and angry at the end: the end-weighted level and the trend both count against it
     worsens = stage(_conv([NEU, NEU, NEG, NEG])).emotion_index
-    assert worsens is not None and worsens < stays
+    assert worsens is not None and stays < worsens < calm
+    same_level = emotion_index([-0.5, 0.0, 0.5], None, IndicesConfig())
+    reversed_ = emotion_index([0.5, 0.0, -0.5], None, IndicesConfig())
+    assert same_level.value is not None and reversed_.value is not None and same_level.value > reversed_.value
 
 
 def test_agent_negativity_lowers_the_index(stage: IndicesStage) -> None:

@@ -1,0 +1,73 @@
+"""Trained rubric classifiers: which models a rubric uses, and their predictions over a batch.
+
+A rubric names models in ``classifier`` rules (:class:`~qa_pipeline.rubric.rules.ClassifierRule`).
+The rubric stage loads each model once and, per batch of conversations, runs each
+(model, pair, speaker) combination over every turn in scope in one ``predict`` call; rules then
+read the predictions from the :class:`MatchContext`. A pair model reads :func:`pair_text` of the
+previous customer turn and the turn, the same way ``training.train_rubric`` trained it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from qa_pipeline.classifiers.base import TextClassifier
+from qa_pipeline.rubric.rules import ClassifierRule, walk
+from qa_pipeline.rubric.schema import Rubric
+from qa_pipeline.types import Conversation, Prediction
+
+PAIR_SEP = " || "
+Preds = dict[str, list[Prediction | None]]
+
+
+def pair_text(before: str, text: str) -> str:
+    """What a pair model reads: the customer's turn, a separator, the reply."""
+    return f"{before}{PAIR_SEP}{text}"
+
+
+def classifier_rules(rubric: Rubric) -> list[ClassifierRule]:
+    """Every ``classifier`` rule of the rubric, one per key."""
+    roots = [r for item in rubric.items for r in item.rules()]
+    roots += [r for named in rubric.rules.values() for r in walk(named)]
+    found: dict[str, ClassifierRule] = {}
+    for rule in roots:
+        if isinstance(rule, ClassifierRule):
+            found.setdefault(rule.key, rule)
+    return list(found.values())
+
+
+def model_inputs(conv: Conversation, rule: ClassifierRule) -> list[str | None]:
+    """Per turn: the text the rule's model reads, or None when the turn is out of its speaker scope."""
+    out: list[str | None] = []
+    last_customer = ""
+    for turn in conv.turns:
+        if rule.speaker in ("any", turn.speaker):
+            out.append(pair_text(last_customer, turn.text) if rule.pair else turn.text)
+        else:
+            out.append(None)
+        if turn.speaker == "customer":
+            last_customer = turn.text
+    return out
+
+
+class RubricModels:
+    """The loaded classifiers of a rubric and the rules that use them."""
+
+    def __init__(self, classifiers: Mapping[str, TextClassifier], rules: Sequence[ClassifierRule]) -> None:
+        self.classifiers = dict(classifiers)
+        self.rules = list(rules)
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {name: clf.version for name, clf in sorted(self.classifiers.items())}
+
+    def predict(self, convs: Sequence[Conversation]) -> list[Preds]:
+        """Per conversation, per rule key, one prediction slot per turn."""
+        out: list[Preds] = [{} for _ in convs]
+        for rule in self.rules:
+            inputs = [model_inputs(conv, rule) for conv in convs]
+            flat = [text for per_conv in inputs for text in per_conv if text is not None]
+            preds = iter(self.classifiers[rule.model].predict(flat))
+            for slots, per_conv in zip(out, inputs, strict=True):
+                slots[rule.key] = [next(preds) if text is not None else None for text in per_conv]
+        return out

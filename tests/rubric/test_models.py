@@ -1,0 +1,83 @@
+"""Trained rubric classifiers in rules: batch predictions, pair inputs, speaker scope, thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa_pipeline.classifiers.base import Probs, TextClassifier
+from qa_pipeline.pipeline import BuildContext, registry
+from qa_pipeline.rubric.models import RubricModels, classifier_rules, model_inputs, pair_text
+from qa_pipeline.rubric.rules import ClassifierRule, MatchContext
+from qa_pipeline.settings import PROJECT_DIR, Settings
+from qa_pipeline.types import Conversation, Turn
+
+
+class _Keyword(TextClassifier):
+    """Debug model: 'yes' with p=0.9 when the text contains the word, and it counts its calls."""
+
+    def __init__(self, word: str) -> None:
+        self.labels, self.version, self.word, self.calls = ["yes", "no"], "kw", word, 0
+
+    def _forward(self, texts: list[str]) -> Probs:
+        self.calls += 1
+        p = np.array([0.9 if self.word in t else 0.1 for t in texts])
+        return np.stack([p, 1 - p], axis=1)
+
+
+def conv(*turns: tuple[str, str]) -> Conversation:
+    return Conversation(id="c", channel="chat", turns=[Turn(speaker=s, text=t) for s, t in turns])  # type: ignore[arg-type]
+
+
+def rule(**kw: object) -> ClassifierRule:
+    return ClassifierRule.model_validate({"type": "classifier", "model": "m", "labels": ["yes"], **kw})
+
+
+def test_pair_inputs_read_the_previous_customer_turn() -> None:
+    c = conv(("agent", "您好"), ("customer", "太贵了"), ("agent", "可以换套餐"), ("agent", "还有吗"))
+    r = rule(pair=True, speaker="agent")
+    assert model_inputs(c, r) == [pair_text("", "您好"), None, pair_text("太贵了", "可以换套餐"),
+                                  pair_text("太贵了", "还有吗")]  # fmt: skip
+
+
+def test_one_predict_call_per_rule_for_a_whole_batch_and_threshold() -> None:
+    model = _Keyword("贵")
+    r = rule(speaker="customer", min_prob=0.8)
+    models = RubricModels({"m": model}, [r])
+    convs = [conv(("agent", "您好"), ("customer", "太贵了")), conv(("customer", "好的"))]
+    preds = models.predict(convs)
+    assert model.calls == 1
+    assert preds[0][r.key][0] is None and preds[0][r.key][1] is not None
+    ctx = MatchContext(conv=convs[0], model_preds=preds[0])
+    assert [h.turn for h in r.find(ctx)] == [1]
+    assert rule(speaker="customer", min_prob=0.95).find(ctx) == []  # key differs: no predictions, no hit
+    assert r.find(MatchContext(conv=convs[1], model_preds=preds[1])) == []
+
+
+def test_default_rubric_loads_its_shipped_classifiers() -> None:
+    settings = Settings()
+    stage = registry.build("rubric", {}, BuildContext(settings=settings))
+    names = set(stage.models.classifiers)  # type: ignore[attr-defined]
+    assert {"rubric-empathy", "rubric-handling", "rubric-forbidden"} <= names
+    for name in names:
+        assert (PROJECT_DIR / "models" / name / "metadata.json").is_file()
+
+
+def test_classifier_rules_are_collected_once_per_key() -> None:
+    from qa_pipeline.rubric import load_rubric
+
+    rubric = load_rubric(Settings().rubric)
+    keys = [r.key for r in classifier_rules(rubric)]
+    assert len(keys) == len(set(keys)) >= 3
+
+
+def test_disguised_forbidden_phrase_is_caught_by_the_trained_model(tmp_path: Path) -> None:
+    settings = Settings()
+    pipeline_stage = registry.build("rubric", {}, BuildContext(settings=settings))
+    models = pipeline_stage.models  # type: ignore[attr-defined]
+    preds = models.classifiers["rubric-forbidden"].predict(["早干嘛去了，现在才想起来问", "我帮您查一下物流"])
+    assert preds[0].probs["forbidden"] > 0.5 > preds[1].probs["forbidden"]
+    with pytest.raises(ValueError):
+        rule(min_prob=2.0)
