@@ -73,6 +73,7 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=400, help="conversations to score")
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=2, help="also measure this many processes (0: skip)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.is_file() else EXAMPLES)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -87,6 +88,27 @@ def main() -> None:
     total, per_stage = run_pipeline(pipeline, convs, args.batch)
     base = naive_scorecard(fresh(rows, settings))
     _report(args, build_s, len(convs), turns, total, per_stage, base)
+    if args.workers > 1:
+        _processes(args, settings, rows, total)
+
+
+def _processes(args: argparse.Namespace, settings: Settings, rows: list[dict], one_s: float) -> None:
+    """The same conversations through ``args.workers`` processes (qa audit with QA_WORKERS)."""
+    from qa_pipeline.parallel import ProcessPipeline
+
+    batch = args.batch * args.workers
+    with ProcessPipeline(settings, args.workers) as pool:
+        pool.run_batch(fresh(rows[:batch], settings))  # warm-up: each worker builds its pipeline
+        convs = fresh(rows, settings)
+        start = time.perf_counter()
+        for i in range(0, len(convs), batch):
+            pool.run_batch(convs[i : i + batch])
+        total = time.perf_counter() - start
+    n = len(convs)
+    log.info("%d processes: %.1f conversations/s (%.2fx one process)", args.workers, n / total, one_s / total)
+    log.info(
+        "goal: >= 200 chats/s with %d processes: %s", args.workers, "met" if n / total >= 200 else "not met"
+    )
 
 
 def _report(

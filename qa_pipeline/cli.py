@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
@@ -194,6 +194,7 @@ def _audit(
     pipeline = _ByInput(settings)
     results: list[ConversationResult] = []
     with (
+        closing(pipeline),
         _repository(settings, store) as repository,
         _open_out(json_out, "--json") as out,
         tqdm(desc="auditing", unit="conv", disable=None) as bar,
@@ -225,10 +226,21 @@ class _ByInput(Pipeline):
     def _get(self, audio: bool) -> Pipeline:
         if audio not in self.pipelines:
             path = AUDIO_PIPELINE if audio else (self.settings.pipeline_config or DEFAULT_PIPELINE)
+            if not audio and self.settings.workers > 1:
+                from qa_pipeline.parallel import ProcessPipeline
+
+                self.pipelines[audio] = ProcessPipeline(self.settings, self.settings.workers, path)
+                return self.pipelines[audio]
             spec = load_pipeline_spec(path)
             stages = [registry.build(s.stage, s.config, self.context) for s in spec.stages]
             self.pipelines[audio] = Pipeline(stages, name=spec.name)
         return self.pipelines[audio]
+
+    def close(self) -> None:
+        for pipeline in self.pipelines.values():
+            close = getattr(pipeline, "close", None)
+            if close is not None:
+                close()
 
     def run_batch(self, batch: list[Conversation]) -> list[Conversation | Failure]:
         out: list[Conversation | Failure | None] = [None] * len(batch)

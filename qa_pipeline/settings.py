@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
 
     batch_size: int = Field(default=32, gt=0, le=4096)
+    workers: int = Field(default=1, ge=1, le=64)  # text-pipeline processes for batch audits (2 cores: 2)
     log_level: str = "INFO"
 
     @field_validator("log_level")

@@ -228,3 +228,15 @@ def test_the_same_id_twice_in_one_run_is_reported_not_audited_twice(env: Path) -
     out = runner.invoke(app, ["audit", str(env / "one.jsonl"), str(env / "two.jsonl")])
     assert out.exit_code == EXIT_PROBLEMS and "QA117" in out.output and "one.jsonl" in out.output
     assert _stored_ids(env / "qa.db") == ["ex01"]
+
+
+@pytest.mark.slow
+def test_audit_with_two_worker_processes(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_WORKERS", "2")
+    out = runner.invoke(app, ["audit", str(PROJECT_DIR / "examples"), "--json", "r.jsonl"])
+    assert out.exit_code == 0, out.output
+    results = [json.loads(line) for line in (env / "r.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(results) == 10 and all(r["quality_index"] is not None for r in results)
+    ex02 = next(r for r in results if r["id"] == "ex02")
+    assert ex02["items"]["forbidden_phrase"]["verdict"] == "fail"
+    assert _stored_ids(env / "qa.db") == sorted(r["id"] for r in results)

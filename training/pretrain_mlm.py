@@ -166,17 +166,25 @@ def train_mlm(model: Any, tokenizer: Any, texts: list[str], opts: MlmOptions) ->
     return {"steps": step, "mlm_loss_last": sum(tail) / len(tail), "texts": len(texts)}
 
 
-def pretrain(data_dir: Path, out: Path, opts: MlmOptions) -> dict[str, float]:
+def pretrain(data_dir: Path, out: Path, opts: MlmOptions, resume: bool = False) -> dict[str, float]:
+    """Pre-train (or, with ``resume``, continue pre-training the checkpoint in ``out``) and save it."""
     import mlflow
 
-    texts = corpus(data_dir, opts.max_texts, opts.seed)
-    vocab = build_vocab(texts, opts.min_char_count)
-    log.info("pre-training corpus: %d texts, vocabulary %d", len(texts), len(vocab))
-    tokenizer = make_tokenizer(vocab, out)
-    model = build_model(len(vocab), opts)
+    texts = corpus(data_dir, opts.max_texts, opts.seed + int(resume))
+    if resume:
+        from transformers import AutoTokenizer, BertForMaskedLM
+
+        tokenizer = AutoTokenizer.from_pretrained(str(out), local_files_only=True)
+        model = BertForMaskedLM.from_pretrained(str(out), local_files_only=True)
+        opts = MlmOptions(**{**asdict(opts), "warmup_steps": 50, "lr": opts.lr / 2})
+    else:
+        vocab = build_vocab(texts, opts.min_char_count)
+        tokenizer = make_tokenizer(vocab, out)
+        model = build_model(len(vocab), opts)
+    log.info("pre-training corpus: %d texts, vocabulary %d", len(texts), len(tokenizer))
     started = time.perf_counter()
     metrics = train_mlm(model, tokenizer, texts, opts)
-    metrics |= {"vocab": len(vocab), "seconds": round(time.perf_counter() - started, 1)}
+    metrics |= {"vocab": len(tokenizer), "seconds": round(time.perf_counter() - started, 1)}
     model.save_pretrained(str(out))
     mlflow.log_params({k: str(v) for k, v in asdict(opts).items()})
     mlflow.log_metrics(metrics)
@@ -191,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="checkpoint folder (default out/charbert)")
     parser.add_argument("--minutes", type=float, default=None, help="wall-time budget")
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--resume", action="store_true", help="continue pre-training the checkpoint in --out")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir = args.data_dir or default_data_dir()
@@ -202,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         opts = MlmOptions(**{**asdict(opts), "minutes": args.minutes})
     out = args.out or Path("out") / ("charbert-smoke" if args.smoke else "charbert")
     with start_run("pretrain_mlm", "smoke" if args.smoke else "full"):
-        metrics = pretrain(data_dir, out, opts)
+        metrics = pretrain(data_dir, out, opts, resume=args.resume)
     log.info("saved %s: %s", out, json.dumps(metrics))
     return 0
 

@@ -1,0 +1,75 @@
+"""Run a text pipeline in several worker processes, so a batch audit uses every core.
+
+The stages are CPU-bound Python (jieba, regular expressions, scikit-learn), so threads would share
+one core. :class:`ProcessPipeline` starts ``workers`` processes (``spawn``: nothing half-initialised
+is inherited); each builds the pipeline once from the same settings and pipeline YAML, then takes
+slices of every batch. Results come back in input order; a conversation that fails in a worker
+comes back as its :class:`Failure`, like in-process. ``QA_WORKERS`` (or ``qa audit --workers``)
+sets the number; 1 runs in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from qa_pipeline.pipeline import Failure, Pipeline
+from qa_pipeline.settings import Settings
+from qa_pipeline.types import Conversation
+
+log = logging.getLogger(__name__)
+
+_WORKER_PIPELINE: list[Pipeline] = []  # the one pipeline of a worker process (set by _init)
+
+
+def _init(settings: dict[str, Any], config: str | None) -> None:
+    logging.basicConfig(level=settings.get("log_level", "WARNING"))
+    built = Settings.model_validate(settings)
+    _WORKER_PIPELINE.append(Pipeline.from_config(Path(config) if config else None, settings=built))
+
+
+def _run(batch: list[Conversation]) -> list[Conversation | Failure]:
+    return _WORKER_PIPELINE[0].run_batch(batch)
+
+
+def split(batch: list[Conversation], parts: int) -> list[list[Conversation]]:
+    """``parts`` contiguous slices of nearly equal size (empty ones dropped), order kept."""
+    size, extra = divmod(len(batch), parts)
+    out, start = [], 0
+    for i in range(parts):
+        end = start + size + (1 if i < extra else 0)
+        if end > start:
+            out.append(batch[start:end])
+        start = end
+    return out
+
+
+class ProcessPipeline(Pipeline):
+    """``run_batch`` spread over worker processes; use as a context manager (or call ``close``)."""
+
+    def __init__(self, settings: Settings, workers: int, config: Path | None = None) -> None:
+        super().__init__([], name=f"processes-{workers}")
+        self.workers = workers
+        ctx = multiprocessing.get_context("spawn")
+        state = settings.model_dump(mode="json")
+        self.pool = ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_init, initargs=(state, str(config) if config else None)
+        )
+
+    def run_batch(self, batch: list[Conversation]) -> list[Conversation | Failure]:
+        if not batch:
+            return []
+        parts = split(batch, self.workers)
+        return [out for done in self.pool.map(_run, parts) for out in done]
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> ProcessPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

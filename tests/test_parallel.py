@@ -1,0 +1,53 @@
+"""Batch audits in worker processes: same results, same order, failures kept per conversation."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_pipeline.parallel import ProcessPipeline, split
+from qa_pipeline.pipeline import Failure, Pipeline
+from qa_pipeline.settings import Settings
+from qa_pipeline.types import Conversation, Turn
+
+
+def test_split_keeps_order_and_balances() -> None:
+    items = [Conversation(id=str(i), channel="chat", turns=[]) for i in range(5)]
+    parts = split(items, 2)
+    assert [[c.id for c in p] for p in parts] == [["0", "1", "2"], ["3", "4"]]
+    assert [len(p) for p in split(items[:1], 4)] == [1]
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_in_process_results() -> None:
+    settings = Settings()
+    convs = [
+        Conversation(
+            id=f"c{i}",
+            channel="chat",
+            turns=[
+                Turn(
+                    speaker="agent",
+                    text="您好，工号一二三，请问有什么可以帮您？",
+                    start=float(i),
+                    end=float(i),
+                ),
+                Turn(speaker="customer", text="我要投诉，等了一个星期还没到！", start=i + 5.0, end=i + 5.0),
+                Turn(
+                    speaker="agent",
+                    text="非常抱歉，我马上帮您催一下，明天之前给您回电，再见。",
+                    start=i + 9.0,
+                    end=i + 9.0,
+                ),
+            ],
+        )
+        for i in range(6)
+    ]
+    expected = Pipeline.from_config(settings=settings).run_batch([c.model_copy(deep=True) for c in convs])
+    with ProcessPipeline(settings, 2) as pool:
+        got = pool.run_batch([c.model_copy(deep=True) for c in convs])
+        assert pool.run_batch([]) == []
+    assert [g.id for g in got if isinstance(g, Conversation)] == [c.id for c in convs]
+    for a, b in zip(expected, got, strict=True):
+        assert not isinstance(a, Failure) and not isinstance(b, Failure)
+        assert a.quality_index == b.quality_index and a.emotion_index == b.emotion_index
+        assert {k: v.verdict for k, v in a.items.items()} == {k: v.verdict for k, v in b.items.items()}
