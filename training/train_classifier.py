@@ -34,12 +34,32 @@ from qa_pipeline.classifiers.base import TextClassifier
 from qa_pipeline.classifiers.features import model_text
 from qa_pipeline.classifiers.metadata import DataFile, ModelMetadata, sha256_of, write_metadata
 from training import evaluate
+from training.cards import write_card
 from training.datasets import Example, default_data_dir, stratified_split
 from training.tasks import TASKS, Task
 from training.torch_train import Encoded, LoopOptions, encode, fit_temperature, predict_logits, train
 from training.tracking import log_report, start_run
 
 log = logging.getLogger("training.train_classifier")
+
+PURPOSE = {
+    "sentiment": "Utterance sentiment (neg / neu / pos) for customer and agent turns; feeds the emotion "
+    "index and `sentiment` rubric rules. Made by `python -m training.train_classifier --task sentiment`.",
+    "emotion": "Utterance emotion (angry, happy, neutral, sad, surprise, fear) for customer turns; feeds "
+    "the emotion index. Made by `python -m training.train_classifier --task emotion`.",
+}
+LIMITS = {
+    "sentiment": [
+        "Trained mostly on reviews and Weibo posts; customer-service chat is under-represented (JDDC cue "
+        "labels are distant supervision), so chat utterances score lower than reviews.",
+        "Sarcasm and politeness-wrapped complaints are often read as neutral or positive.",
+    ],
+    "emotion": [
+        "Trained on Weibo posts (SMP2020 COVID-period posts and CLUEmotion); customer-service speech "
+        "differs, and surprise / fear are rare (low F1).",
+        "Research-use data: check the licences above before redistributing the model.",
+    ],
+}
 
 
 @dataclass(frozen=True)
@@ -224,6 +244,7 @@ def run(data_dir: Path, out: Path, opts: RunOptions) -> ModelMetadata:
     report.metrics["total_seconds"] = round(time.perf_counter() - started, 1)
     meta.metrics = dict(report.metrics)
     write_metadata(out, meta)
+    write_card(out, meta, PURPOSE[task.name], LIMITS[task.name], smoke=opts.smoke)
     log_report({**meta.params, "task": opts.task, "arch": opts.arch, "smoke": opts.smoke}, report, out, meta)
     return meta
 

@@ -38,10 +38,24 @@ from qa_pipeline.classifiers.sklearn_model import ExportInfo, export_model
 from qa_pipeline.hashing import sha256_file
 from qa_pipeline.rubric.models import pair_text
 from training import evaluate
+from training.cards import write_card
 from training.datasets import PROJECT_DIR
 from training.tracking import log_report, start_run
 
 log = logging.getLogger("training.train_rubric")
+PURPOSES = {
+    "objection": "Customer-turn objection type (price, refund, distrust, delay, cancel, hesitate) or none.",
+    "handling": "Whether the agent's reply handles the customer's objection (acknowledges + reason or "
+    "option) or dismisses it; reads `<customer turn> || <reply>`. Used by the rubric's handled_reply rule.",
+    "empathy": "Whether an agent turn apologises or acknowledges the customer's feelings (empathy / none).",
+    "forbidden": "Whether an agent turn is a banned service phrase in any wording (forbidden / ok); used by "
+    "the fatal forbidden_phrase item with a strict threshold.",
+}
+LIMITS = [
+    "About 800-1100 hand-written examples per model; the cross-validated figures are on those examples, "
+    "not on real conversations: judge them with `qa eval` on your own labelled calls.",
+    "Character n-grams only: no context beyond the turn (handling: the customer's turn and the reply).",
+]
 EXAMPLES = PROJECT_DIR / "rubrics" / "examples"
 
 
@@ -112,6 +126,7 @@ def train_one(task: RubricTask, examples: Path, models_dir: Path, folds: int, se
         params={"features": "char 1-4 tf-idf", "C": 4.0, "folds": folds},
     )
     meta = export_model(model, out, info)
+    write_card(out, meta, PURPOSES[task.name], LIMITS)
     with start_run("rubric", task.name):
         log_report(info.params, report, out, meta)
     log.info(
