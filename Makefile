@@ -9,7 +9,7 @@ PORT   ?= 8000
 # small CPU-only wheel: make TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
 
-.PHONY: install demo audit-examples serve test lint bench clean
+.PHONY: install demo audit-examples serve test lint bench train clean
 
 $(BIN)/qa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ lint: install
 	$(BIN)/ruff check qa_pipeline api training tests bench
 	$(BIN)/ruff format --check qa_pipeline api training tests bench
 	$(BIN)/mypy qa_pipeline api training
+
+train: install
+	$(BIN)/python -m training.all
 
 bench: install
 	$(BIN)/python -m bench.text_throughput

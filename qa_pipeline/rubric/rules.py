@@ -251,6 +251,9 @@ class ClassifierRule(RuleBase):
     labels: list[str] = Field(min_length=1)
     min_prob: float = Field(default=0.5, ge=0, le=1)
     pair: bool = False
+    review: bool = Field(
+        default=False, description="a fail resting only on this rule's hits becomes `review`"
+    )
 
     @property
     def key(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa_pipeline.rubric.rules import Hit, MatchContext, RuleBase
+from qa_pipeline.rubric.rules import ClassifierRule, Hit, MatchContext, RuleBase, walk
 from qa_pipeline.rubric.schema import BeforeCheck, EachCheck, ForbidCheck, Item, RequireCheck, Rubric
 from qa_pipeline.types import Conversation, Evidence, ItemResult, Prediction, Verdict
 
@@ -37,6 +37,9 @@ class Scorecard:
     def __init__(self, rubric: Rubric, word_review_below: float | None = None) -> None:
         self.rubric = rubric
         self.word_review_below = word_review_below
+        rules = [r for item in rubric.items for r in item.rules()]
+        rules += [r for named in rubric.rules.values() for r in walk(named)]
+        self._review_only = {r.id for r in rules if isinstance(r, ClassifierRule) and r.review}
 
     @property
     def version(self) -> str:
@@ -71,7 +74,10 @@ class Scorecard:
         )
 
     def _uncertain(self, outcome: Outcome, ctx: MatchContext) -> bool:
-        """A fail resting only on weak fuzzy matches, or only on words ASR was unsure of, goes to a human."""
+        """A fail resting only on weak fuzzy matches, only on review-only model hits, or only on words
+        ASR was unsure of, goes to a human."""
+        if outcome.rests_on and all(h.rule in self._review_only for h in outcome.rests_on):
+            return True
         if self.rubric.review_below is not None and outcome.weakest < self.rubric.review_below:
             return True
         if self.word_review_below is None or not outcome.rests_on:

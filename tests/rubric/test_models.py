@@ -38,8 +38,12 @@ def rule(**kw: object) -> ClassifierRule:
 def test_pair_inputs_read_the_previous_customer_turn() -> None:
     c = conv(("agent", "您好"), ("customer", "太贵了"), ("agent", "可以换套餐"), ("agent", "还有吗"))
     r = rule(pair=True, speaker="agent")
-    assert model_inputs(c, r) == [pair_text("", "您好"), None, pair_text("太贵了", "可以换套餐"),
-                                  pair_text("太贵了", "还有吗")]  # fmt: skip
+    assert model_inputs(c, r) == [
+        pair_text("", "您好"),
+        None,
+        pair_text("太贵了", "可以换套餐"),
+        pair_text("太贵了", "还有吗"),
+    ]
 
 
 def test_one_predict_call_per_rule_for_a_whole_batch_and_threshold() -> None:
@@ -81,3 +85,45 @@ def test_disguised_forbidden_phrase_is_caught_by_the_trained_model(tmp_path: Pat
     assert preds[0].probs["forbidden"] > 0.5 > preds[1].probs["forbidden"]
     with pytest.raises(ValueError):
         rule(min_prob=2.0)
+
+
+def test_fatal_fail_resting_only_on_a_review_only_model_goes_to_review() -> None:
+    from qa_pipeline.rubric import parse_rubric
+    from qa_pipeline.rubric.scorecard import Scorecard
+
+    spec = {
+        "id": "t",
+        "version": "1",
+        "items": [
+            {
+                "id": "banned",
+                "points": 10,
+                "fatal": True,
+                "check": {
+                    "type": "forbid",
+                    "rule": {
+                        "type": "any",
+                        "rules": [
+                            {"type": "keywords", "any": ["爱买不买"], "speaker": "agent"},
+                            {
+                                "type": "classifier",
+                                "model": "m",
+                                "labels": ["yes"],
+                                "min_prob": 0.8,
+                                "speaker": "agent",
+                                "review": True,
+                            },
+                        ],
+                    },
+                },
+            }
+        ],
+    }
+    rubric = parse_rubric(spec, source="test")
+    card = Scorecard(rubric)
+    models = RubricModels({"m": _Keyword("规定")}, classifier_rules(rubric))
+    model_only = conv(("agent", "规定就是这样"))
+    keyword = conv(("agent", "爱买不买"), ("agent", "规定就是这样"))
+    for c, verdict in ((model_only, "review"), (keyword, "fail"), (conv(("agent", "您好")), "pass")):
+        (preds,) = models.predict([c])
+        assert card.evaluate(c, preds)["banned"].verdict == verdict
