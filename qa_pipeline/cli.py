@@ -26,14 +26,11 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from qa_pipeline.audit import Auditor, AuditSummary
+from qa_pipeline.batch import AudioProgress, ByInputPipeline
 from qa_pipeline.errors import E, InputError, QAError
 from qa_pipeline.evaluation import ReviewPolicy
 from qa_pipeline.pipeline import (
-    DEFAULT_PIPELINE,
-    BuildContext,
-    Failure,
     Pipeline,
-    load_pipeline_spec,
     registry,
 )
 from qa_pipeline.settings import Settings
@@ -52,7 +49,6 @@ classify_app = typer.Typer(no_args_is_help=True, help="Run a text classifier ove
 app.add_typer(db_app, name="db")
 app.add_typer(classify_app, name="classify")
 
-AUDIO_PIPELINE = Path(__file__).parent / "config" / "pipeline.audio.yaml"
 EXIT_ERROR = 2  # bad arguments, settings or output path: nothing was done
 EXIT_PROBLEMS = 3  # some conversations were skipped (reported on stderr), or none were found
 
@@ -191,7 +187,7 @@ def _audit(
     if first is None:  # nothing to audit: no models to load, no database to open
         with _open_out(json_out, "--json"):
             return AuditSummary(), []
-    pipeline = _ByInput(settings)
+    pipeline = ByInputPipeline(settings)
     results: list[ConversationResult] = []
     with (
         closing(pipeline),
@@ -199,7 +195,7 @@ def _audit(
         _open_out(json_out, "--json") as out,
         tqdm(desc="auditing", unit="conv", disable=None) as bar,
     ):
-        audio = _AudioProgress(bar)
+        audio = AudioProgress(bar)
 
         def done(conv: Conversation) -> None:
             audio.add(conv)
@@ -211,65 +207,6 @@ def _audit(
         auditor = Auditor(pipeline, repository, settings.batch_size)
         summary = auditor.run(chain([first], items), on_done=done, on_item=bar.update)
     return summary, results
-
-
-class _ByInput(Pipeline):
-    """Text conversations through the text pipeline, recordings (``audio`` set) through the audio
-    pipeline (``asr`` first). Each is built on first use, sharing loaded models; order is kept."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.context = BuildContext(settings=settings)
-        self.pipelines: dict[bool, Pipeline] = {}
-        super().__init__([], name="by-input")
-
-    def _get(self, audio: bool) -> Pipeline:
-        if audio not in self.pipelines:
-            path = AUDIO_PIPELINE if audio else (self.settings.pipeline_config or DEFAULT_PIPELINE)
-            if not audio and self.settings.workers > 1:
-                from qa_pipeline.parallel import ProcessPipeline
-
-                self.pipelines[audio] = ProcessPipeline(self.settings, self.settings.workers, path)
-                return self.pipelines[audio]
-            spec = load_pipeline_spec(path)
-            stages = [registry.build(s.stage, s.config, self.context) for s in spec.stages]
-            self.pipelines[audio] = Pipeline(stages, name=spec.name)
-        return self.pipelines[audio]
-
-    def close(self) -> None:
-        for pipeline in self.pipelines.values():
-            close = getattr(pipeline, "close", None)
-            if close is not None:
-                close()
-
-    def run_batch(self, batch: list[Conversation]) -> list[Conversation | Failure]:
-        out: list[Conversation | Failure | None] = [None] * len(batch)
-        for audio in (False, True):
-            index = [i for i, c in enumerate(batch) if (c.audio is not None) is audio]
-            if index:
-                done = self._get(audio).run_batch([batch[i] for i in index])
-                for i, result in zip(index, done, strict=True):
-                    out[i] = result
-        return [r for r in out if r is not None]
-
-
-@dataclass
-class _AudioProgress:
-    """Hours of audio transcribed and the real-time factor, shown on the progress bar."""
-
-    bar: Any
-    audio_s: float = 0.0
-    elapsed_s: float = 0.0
-
-    def add(self, conv: Conversation) -> None:
-        asr = conv.metadata.get("asr")
-        if not isinstance(asr, dict):
-            return
-        audio_s = float(asr.get("audio_s") or 0.0)
-        self.audio_s += audio_s
-        self.elapsed_s += float(asr.get("rtf") or 0.0) * audio_s
-        rtf = self.elapsed_s / self.audio_s if self.audio_s else 0.0
-        self.bar.set_postfix(audio_h=f"{self.audio_s / 3600:.2f}", rtf=f"{rtf:.3f}")
 
 
 @contextmanager
@@ -427,7 +364,7 @@ def _eval_audio(
     for problem in twins.problems:
         typer.echo(f"skipped recording: {problem}", err=True)
     collected = AudioResults(twins.references)
-    summary = Auditor(_ByInput(settings), None, settings.batch_size).run(
+    summary = Auditor(ByInputPipeline(settings), None, settings.batch_size).run(
         iter(twins.conversations), on_done=collected
     )
     _report_problems(summary)
