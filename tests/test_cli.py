@@ -91,6 +91,18 @@ def test_classify_sentiment_writes_json_lines(env: Path) -> None:
     assert set(rows[0]["probs"]) == {"neg", "neu", "pos"} and abs(sum(rows[0]["probs"].values()) - 1) < 1e-6
 
 
+def test_classify_emotion_writes_one_of_six_labels(env: Path) -> None:
+    texts = "气死我了，等了一个星期还没到\n太好了，谢谢你们，真开心\n"
+    (env / "texts.txt").write_text(texts, encoding="utf-8")
+    out = runner.invoke(app, ["classify", "emotion", "--input", "texts.txt", "--output", "e.jsonl"])
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(line) for line in (env / "e.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["label"] for r in rows] == ["angry", "happy"]
+    assert set(rows[0]["probs"]) == {"angry", "happy", "neutral", "sad", "surprise", "fear"}
+    missing = runner.invoke(app, ["classify", "emotion", "--input", "texts.txt", "--model", "no-such-model"])
+    assert missing.exit_code == EXIT_ERROR and "QA301" in missing.output
+
+
 def test_csv_export_with_explicit_mapping(env: Path) -> None:
     mapping = "id=会话ID,time=时间,speaker=角色,text=内容,agent_id=坐席工号"
     csv = str(EXAMPLES / "chat_export_gbk.csv")
