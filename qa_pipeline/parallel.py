@@ -26,6 +26,9 @@ _WORKER_PIPELINE: list[Pipeline] = []  # the one pipeline of a worker process (s
 
 
 def _init(settings: dict[str, Any], config: str | None) -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # one process per core: native thread pools would oversubscribe the cores
     logging.basicConfig(level=settings.get("log_level", "WARNING"))
     built = Settings.model_validate(settings)
     _WORKER_PIPELINE.append(Pipeline.from_config(Path(config) if config else None, settings=built))
