@@ -3,6 +3,8 @@
 # Installs Debian's postgresql if it is missing. Any failure prints nothing (the tests then skip).
 set -uo pipefail
 PORT=${QA_CI_PG_PORT:-55432}
+# a server left over from an earlier run on this machine may hold the port: take the next free one
+while (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && [ "$PORT" -lt 55452 ]; do PORT=$((PORT + 1)); done
 DIR=${QA_CI_PG_DIR:-/tmp/qa-ci-pg}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if [ -z "$bin" ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
