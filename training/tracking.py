@@ -33,6 +33,11 @@ def start_run(experiment: str, run_name: str) -> Iterator[Any]:
 def log_report(params: dict[str, Any], report: Report, out: Path, meta: Any) -> None:
     """Parameters, metrics, confusion matrices (JSON artefacts), the model folder and version tags."""
     mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+    log_outputs(report, out, meta)
+
+
+def log_outputs(report: Report, out: Path, meta: Any) -> None:
+    """Metrics, confusion matrices (JSON artefacts), the model folder and version tags."""
     mlflow.log_metrics(report.metrics)
     with tempfile.TemporaryDirectory() as tmp:
         for name, matrix in report.confusion.items():

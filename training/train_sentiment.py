@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -48,12 +46,12 @@ from training.datasets import (
     stratified_split,
 )
 from training.model_card import write_model_card
+from training.tracking import log_outputs, start_run
 
 log = logging.getLogger("training.train_sentiment")
 
 DEFAULT_OUT = PROJECT_DIR / "models" / "sentiment"
 SMOKE_OUT = Path("out") / "sentiment-smoke"
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 EXPERIMENT = "sentiment"
 
 
@@ -141,17 +139,6 @@ def check_export(out: Path, data_dir: Path, report: evaluate.Report) -> Any:
     return classifier.metadata  # type: ignore[attr-defined]
 
 
-def log_run(report: evaluate.Report, out: Path, meta: Any) -> None:
-    mlflow.log_metrics(report.metrics)
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, matrix in report.confusion.items():
-            path = Path(tmp) / f"confusion_{name}.json"
-            path.write_text(json.dumps(matrix, ensure_ascii=False, indent=1), encoding="utf-8")
-        mlflow.log_artifacts(tmp, artifact_path="confusion")
-    mlflow.log_artifacts(str(out), artifact_path="model")
-    mlflow.set_tags({"model_version": meta.version, "artefact_sha256": meta.artefact_sha256})
-
-
 def train(data_dir: Path, out: Path, opts: TrainOptions) -> Any:
     """The whole run: data -> fit -> evaluate -> export -> reload check -> MLflow. Returns the metadata."""
     started = time.perf_counter()
@@ -169,7 +156,7 @@ def train(data_dir: Path, out: Path, opts: TrainOptions) -> Any:
     meta.metrics = dict(report.metrics)
     write_metadata(out, meta)
     write_model_card(out, meta, mix, smoke=opts.smoke)
-    log_run(report, out, meta)
+    log_outputs(report, out, meta)
     return meta
 
 
@@ -198,9 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     base = SMOKE if args.smoke else TrainOptions()
     opts = replace(base, seed=args.seed, mix=replace(base.mix, seed=args.seed))
     out = args.out or (SMOKE_OUT if args.smoke else DEFAULT_OUT)
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
-    mlflow.set_experiment(args.experiment)
-    with mlflow.start_run(run_name="smoke" if args.smoke else "full") as run:
+    with start_run(args.experiment, "smoke" if args.smoke else "full") as run:
         meta = train(data_dir, out, opts)
     log.info("run %s: %s exported to %s", run.info.run_id, meta.version, out)
     log.info("metrics: %s", json.dumps(meta.metrics, ensure_ascii=False))

@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from qa_pipeline.classifiers.base import Probs, TextClassifier
-from qa_pipeline.classifiers.features import model_text
 from qa_pipeline.classifiers.metadata import METADATA_FILE, ModelMetadata, read_metadata
+from qa_pipeline.classifiers.torch_base import TokenizedTorchClassifier
 from qa_pipeline.errors import E, ModelError
 
 log = logging.getLogger(__name__)
@@ -32,20 +28,13 @@ KIND = "hf"
 DEFAULT_MAX_LENGTH = 128
 
 
-class HFTextClassifier(TextClassifier):
+class HFTextClassifier(TokenizedTorchClassifier):
     """A transformers ``AutoModelForSequenceClassification`` with calibrated softmax outputs."""
 
     def __init__(self, model: Any, tokenizer: Any, metadata: ModelMetadata) -> None:
+        wanted = int(metadata.params.get("max_length", DEFAULT_MAX_LENGTH))
+        super().__init__(tokenizer, metadata, _max_length(model, tokenizer, wanted), normalise=False)
         self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.metadata = metadata
-        self.labels = list(metadata.labels)
-        self.version = metadata.version
-        self.temperature = float(metadata.params.get("temperature", 1.0))
-        self.max_length = _max_length(
-            model, tokenizer, int(metadata.params.get("max_length", DEFAULT_MAX_LENGTH))
-        )
-        self.normalise = bool(metadata.params.get("normalise", False))
 
     @classmethod
     def load(cls, path: Path) -> HFTextClassifier:
@@ -63,21 +52,8 @@ class HFTextClassifier(TextClassifier):
         _check_labels(model, meta, folder)
         return cls(model, tokenizer, meta)
 
-    def preprocess(self, texts: Sequence[str]) -> list[str]:
-        items = super().preprocess(texts)
-        return [model_text(t) for t in items] if self.normalise else items
-
-    def _forward(self, texts: list[str]) -> Probs:
-        import torch
-
-        if not texts:
-            return np.zeros((0, len(self.labels)))
-        enc = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
-        with torch.inference_mode():
-            logits = self.model(**enc).logits / self.temperature
-        return np.asarray(torch.softmax(logits.float(), dim=-1).numpy(), dtype=np.float64)
+    def _logits(self, enc: Any) -> Any:
+        return self.model(**enc).logits
 
 
 def _max_length(model: Any, tokenizer: Any, wanted: int) -> int:

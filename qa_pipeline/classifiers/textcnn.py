@@ -9,16 +9,13 @@ vocabulary, shared with the char-BERT) and ``metadata.json`` (``kind: textcnn``;
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa_pipeline.classifiers.base import Probs, TextClassifier
-from qa_pipeline.classifiers.features import model_text
 from qa_pipeline.classifiers.metadata import ModelMetadata, read_metadata
+from qa_pipeline.classifiers.torch_base import TokenizedTorchClassifier
 from qa_pipeline.errors import E, ModelError
 
 KIND = "textcnn"
@@ -67,18 +64,12 @@ def build_network(config: TextCNNConfig) -> Any:
     return TextCNN()
 
 
-class TextCNNClassifier(TextClassifier):
+class TextCNNClassifier(TokenizedTorchClassifier):
     """Loads a TextCNN folder; batches are tokenised and padded to their longest text."""
 
     def __init__(self, network: Any, tokenizer: Any, metadata: ModelMetadata) -> None:
+        super().__init__(tokenizer, metadata, int(metadata.params.get("max_length", 128)), normalise=True)
         self.network = network.eval()
-        self.tokenizer = tokenizer
-        self.metadata = metadata
-        self.labels = list(metadata.labels)
-        self.version = metadata.version
-        self.temperature = float(metadata.params.get("temperature", 1.0))
-        self.max_length = int(metadata.params.get("max_length", 128))
-        self.normalise = bool(metadata.params.get("normalise", True))
 
     @classmethod
     def load(cls, path: Path) -> TextCNNClassifier:
@@ -102,21 +93,8 @@ class TextCNNClassifier(TextClassifier):
             raise ModelError(E.MODEL_INCOMPATIBLE, "n_labels differs from metadata labels", file=str(folder))
         return cls(network, tokenizer, meta)
 
-    def preprocess(self, texts: Sequence[str]) -> list[str]:
-        items = super().preprocess(texts)
-        return [model_text(t) for t in items] if self.normalise else items
-
-    def _forward(self, texts: list[str]) -> Probs:
-        import torch
-
-        if not texts:
-            return np.zeros((0, len(self.labels)))
-        enc = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
-        with torch.inference_mode():
-            logits = self.network(enc["input_ids"], enc["attention_mask"]) / self.temperature
-        return np.asarray(torch.softmax(logits.float(), dim=-1).numpy(), dtype=np.float64)
+    def _logits(self, enc: Any) -> Any:
+        return self.network(enc["input_ids"], enc["attention_mask"])
 
 
 def save_textcnn(network: Any, config: TextCNNConfig, tokenizer: Any, folder: Path) -> Path:
