@@ -15,6 +15,7 @@ import logging
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.settings import PROJECT_DIR, Settings
@@ -35,12 +36,23 @@ NAIVE = {
 
 
 def load(path: Path, n: int, settings: Settings) -> list[dict]:
+    """``n`` conversations, cycling through the file; repeats get their own turn texts (:func:`vary`)."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    out = []
+    out: list[dict] = []
     while len(out) < n:
+        copy = len(out) // len(rows)
         for row in rows[: n - len(out)]:
-            out.append({**row, "id": f"{row['id']}-{len(out)}"})
+            out.append({**vary(row, copy), "id": f"{row['id']}-{len(out)}"})
     return out
+
+
+def vary(row: dict, copy: int) -> dict:
+    """The ``copy``-th repeat of a conversation with a short marker ending each turn, so no text repeats
+    exactly: caches keyed by text (the models' jieba tokens) then help no more than on real traffic."""
+    if copy == 0:
+        return row
+    marker = "嗯" * (1 + (copy - 1) % 3) + "~" * (1 + (copy - 1) // 3)
+    return {**row, "turns": [{**t, "text": f"{t['text']}{marker}"} for t in row.get("turns", [])]}
 
 
 def fresh(rows: list[dict], settings: Settings) -> list[Conversation]:
@@ -74,6 +86,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=400, help="conversations to score")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2, help="also measure this many processes (0: skip)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the fastest counts")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.is_file() else EXAMPLES)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -81,34 +94,44 @@ def main() -> None:
     t0 = time.perf_counter()
     pipeline = Pipeline.from_config(settings=settings)
     build_s = time.perf_counter() - t0
-    rows = load(args.data, args.n, settings)
-    run_pipeline(pipeline, fresh(rows[: args.batch], settings), args.batch)  # warm-up (lazy dictionaries)
-    convs = fresh(rows, settings)
-    turns = sum(len(c.turns) for c in convs)
-    total, per_stage = run_pipeline(pipeline, convs, args.batch)
+    # one set of conversations per run (no text seen twice), then the same again for the processes
+    sets = _split(load(args.data, 2 * args.n * args.repeat, settings), 2 * args.repeat)
+    run_pipeline(pipeline, fresh(sets[0][: args.batch], settings), args.batch)  # warm-up (lazy dictionaries)
+    runs = [run_pipeline(pipeline, fresh(rows, settings), args.batch) for rows in sets[: args.repeat]]
+    total, per_stage = min(runs, key=lambda run: run[0])  # the least disturbed run (this VM is noisy)
+    rows = sets[0]
+    turns = sum(len(r.get("turns", [])) for r in rows)
     base = naive_scorecard(fresh(rows, settings))
-    _report(args, build_s, len(convs), turns, total, per_stage, base)
+    _report(args, build_s, len(rows), turns, total, per_stage, base)
     if args.workers > 1:
-        _processes(args, settings, rows, total)
+        _processes(args, settings, sets[args.repeat :], total)
 
 
-def _processes(args: argparse.Namespace, settings: Settings, rows: list[dict], one_s: float) -> None:
+def _split(rows: list[dict], parts: int) -> list[list[dict]]:
+    size = len(rows) // parts
+    return [rows[i * size : (i + 1) * size] for i in range(parts)]
+
+
+def _processes(args: argparse.Namespace, settings: Settings, sets: list[list[dict]], one_s: float) -> None:
     """The same conversations through ``args.workers`` processes (qa audit with QA_WORKERS)."""
     from qa_pipeline.parallel import ProcessPipeline
 
     batch = args.batch * args.workers
     with ProcessPipeline(settings, args.workers) as pool:
-        pool.run_batch(fresh(rows[:batch], settings))  # warm-up: each worker builds its pipeline
-        convs = fresh(rows, settings)
-        start = time.perf_counter()
-        for i in range(0, len(convs), batch):
-            pool.run_batch(convs[i : i + batch])
-        total = time.perf_counter() - start
-    n = len(convs)
+        pool.run_batch(fresh(sets[0][:batch], settings))  # warm-up: each worker builds its pipeline
+        total = min(_timed_pool(pool, fresh(rows, settings), batch) for rows in sets)
+    n = len(sets[0])
     log.info("%d processes: %.1f conversations/s (%.2fx one process)", args.workers, n / total, one_s / total)
     log.info(
         "goal: >= 200 chats/s with %d processes: %s", args.workers, "met" if n / total >= 200 else "not met"
     )
+
+
+def _timed_pool(pool: Any, convs: list[Conversation], batch: int) -> float:
+    start = time.perf_counter()
+    for i in range(0, len(convs), batch):
+        pool.run_batch(convs[i : i + batch])
+    return time.perf_counter() - start
 
 
 def _report(

@@ -22,6 +22,7 @@ from qa_pipeline.types import Conversation
 
 log = logging.getLogger(__name__)
 
+SLICES_PER_WORKER = 2
 _WORKER_PIPELINE: list[Pipeline] = []  # the one pipeline of a worker process (set by _init)
 
 
@@ -65,7 +66,8 @@ class ProcessPipeline(Pipeline):
     def run_batch(self, batch: list[Conversation]) -> list[Conversation | Failure]:
         if not batch:
             return []
-        parts = split(batch, self.workers)
+        # several slices per worker: results of one slice are unpickled here while workers run the next
+        parts = split(batch, self.workers * SLICES_PER_WORKER)
         return [out for done in self.pool.map(_run, parts) for out in done]
 
     def close(self) -> None:

@@ -3,11 +3,12 @@
 Everything here is importable from the installed package, so a model pickled by
 ``training/train_sentiment.py`` loads wherever ``qa_pipeline`` is installed. The jieba
 tokenizer is a private :class:`jieba.Tokenizer` (never the global one, which other stages
-may load a user dictionary into) and is rebuilt lazily after unpickling.
+may load a user dictionary into), created on first use and shared by every analyzer.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -39,20 +40,37 @@ def model_text(text: str) -> str:
     return _NUMBER.sub(NUMBER_TOKEN, normalise_text(text))
 
 
+@functools.cache
+def _model_tokenizer() -> jieba.Tokenizer:
+    """jieba with its main dictionary only, private to the models (nothing adds words to it)."""
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+@functools.lru_cache(maxsize=4096)
+def model_tokens(text: str) -> tuple[str, ...]:
+    """jieba tokens of :func:`model_text` (whitespace dropped). Cached, so the sentiment and emotion
+    models, which read the same turns one after the other, segment each turn once."""
+    with _TOKENIZER_LOCK:
+        tokenizer = _model_tokenizer()
+    return tuple(w for w in tokenizer.lcut(model_text(text)) if not w.isspace())
+
+
+_TOKENIZER_LOCK = threading.Lock()
+
+
 class JiebaAnalyzer:
     """Callable analyzer: jieba word n-grams (unigrams and bigrams by default) of :func:`model_text`.
 
-    Picklable: only the n-gram range is stored; the tokenizer is created on first use.
+    Picklable: only the n-gram range is stored; every analyzer shares one model tokenizer.
     """
 
     def __init__(self, ngram_range: tuple[int, int] = (1, 2)) -> None:
         self.ngram_range = ngram_range
-        self._tokenizer: jieba.Tokenizer | None = None
-        self._lock = threading.Lock()
 
     def tokens(self, text: str) -> list[str]:
-        words = self._get_tokenizer().lcut(model_text(text))
-        return [w for w in words if not w.isspace()]
+        return list(model_tokens(text))
 
     def __call__(self, text: str) -> list[str]:
         words = self.tokens(text)
@@ -61,15 +79,6 @@ class JiebaAnalyzer:
         for n in range(low, high + 1):
             grams.extend(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
         return grams
-
-    def _get_tokenizer(self) -> jieba.Tokenizer:
-        if self._tokenizer is None:
-            with self._lock:
-                if self._tokenizer is None:
-                    tok = jieba.Tokenizer()
-                    tok.initialize()
-                    self._tokenizer = tok
-        return self._tokenizer
 
     def __getstate__(self) -> dict[str, Any]:
         return {"ngram_range": tuple(self.ngram_range)}

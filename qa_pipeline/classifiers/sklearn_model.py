@@ -21,6 +21,7 @@ import numpy as np
 import sklearn
 
 from qa_pipeline.classifiers.base import Probs, TextClassifier
+from qa_pipeline.classifiers.fast_features import compile_features
 from qa_pipeline.classifiers.metadata import (
     DataFile,
     ModelMetadata,
@@ -48,6 +49,7 @@ class SklearnTextClassifier(TextClassifier):
                 "(or the model has no predict_proba)",
             )
         self.model = model
+        self._compiled = compile_features(model)  # None: scikit-learn's own (slower) transform
         self.metadata = metadata
         self.labels = list(metadata.labels)
         self.version = metadata.version
@@ -75,7 +77,10 @@ class SklearnTextClassifier(TextClassifier):
     def _forward(self, texts: list[str]) -> Probs:
         if not texts:
             return np.zeros((0, len(self.labels)))
-        return np.asarray(self.model.predict_proba(texts), dtype=np.float64)
+        if self._compiled is None:
+            return np.asarray(self.model.predict_proba(texts), dtype=np.float64)
+        features, estimator = self._compiled
+        return np.asarray(estimator.predict_proba(features(texts)), dtype=np.float64)
 
 
 def _load_artefact(path: Path, meta: ModelMetadata) -> Any:

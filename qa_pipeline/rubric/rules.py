@@ -17,12 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qa_pipeline.rubric.textmatch import (
     TurnViews,
+    best_cosine,
     clause_at,
     clauses,
-    cosine,
     find_pinyin,
     ngrams,
-    pinyin_seq,
+    phrase_pinyin,
 )
 from qa_pipeline.types import Channel, Conversation, Prediction, Turn
 
@@ -48,6 +48,8 @@ class MatchContext:
     first_hit: dict[str, int | None] = field(default_factory=dict)
     # trained rubric classifiers' outputs, per ClassifierRule.key, one slot per turn (None: not scored)
     model_preds: dict[str, list[Prediction | None]] = field(default_factory=dict)
+    # hits per (rule object, turn): named rules and shared sub-rules are asked about a turn many times
+    memo: dict[tuple[int, int], list[Hit]] = field(default_factory=dict)
 
     def turn(self, i: int) -> Turn:
         return self.conv.turns[i]
@@ -74,10 +76,10 @@ class RuleBase(BaseModel):
     channels: list[Channel] | None = Field(default=None, description="only in these channels")
 
     def in_scope(self, ctx: MatchContext, i: int) -> bool:
-        turn = ctx.turn(i)
-        if self.channels is not None and ctx.conv.channel not in self.channels:
-            return False
+        turn = ctx.conv.turns[i]
         if self.speaker != "any" and turn.speaker != self.speaker:
+            return False
+        if self.channels is not None and ctx.conv.channel not in self.channels:
             return False
         if self.first_turns is not None and _rank(ctx.conv, i, self.speaker) >= self.first_turns:
             return False
@@ -88,7 +90,13 @@ class RuleBase(BaseModel):
         return not (self.after is not None and not _is_after(ctx, i, self.after))
 
     def hits_at(self, ctx: MatchContext, i: int) -> list[Hit]:
-        return self.match_turn(ctx, i) if self.in_scope(ctx, i) else []
+        """The rule's hits at turn i, computed once per conversation (callers must not mutate them)."""
+        key = (id(self), i)
+        found = ctx.memo.get(key)
+        if found is None:
+            found = self.match_turn(ctx, i) if self.in_scope(ctx, i) else []
+            ctx.memo[key] = found
+        return found
 
     def find(self, ctx: MatchContext) -> list[Hit]:
         return [h for i in range(len(ctx.conv.turns)) for h in self.hits_at(ctx, i)]
@@ -123,6 +131,11 @@ def _suppressed(text: str, start: int, unless: list[str]) -> bool:
     return any(u in clause for u in unless)
 
 
+def _views(turn: Turn) -> tuple[str, ...]:
+    """The texts a literal rule searches: the display text, then its numeral-normalised view if different."""
+    return (turn.text,) if not turn.norm or turn.norm == turn.text else (turn.text, turn.norm)
+
+
 @lru_cache(maxsize=4096)
 def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
@@ -143,8 +156,7 @@ class Keywords(RuleBase):
     )
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
-        turn = ctx.turn(i)
-        for text in (turn.text, turn.norm):
+        for text in _views(ctx.turn(i)):
             hits = [
                 Hit(i, kw, self.id, pos)
                 for kw in self.any
@@ -173,8 +185,9 @@ class Regex(RuleBase):
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
         compiled = _regex(self.pattern)
-        turn = ctx.turn(i)
-        for text in (turn.text, turn.norm):
+        for text in _views(ctx.turn(i)):
+            if compiled.search(text) is None:  # the common case, without building a list
+                continue
             hits = [
                 Hit(i, m.group(0), self.id, m.start())
                 for m in compiled.finditer(text)
@@ -198,7 +211,7 @@ class Pinyin(RuleBase):
         seq = ctx.views.pinyin_of(i, text, self.fuzzy)
         hits = []
         for phrase in self.phrases:
-            needle = pinyin_seq(phrase, self.fuzzy)
+            needle = phrase_pinyin(phrase, self.fuzzy)
             for pos in find_pinyin(seq, needle):
                 if not _suppressed(text, pos, self.unless):
                     hits.append(Hit(i, text[pos : pos + len(phrase)], self.id, pos))
@@ -219,7 +232,7 @@ class Similar(RuleBase):
         best: Hit | None = None
         for clause in clauses(text):
             grams = ctx.views.grams_of(i, clause)
-            score = max(cosine(grams, g) for g in examples)
+            score = best_cosine(grams, examples, self.threshold)
             better = score >= self.threshold and (best is None or score > best.score)
             if better and not _suppressed(text, clause.start, self.unless):
                 best = Hit(i, clause.text, self.id, clause.start, score)

@@ -63,13 +63,28 @@ def pinyin_seq(text: str, fuzzy: bool) -> tuple[str, ...]:
     return tuple(syllable(ch, fuzzy) for ch in text)
 
 
+@lru_cache(maxsize=4096)
+def phrase_pinyin(phrase: str, fuzzy: bool) -> tuple[str, ...]:
+    """:func:`pinyin_seq` of a rule's phrase, computed once."""
+    return pinyin_seq(phrase, fuzzy)
+
+
 def find_pinyin(haystack: tuple[str, ...], needle: tuple[str, ...]) -> list[int]:
     """Start indices where ``needle`` occurs in ``haystack`` (both syllable sequences)."""
     n = len(needle)
     if n == 0 or n > len(haystack):
         return []
+    out: list[int] = []
+    i, last = 0, len(haystack) - n
     first = needle[0]
-    return [i for i in range(len(haystack) - n + 1) if haystack[i] == first and haystack[i : i + n] == needle]
+    while True:
+        try:
+            i = haystack.index(first, i, last + 1)
+        except ValueError:
+            return out
+        if haystack[i : i + n] == needle:
+            out.append(i)
+        i += 1
 
 
 def ngrams(text: str) -> frozenset[str]:
@@ -84,6 +99,26 @@ def cosine(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / math.sqrt(len(a) * len(b))
+
+
+def best_cosine(grams: frozenset[str], examples: list[frozenset[str]], floor: float = 0.0) -> float:
+    """The highest :func:`cosine` of ``grams`` with any example, or 0.0 when none reaches ``floor``.
+
+    Skips examples whose size alone caps the cosine (``sqrt(min/max)``) below the best so far.
+    """
+    size = len(grams)
+    best = 0.0
+    if not size:
+        return best
+    for example in examples:
+        other = len(example)
+        norm = math.sqrt(size * other) if other else 0.0
+        if not norm or (size if size < other else other) / norm < (best if best > floor else floor):
+            continue
+        score = len(grams & example) / norm
+        if score > best:
+            best = score
+    return best if best >= floor else 0.0
 
 
 @dataclass

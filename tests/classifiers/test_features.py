@@ -41,20 +41,24 @@ def test_analyzer_gives_unigrams_and_bigrams_without_spaces() -> None:
     assert f"{unigrams[0]} {unigrams[1]}" in bigrams
 
 
-def test_analyzer_uses_a_private_tokenizer() -> None:
+def test_analyzer_uses_a_private_tokenizer_and_caches_tokens() -> None:
+    from qa_pipeline.classifiers.features import _model_tokenizer, model_tokens
+
     analyzer = JiebaAnalyzer()
     analyzer("你好")
-    assert analyzer._tokenizer is not None
-    assert analyzer._tokenizer is not jieba.dt
+    assert _model_tokenizer() is not jieba.dt
+    model_tokens.cache_clear()
+    JiebaAnalyzer((1, 1))("我想查一下订单")
+    JiebaAnalyzer((1, 2))("我想查一下订单")
+    assert model_tokens.cache_info().hits == 1  # a second model reading the same turn reuses its tokens
 
 
-def test_analyzer_pickles_without_its_tokenizer_and_rebuilds_it() -> None:
+def test_analyzer_pickles_only_its_ngram_range() -> None:
     analyzer = JiebaAnalyzer((1, 1))
     before = analyzer("我想查一下订单")
     blob = pickle.dumps(analyzer)
-    assert len(blob) < 1_000  # the tokenizer (and its lock) is not in the pickle
+    assert len(blob) < 1_000  # no tokenizer in the pickle
     clone = pickle.loads(blob)
-    assert clone._tokenizer is None
     assert clone("我想查一下订单") == before
     assert clone.ngram_range == (1, 1)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.rubric.conftest import hits, make_conv, neg
+from tests.rubric.conftest import hits, make_conv, neg, rubric_with
 
 
 def test_keywords_match_and_unless_suppresses_polite_form() -> None:
@@ -111,3 +111,38 @@ def test_previous_rule_looks_at_preceding_turn_of_speaker() -> None:
         "speaker": "agent",
     }
     assert [h.turn for h in hits(rule, conv)] == [1, 2]
+
+
+def test_a_shared_rule_is_matched_once_per_turn() -> None:
+    from qa_pipeline.rubric.rules import MatchContext
+
+    calls: list[int] = []
+    rub = rubric_with(
+        {
+            "sorry": {"type": "keywords", "any": ["抱歉"]},
+            "both": {
+                "type": "any",
+                "rules": [
+                    {"type": "ref", "ref": "sorry"},
+                    {"type": "ref", "ref": "sorry", "speaker": "agent"},
+                ],
+            },
+        }
+    )
+    sorry = rub.rules["sorry"]
+    original = type(sorry).match_turn
+
+    def counting(self, ctx, i):
+        calls.append(i)
+        return original(self, ctx, i)
+
+    conv = make_conv([("customer", "你好"), ("agent", "抱歉让您久等")])
+    ctx = MatchContext(conv=conv, named=dict(rub.rules))
+    try:
+        type(sorry).match_turn = counting
+        first = rub.rules["both"].find(ctx)
+        again = rub.rules["both"].find(ctx) + sorry.find(ctx)
+    finally:
+        type(sorry).match_turn = original
+    assert [h.turn for h in first] == [1] and [h.turn for h in again] == [1, 1]
+    assert sorted(calls) == [0, 1]

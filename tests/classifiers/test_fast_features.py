@@ -1,0 +1,91 @@
+"""The compiled TF-IDF transform builds exactly scikit-learn's matrix, and models use it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from qa_pipeline.classifiers import load_classifier
+from qa_pipeline.classifiers.fast_features import compile_features
+from qa_pipeline.classifiers.features import FeatureOptions, build_features, model_text
+from qa_pipeline.settings import Settings
+
+TEXTS = [
+    "太失望了，再也不买了",
+    "质量太差了  垃圾!!",
+    "订单 123456 还没到，  气死了",
+    "谢谢，问题解决了，非常满意",
+    "OK 好的",
+    "",
+    "嗯",
+    "我想查一下订单 || 您好，这边帮您查询",
+]
+LABELS = ["neg", "neg", "neg", "pos", "pos", "neg", "pos", "pos"]
+
+
+def _dense(matrix: object) -> np.ndarray:
+    return np.asarray(matrix.toarray())  # type: ignore[attr-defined]
+
+
+def _assert_same(model: Pipeline, texts: list[str]) -> None:
+    compiled = compile_features(model)
+    assert compiled is not None
+    features, estimator = compiled
+    expected = model.steps[0][1].transform(texts)
+    got = features(texts)
+    assert got.shape == expected.shape
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(_dense(got), _dense(expected), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(estimator.predict_proba(got), model.predict_proba(texts), rtol=1e-6)
+
+
+@pytest.mark.parametrize("ngrams", [(1, 1), (1, 3), (2, 4)])
+def test_char_vectorizer_matches_sklearn(ngrams: tuple[int, int]) -> None:
+    vec = TfidfVectorizer(analyzer="char", ngram_range=ngrams, preprocessor=model_text, sublinear_tf=True)
+    model = Pipeline([("features", vec), ("clf", LogisticRegression())]).fit(TEXTS, LABELS)
+    _assert_same(model, [*TEXTS, "没见过的字", "太 差"])
+
+
+def test_word_and_char_union_matches_sklearn() -> None:
+    opts = FeatureOptions(min_df=1, max_df=1.0, word_max_features=None, char_max_features=None)
+    model = Pipeline([("features", build_features(opts)), ("clf", LogisticRegression())]).fit(TEXTS, LABELS)
+    _assert_same(model, [*TEXTS, "完全没见过的句子"])
+
+
+def test_plain_tf_and_l1_norm_match_sklearn() -> None:
+    vec = TfidfVectorizer(analyzer="char", use_idf=False, norm="l1", dtype=np.float64)
+    model = Pipeline([("features", vec), ("clf", LogisticRegression())]).fit(TEXTS, LABELS)
+    _assert_same(model, TEXTS)
+
+
+@pytest.mark.parametrize(
+    "features",
+    [
+        CountVectorizer(analyzer="char"),
+        TfidfVectorizer(analyzer="char", binary=True),
+        TfidfVectorizer(analyzer="char_wb"),
+        FeatureUnion([("a", TfidfVectorizer(analyzer="char"))], transformer_weights={"a": 2.0}),
+    ],
+)
+def test_unfamiliar_shapes_keep_sklearns_path(features: object) -> None:
+    model = Pipeline([("features", features), ("clf", LogisticRegression())]).fit(TEXTS, LABELS)
+    assert compile_features(model) is None
+    assert compile_features(LogisticRegression()) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sentiment", "emotion", "rubric-handling", "rubric-empathy"])
+def test_shipped_models_predict_as_sklearn_does(name: str) -> None:
+    models_dir = Settings().models_dir
+    if not (models_dir / name).is_dir():
+        pytest.skip(f"{name} is not in {models_dir}")
+    clf = load_classifier(name, models_dir=models_dir)
+    texts = [*TEXTS, "这都三天了还没发货，你们到底管不管？", "非常抱歉给您添麻烦了，我马上帮您加急处理"]
+    assert clf._compiled is not None  # type: ignore[attr-defined]
+    fast = [p.probs for p in clf.predict(texts)]
+    slow = clf.model.predict_proba(texts)  # type: ignore[attr-defined]
+    for got, row in zip(fast, slow, strict=True):
+        assert list(got.values()) == pytest.approx(list(row), abs=1e-6)

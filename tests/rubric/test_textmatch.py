@@ -1,0 +1,45 @@
+"""Text-matching helpers: the pruned best cosine equals the plain maximum; pinyin search finds every start."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from qa_pipeline.rubric.textmatch import best_cosine, cosine, find_pinyin, ngrams, phrase_pinyin, pinyin_seq
+
+SENTENCES = [
+    "这个不归我管",
+    "你自己去查吧",
+    "我也没办法",
+    "您好请问有什么可以帮您",
+    "非常抱歉给您添麻烦了",
+    "不知道",
+    "这个问题我们这边处理不了你找别人吧",
+]
+
+
+@pytest.mark.parametrize("floor", [0.0, 0.3, 0.6, 0.9])
+def test_best_cosine_is_the_maximum_above_the_floor(floor: float) -> None:
+    rng = random.Random(7)
+    examples = [ngrams(s) for s in SENTENCES]
+    for _ in range(200):
+        text = "".join(rng.choice(SENTENCES)[rng.randrange(3) :] for _ in range(rng.randint(1, 2)))
+        grams = ngrams(text[: rng.randint(1, len(text))])
+        plain = max(cosine(grams, e) for e in examples)
+        assert best_cosine(grams, examples, floor) == (plain if plain >= floor else 0.0)
+
+
+def test_best_cosine_of_nothing_is_zero() -> None:
+    assert best_cosine(frozenset(), [ngrams("你好")]) == 0.0
+    assert best_cosine(ngrams("你好"), []) == 0.0
+    assert best_cosine(ngrams("你好"), [frozenset()]) == 0.0
+
+
+def test_find_pinyin_finds_every_start_including_homophones() -> None:
+    haystack = pinyin_seq("发货了吗，发火了，还没发货", fuzzy=True)
+    assert find_pinyin(haystack, phrase_pinyin("发货", True)) == [0, 5, 11]
+    assert find_pinyin(haystack, phrase_pinyin("没发货", True)) == [10]
+    assert find_pinyin(haystack, phrase_pinyin("退款", True)) == []
+    assert find_pinyin(haystack[:1], phrase_pinyin("发货", True)) == []
+    assert find_pinyin(haystack, ()) == []
