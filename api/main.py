@@ -16,7 +16,7 @@ from api.routes import agents, conversations, health, jobs
 from api.state import AppState
 from qa_pipeline import __version__
 from qa_pipeline.jobs import CALL_JOB, CallHandler, JobHandler, JobWorker, requeue_interrupted
-from qa_pipeline.pipeline import Pipeline
+from qa_pipeline.pipeline import Pipeline, settle_heap
 from qa_pipeline.scoring import load_scoring_config
 from qa_pipeline.settings import Settings
 from qa_pipeline.store import Repository, current_revision, init_db
@@ -63,6 +63,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = _build_state(settings, pipeline)
+        settle_heap()
         app.state.qa = state
         stages = [s.name for s in state.pipeline.stages]
         log.info("serving pipeline %s with stages %s", state.pipeline.version, stages)

@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from qa_pipeline.pipeline import Pipeline
+from qa_pipeline.pipeline import Pipeline, settle_heap
 from qa_pipeline.settings import PROJECT_DIR, Settings
 from qa_pipeline.sources.jsonl import conversation_from_dict
 from qa_pipeline.types import Conversation
@@ -25,6 +25,7 @@ from qa_pipeline.types import Conversation
 log = logging.getLogger("bench")
 DEFAULT_DATA = PROJECT_DIR.parent / "shared" / "data" / "conversations_dev" / "dialogues.jsonl"
 EXAMPLES = PROJECT_DIR / "examples" / "conversations.jsonl"
+GOAL_CHATS, GOAL_TURNS = 200, 20  # issue 4: >= 200 chats/s on 2 cores, a chat being about 20 turns
 NAIVE = {
     "greeting": ["您好"],
     "self_intro": ["工号"],
@@ -94,6 +95,7 @@ def main() -> None:
     t0 = time.perf_counter()
     pipeline = Pipeline.from_config(settings=settings)
     build_s = time.perf_counter() - t0
+    settle_heap()  # as qa audit and the API do after loading
     # one set of conversations per run (no text seen twice), then the same again for the processes
     sets = _split(load(args.data, 2 * args.n * args.repeat, settings), 2 * args.repeat)
     run_pipeline(pipeline, fresh(sets[0][: args.batch], settings), args.batch)  # warm-up (lazy dictionaries)
@@ -120,10 +122,23 @@ def _processes(args: argparse.Namespace, settings: Settings, sets: list[list[dic
     with ProcessPipeline(settings, args.workers) as pool:
         pool.run_batch(fresh(sets[0][:batch], settings))  # warm-up: each worker builds its pipeline
         total = min(_timed_pool(pool, fresh(rows, settings), batch) for rows in sets)
-    n = len(sets[0])
+    n, turns = len(sets[0]), sum(len(r.get("turns", [])) for r in sets[0])
     log.info("%d processes: %.1f conversations/s (%.2fx one process)", args.workers, n / total, one_s / total)
+    _goal(f"{args.workers} processes", n / total, turns / n)
+
+
+def _goal(label: str, per_s: float, turns_per_conv: float) -> None:
+    """The issue's goal (>= 200 chats/s, a chat being about 20 turns), here and scaled to 20 turns."""
+    at_20 = per_s * turns_per_conv / GOAL_TURNS
     log.info(
-        "goal: >= 200 chats/s with %d processes: %s", args.workers, "met" if n / total >= 200 else "not met"
+        "goal >= %d chats/s, %s: %s here (%.1f turns/chat); %.0f chats/s at %d turns/chat: %s",
+        GOAL_CHATS,
+        label,
+        "met" if per_s >= GOAL_CHATS else "not met",
+        turns_per_conv,
+        at_20,
+        GOAL_TURNS,
+        "met" if at_20 >= GOAL_CHATS else "not met",
     )
 
 
@@ -155,7 +170,7 @@ def _report(
         "ratio pipeline/baseline time: %.0fx (the cost of masking, segmentation, models and evidence)",
         total / base,
     )
-    log.info("goal: >= 200 chats/s (issue 4): %s", "met" if n / total >= 200 else "not met")
+    _goal("1 process", n / total, turns / n)
 
 
 if __name__ == "__main__":

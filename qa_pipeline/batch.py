@@ -18,6 +18,7 @@ from qa_pipeline.pipeline import (
     Pipeline,
     load_pipeline_spec,
     registry,
+    settle_heap,
 )
 from qa_pipeline.settings import PACKAGE_DIR, Settings
 from qa_pipeline.types import Conversation
@@ -46,6 +47,7 @@ class ByInputPipeline(Pipeline):
             spec = load_pipeline_spec(path)
             stages = [registry.build(s.stage, s.config, self.context) for s in spec.stages]
             self.pipelines[audio] = Pipeline(stages, name=spec.name)
+            settle_heap()
         return self.pipelines[audio]
 
     def close(self) -> None:

@@ -204,7 +204,7 @@ def _audit(
             if out is not None:
                 out.write(result.model_dump_json() + "\n")
 
-        auditor = Auditor(pipeline, repository, settings.batch_size)
+        auditor = Auditor(pipeline, repository, settings.batch_size * settings.workers)  # a batch per worker
         summary = auditor.run(chain([first], items), on_done=done, on_item=bar.update)
     return summary, results
 

