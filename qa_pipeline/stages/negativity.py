@@ -65,6 +65,11 @@ class Lexicon:
         """Length of the longest entry (computed once: it bounds every lookup)."""
         return max((len(w) for w in self.entries), default=0)
 
+    @cached_property
+    def prefixes(self) -> frozenset[str]:
+        """Every proper prefix of an entry: a lookup stops as soon as its text is none of these."""
+        return frozenset(w[:n] for w in self.entries for n in range(1, len(w)))
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -147,14 +152,17 @@ class NegationMatcher:
     def _longest(self, tokens: Sequence[str], i: int) -> int | None:
         """End (exclusive) of the longest lexicon entry starting at token ``i``, if any."""
         best, text, limit = None, "", self.lexicon.max_chars
+        entries, prefixes = self.lexicon.entries, self.lexicon.prefixes
         for j in range(i, len(tokens)):
             if is_punct(tokens[j]):
                 break
             text += tokens[j]
             if len(text) > limit:
                 break
-            if text in self.lexicon.entries:
+            if text in entries:
                 best = j + 1
+            if text not in prefixes:
+                break
         return best
 
     def matches(self, tokens: Sequence[str]) -> list[Hit]:

@@ -5,12 +5,15 @@ Only ``Turn.text`` changes; metadata and ASR words are left as they came.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from qa_pipeline.pipeline import BuildContext, Stage, StageConfig, registry
 from qa_pipeline.text.width import collapse_whitespace, to_halfwidth
 from qa_pipeline.types import Conversation
+
+log = logging.getLogger(__name__)
 
 
 class NormalizeConfig(StageConfig):
@@ -20,10 +23,45 @@ class NormalizeConfig(StageConfig):
     """Convert full-width letters, digits and symbols to ASCII (Chinese punctuation kept)."""
 
 
-def _load_t2s() -> Any:
-    from opencc import OpenCC
+class T2S:
+    """OpenCC's Traditional -> Simplified conversion, skipped for texts it cannot change.
 
-    return OpenCC("t2s")
+    The pure-Python OpenCC walks every text through its phrase trees. A text without any character
+    that some dictionary entry rewrites comes out unchanged, and most Simplified turns are such texts,
+    so they are returned as they are. ``changing`` is read from the pinned OpenCC's dictionaries; when
+    their layout is not the expected one, every text goes through OpenCC.
+    """
+
+    def __init__(self) -> None:
+        from opencc import OpenCC
+
+        self.opencc = OpenCC("t2s")
+        self.changing = _changing_chars(self.opencc)
+
+    def convert(self, text: str) -> str:
+        if self.changing is not None and self.changing.isdisjoint(text):
+            return text
+        return str(self.opencc.convert(text))
+
+
+def _changing_chars(opencc: Any) -> frozenset[str] | None:
+    """Characters that some entry of the converter's dictionaries rewrites (None: layout unknown)."""
+    out: set[str] = set()
+    try:
+        for group in opencc._dict_chain_data:
+            for _, _, table in group:
+                for key, value in table.items():
+                    for target in value.split(" "):
+                        same_length = len(target) == len(key)
+                        out.update(a for a, b in zip(key, target, strict=False) if a != b or not same_length)
+    except (AttributeError, TypeError, ValueError):
+        log.warning("opencc dictionaries have an unknown layout; converting every text")
+        return None
+    return frozenset(out)
+
+
+def _load_t2s() -> T2S:
+    return T2S()
 
 
 class Normalize(Stage):

@@ -60,7 +60,11 @@ def _protected_pattern(word: str) -> str:
 
 _KEEP = "|".join(_protected_pattern(w) for w in sorted(PROTECTED_WORDS, key=len, reverse=True))
 _NUMBER = rf"{_N}+(?:[{POINTS}]{_N}+)?"
-_PATTERN = re.compile(rf"(?P<keep>{_KEEP}|几[十百千万亿]+)|百分之(?P<pct>{_NUMBER})|(?P<num>{_NUMBER})")
+# every alternative starts with one of these characters: the lookahead rejects other positions at once
+_STARTS = re.escape("".join(sorted({w[0] for w in PROTECTED_WORDS} | set(_NUMERAL) | {"几", "百"})))
+_PATTERN = re.compile(
+    rf"(?=[{_STARTS}])(?:(?P<keep>{_KEEP}|几[十百千万亿]+)|百分之(?P<pct>{_NUMBER})|(?P<num>{_NUMBER}))"
+)
 
 
 def to_arabic_digits(text: str) -> str:

@@ -63,3 +63,23 @@ def test_unknown_option_is_a_config_error() -> None:
     with pytest.raises(PipelineError) as err:
         registry.build("normalize", {"t2t": True}, BuildContext(settings=Settings()))
     assert err.value.code.value == "QA402"
+
+
+@pytest.mark.data
+def test_skipping_unchangeable_texts_gives_what_opencc_gives() -> None:
+    import csv
+
+    from qa_pipeline.settings import PROJECT_DIR
+    from qa_pipeline.stages.normalize import T2S
+
+    data = PROJECT_DIR.parent / "shared" / "data"
+    if not data.is_dir():
+        pytest.skip(f"{data} not found")
+    t2s = T2S()
+    assert t2s.changing is not None and "們" in t2s.changing and "们" not in t2s.changing
+    with (data / "dialogue_emotion" / "cped_valid.csv").open(encoding="utf-8-sig") as fh:
+        texts = [row["Utterance"] for row in csv.DictReader(fh)][:3000]
+    texts += ["您好，我們這個電話號碼後來停機了", "乾隆", "头发發了", "一目瞭然", "后天見"]
+    skipped = sum(t2s.changing.isdisjoint(t) for t in texts)
+    assert skipped > len(texts) // 2
+    assert [t2s.convert(t) for t in texts] == [t2s.opencc.convert(t) for t in texts]
