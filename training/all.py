@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from training import pretrain_mlm, train_classifier, train_role, train_rubric, train_sentiment
+from training.cli import setup_logging
 
 log = logging.getLogger("training.all")
 
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     data = ["--data-dir", str(args.data_dir)] if args.data_dir else []
     started, timings = time.perf_counter(), {}
     for name, run, step_argv in steps(data, args.smoke, args.with_transformers):

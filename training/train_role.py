@@ -37,6 +37,7 @@ from qa_pipeline.classifiers.features import FeatureOptions, build_features, dro
 from qa_pipeline.classifiers.metadata import write_metadata
 from qa_pipeline.classifiers.sklearn_model import ExportInfo, export_model
 from training import evaluate
+from training.cli import find_data_dir, setup_logging
 from training.datasets import (
     DIALOGUES,
     JDDC,
@@ -44,7 +45,6 @@ from training.datasets import (
     Example,
     _cap,
     dedup,
-    default_data_dir,
     eval_keys,
     sha256_file,
     stratified_split,
@@ -198,11 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiment", default="role", help="MLflow experiment name")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("jieba").setLevel(logging.WARNING)
-    data_dir = args.data_dir or default_data_dir()
-    if not data_dir.is_dir():
-        log.error("data folder %s not found; pass --data-dir or set QA_DATA_DIR", data_dir)
+    setup_logging()
+    data_dir = find_data_dir(args.data_dir)
+    if data_dir is None:
         return 2
     opts = replace(SMOKE if args.smoke else RoleOptions(), seed=args.seed)
     out = args.out or (SMOKE_OUT if args.smoke else DEFAULT_OUT)

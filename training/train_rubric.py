@@ -41,6 +41,7 @@ from qa_pipeline.hashing import sha256_file
 from qa_pipeline.rubric.models import pair_text
 from training import evaluate
 from training.cards import write_card
+from training.cli import setup_logging
 from training.datasets import PROJECT_DIR
 from training.tracking import log_report, start_run
 
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     missing = [t.file for t in TASKS if not (args.examples / t.file).is_file()]
     if missing:
         log.error("missing example files in %s: %s", args.examples, ", ".join(missing))

@@ -34,6 +34,7 @@ from qa_pipeline.classifiers.features import FeatureOptions, build_features, dro
 from qa_pipeline.classifiers.metadata import write_metadata
 from qa_pipeline.classifiers.sklearn_model import ExportInfo, export_model
 from training import evaluate
+from training.cli import find_data_dir, setup_logging
 from training.datasets import (
     DEV,
     DIALOGUES,
@@ -42,7 +43,6 @@ from training.datasets import (
     MixOptions,
     TrainingMix,
     build_mix,
-    default_data_dir,
     stratified_split,
 )
 from training.model_card import write_model_card
@@ -176,11 +176,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("jieba").setLevel(logging.WARNING)
-    data_dir = args.data_dir or default_data_dir()
-    if not data_dir.is_dir():
-        log.error("data folder %s not found; pass --data-dir or set QA_DATA_DIR", data_dir)
+    setup_logging()
+    data_dir = find_data_dir(args.data_dir)
+    if data_dir is None:
         return 2
     base = SMOKE if args.smoke else TrainOptions()
     opts = replace(base, seed=args.seed, mix=replace(base.mix, seed=args.seed))

@@ -131,12 +131,27 @@ def _fake_data_dir(root: Path) -> Path:
 
 
 def test_build_mix_dedups_excludes_eval_and_records_files(tmp_path: Path) -> None:
-    mix = ds.build_mix(_fake_data_dir(tmp_path), MixOptions(seed=1))
+    mix = ds.build_mix(_fake_data_dir(tmp_path), MixOptions(seed=1, own_examples=None))
     texts = sorted(e.text for e in mix.examples)
     assert texts == sorted(["很好很好", "很差", "今天下雨", "请问什么时候发货"])
     assert mix.dropped["in_eval_files"] == 1 and mix.dropped["duplicate"] == 1
     assert set(mix.files) == {ds.REVIEWS, ds.SMP_TRAIN, ds.CHAT, ds.JDDC}
     assert all(len(h) == 64 for h in mix.files.values())
+
+
+def test_own_examples_join_the_mix_and_their_labels_win(tmp_path: Path) -> None:
+    own = tmp_path / "own.jsonl"
+    own.write_text(
+        '{"text": "很差", "label": "neu", "speaker": "customer"}\n'
+        '{"text": "没了。", "label": "neu", "speaker": "customer"}\n',
+        encoding="utf-8",
+    )
+    opts = MixOptions(seed=1, own_examples=str(own), own_weight=5.0)  # an absolute path stays absolute
+    mix = ds.build_mix(_fake_data_dir(tmp_path), opts)
+    labels = {e.text: (e.label, e.weight, e.source) for e in mix.examples}
+    assert labels["很差"] == ("neu", 5.0, "own_dialogue")  # the review's neg label gave way
+    assert labels["没了。"] == ("neu", 5.0, "own_dialogue")
+    assert str(own) in mix.files
 
 
 def test_build_mix_names_a_missing_file(tmp_path: Path) -> None:
