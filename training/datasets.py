@@ -136,7 +136,8 @@ def read_smp(path: Path) -> Iterator[Example]:
 
 
 def read_own(path: Path, weight: float) -> list[Example]:
-    """The project's hand-written customer-service turns (``{"text", "label", "speaker"}`` lines)."""
+    """The project's hand-written customer-service turns (``{"text", "label", "speaker"}`` lines,
+    sentiment or emotion labels)."""
     out = []
     with path.open(encoding="utf-8") as fh:
         for line in fh:
@@ -345,13 +346,19 @@ def build_mix(data_dir: Path, opts: MixOptions) -> TrainingMix:
     exclude = eval_keys(data_dir)
     kept, stats = dedup(examples, exclude)
     if opts.own_examples is not None:
-        path = PROJECT_DIR / opts.own_examples
-        own, _ = dedup(_cap(read_own(path, opts.own_weight), opts.max_per_source, opts.seed), exclude)
-        files[opts.own_examples] = sha256_file(path)
-        own_keys = {normalise(e.text) for e in own}
-        kept = [e for e in kept if normalise(e.text) not in own_keys] + own  # our own labels win
+        own = _cap(read_own(PROJECT_DIR / opts.own_examples, opts.own_weight), opts.max_per_source, opts.seed)
+        kept = with_own(kept, own, exclude)
+        files[opts.own_examples] = sha256_file(PROJECT_DIR / opts.own_examples)
     log.info("training mix: %d examples kept of %d read; dropped %s", len(kept), len(examples), stats)
     return TrainingMix(kept, files, stats)
+
+
+def with_own(kept: list[Example], own: list[Example], exclude: set[str]) -> list[Example]:
+    """``kept`` plus the project's own examples (deduplicated, evaluation texts out); where both have a
+    text, the own example's label wins."""
+    own, _ = dedup(own, exclude)
+    own_keys = {normalise(e.text) for e in own}
+    return [e for e in kept if normalise(e.text) not in own_keys] + own
 
 
 def stratified_split(

@@ -10,6 +10,7 @@ neg/pos files such as ChnSentiCorp), artefact size and utterances per second (ba
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from qa_pipeline.classifiers import load_classifier
 from training import evaluate
 from training.cli import PLAIN, setup_logging
-from training.datasets import PROJECT_DIR, default_data_dir
+from training.datasets import DIALOGUES, PROJECT_DIR, default_data_dir
 from training.tasks import TASKS
 from training.train_classifier import ProbaAdapter, evaluate_export
 
@@ -26,15 +27,25 @@ DEFAULT = ("sentiment=models/sentiment", "emotion=models/emotion")
 KEYS = ("accuracy", "macro_f1", "binary_acc", "ece")
 
 
+def service_turns(data_dir: Path) -> list[str]:
+    """Turn texts of the dev dialogues: what the models read in the product (for the speed figure)."""
+    path = data_dir / DIALOGUES
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [t["text"] for row in rows for t in row.get("turns", []) if t.get("text")]
+
+
 def report(task_name: str, folder: Path, data_dir: Path) -> dict[str, float]:
     classifier = load_classifier(folder, models_dir=folder.parent)
     task = TASKS[task_name]
     rep = evaluate.Report()
     evaluate_export(classifier, task, data_dir, rep)
-    texts = [e.text for e in task.evals[0].read(data_dir / task.evals[0].path)][:2000]
+    texts = service_turns(data_dir) or [e.text for e in task.evals[0].read(data_dir / task.evals[0].path)]
     rep.metrics["utterances_per_s"] = round(
-        evaluate.throughput(ProbaAdapter(classifier).classifier, texts, 4000), 1
+        evaluate.throughput(ProbaAdapter(classifier).classifier, texts[:2000], 4000), 1
     )
+    rep.metrics["speed_mean_chars"] = round(sum(map(len, texts[:2000])) / max(1, len(texts[:2000])), 1)
     rep.metrics["size_mb"] = round(sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 1e6, 2)
     return rep.metrics
 
@@ -53,11 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(folder) if Path(folder).is_absolute() else PROJECT_DIR / folder
         metrics = report(task_name, path, data_dir)
         log.info(
-            "%s  %s  (%.2f MB, %.0f utterances/s)",
+            "%s  %s  (%.2f MB, %.0f utterances/s on service turns of %.0f characters)",
             task_name,
             folder,
             metrics["size_mb"],
             metrics["utterances_per_s"],
+            metrics["speed_mean_chars"],
         )
         for ev in TASKS[task_name].evals:
             shown = {k: round(metrics[f"{ev.name}_{k}"], 4) for k in KEYS if f"{ev.name}_{k}" in metrics}

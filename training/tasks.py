@@ -23,14 +23,18 @@ from pathlib import Path
 
 from training.datasets import (
     DEV,
+    PROJECT_DIR,
     TEST,
     Example,
     MixOptions,
+    _cap,
     build_mix,
     dedup,
     eval_keys,
     read_binary_tsv,
+    read_own,
     sha256_file,
+    with_own,
 )
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,9 @@ CLUE_MAP = {
     "fear": "fear",
 }
 CPED_MAP = {"negative": "neg", "neutral": "neu", "positive": "pos"}
+#: hand-written service-dialogue turns with emotion labels (training/data/README.md), up-weighted
+OWN_EMOTION = "training/data/conversation_emotion.jsonl"
+OWN_EMOTION_WEIGHT = 4.0
 
 
 @dataclass(frozen=True)
@@ -111,13 +118,17 @@ def _load_sentiment(data_dir: Path, cap: int | None, seed: int) -> TaskData:
 def _load_emotion(data_dir: Path, cap: int | None, seed: int) -> TaskData:
     smp, clue = data_dir / SMP_VIRUS_TRAIN, data_dir / CLUE
     examples = read_jsonl(smp) + read_jsonl(clue, CLUE_MAP)
-    kept, stats = dedup(examples, eval_keys(data_dir, exclude_files=(CLUE,)))
+    exclude = eval_keys(data_dir, exclude_files=(CLUE,))
+    kept, stats = dedup(examples, exclude)
+    files = {SMP_VIRUS_TRAIN: sha256_file(smp), CLUE: sha256_file(clue)}
+    own_path = PROJECT_DIR / OWN_EMOTION
+    if own_path.is_file():
+        kept = with_own(kept, read_own(own_path, OWN_EMOTION_WEIGHT), exclude)
+        files[OWN_EMOTION] = sha256_file(own_path)
     log.info("emotion: %d examples kept of %d; dropped %s", len(kept), len(examples), stats)
     if cap is not None:
-        from training.datasets import _cap
-
         kept = _cap(kept, cap * len(EMOTION_LABELS), seed)
-    return TaskData(kept, {SMP_VIRUS_TRAIN: sha256_file(smp), CLUE: sha256_file(clue)})
+    return TaskData(kept, files)
 
 
 TASKS: dict[str, Task] = {

@@ -214,7 +214,8 @@ def fit_sklearn(
     clf = LogisticRegression(C=4.0, max_iter=1000, class_weight="balanced")
     model = Pipeline([("features", build_features(FeatureOptions(min_df=2))), ("clf", clf)])
     started = time.perf_counter()
-    model.fit([e.text for e in train_part], [e.label for e in train_part])
+    weights = np.array([e.weight for e in train_part])  # up-weighted sources (the own examples)
+    model.fit([e.text for e in train_part], [e.label for e in train_part], clf__sample_weight=weights)
     drop_fit_only_state(model.named_steps["features"])
     meta = export_model(model, out, ExportInfo(name=task.name, data_files=files, params={"arch": "sklearn"}))
     return meta, {"fit_seconds": round(time.perf_counter() - started, 1)}
