@@ -19,7 +19,7 @@ LICENCES: dict[str, str] = {
     "helpdesk_dialogues/jddc2018_train.enc": "JDDC challenge terms; research use",
     "helpdesk_dialogues/stc3_dev.json": "annotations CC BY 4.0; dialogues non-commercial research only",
 }
-OWN = "written for this project (rubrics/examples/README.md); same licence as the project"
+OWN = "written for this project (see rubrics/examples/ or training/data/ README); the project's licence"
 
 
 def _metric_rows(metrics: dict[str, float]) -> list[str]:

@@ -58,7 +58,7 @@ CLUE_MAP = {
 CPED_MAP = {"negative": "neg", "neutral": "neu", "positive": "pos"}
 #: hand-written service-dialogue turns with emotion labels (training/data/README.md), up-weighted
 OWN_EMOTION = "training/data/conversation_emotion.jsonl"
-OWN_EMOTION_WEIGHT = 4.0
+OWN_EMOTION_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
