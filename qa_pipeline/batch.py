@@ -47,7 +47,7 @@ class ByInputPipeline(Pipeline):
             spec = load_pipeline_spec(path)
             stages = [registry.build(s.stage, s.config, self.context) for s in spec.stages]
             self.pipelines[audio] = Pipeline(stages, name=spec.name)
-            settle_heap()
+            settle_heap()  # the first pipeline built in this process freezes the loaded models
         return self.pipelines[audio]
 
     def close(self) -> None:

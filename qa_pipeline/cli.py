@@ -180,6 +180,11 @@ def audit(
         raise typer.Exit(EXIT_PROBLEMS)
 
 
+def audit_batch_size(settings: Settings) -> int:
+    """Conversations per audit batch: ``batch_size`` for each worker process (at most 4,096)."""
+    return min(4096, settings.batch_size * settings.workers)
+
+
 def _audit(
     items: Iterator[Conversation | QAError], settings: Settings, store: bool, json_out: Path | None
 ) -> tuple[AuditSummary, list[ConversationResult]]:
@@ -204,7 +209,7 @@ def _audit(
             if out is not None:
                 out.write(result.model_dump_json() + "\n")
 
-        auditor = Auditor(pipeline, repository, settings.batch_size * settings.workers)  # a batch per worker
+        auditor = Auditor(pipeline, repository, audit_batch_size(settings))
         summary = auditor.run(chain([first], items), on_done=done, on_item=bar.update)
     return summary, results
 
@@ -364,7 +369,7 @@ def _eval_audio(
     for problem in twins.problems:
         typer.echo(f"skipped recording: {problem}", err=True)
     collected = AudioResults(twins.references)
-    summary = Auditor(ByInputPipeline(settings), None, settings.batch_size).run(
+    summary = Auditor(ByInputPipeline(settings), None, audit_batch_size(settings)).run(
         iter(twins.conversations), on_done=collected
     )
     _report_problems(summary)

@@ -22,7 +22,6 @@ from qa_pipeline.types import Conversation
 
 log = logging.getLogger(__name__)
 
-SLICES_PER_WORKER = 1
 _WORKER_PIPELINE: list[Pipeline] = []  # the one pipeline of a worker process (set by _init)
 
 
@@ -67,8 +66,7 @@ class ProcessPipeline(Pipeline):
     def run_batch(self, batch: list[Conversation]) -> list[Conversation | Failure]:
         if not batch:
             return []
-        # several slices per worker: results of one slice are unpickled here while workers run the next
-        parts = split(batch, self.workers * SLICES_PER_WORKER)
+        parts = split(batch, self.workers)
         return [out for done in self.pool.map(_run, parts) for out in done]
 
     def close(self) -> None:

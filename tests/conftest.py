@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from qa_pipeline.pipeline import _HEAP_SETTLED
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -32,3 +36,11 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("QA_LOG_LEVEL", "WARNING")
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen_heap() -> Iterator[None]:
+    """Code under test may call settle_heap() (gc.freeze); undo it so the test process stays collectable."""
+    yield
+    gc.unfreeze()
+    _HEAP_SETTLED.clear()

@@ -4,7 +4,7 @@ scikit-learn's :class:`~sklearn.feature_extraction.text.TfidfVectorizer` counts 
 Python loop with a ``try``/``except`` per n-gram and re-validates its input on every call. At
 inference that loop is most of a text model's time. :func:`compile_features` reads a fitted
 pipeline's feature step (one vectorizer, or a :class:`~sklearn.pipeline.FeatureUnion` of them) and
-returns a function that builds the identical matrix with C-level counting (``Counter`` over
+returns a function that builds the bit-identical matrix with C-level counting (``Counter`` over
 vocabulary ids) and vectorised tf-idf weighting. Anything it does not recognise returns None, and
 the caller keeps scikit-learn's own path. ``tests/classifiers/test_fast_features.py`` checks the
 matrices are equal on the shipped models.
@@ -56,6 +56,7 @@ def _supported(vec: TfidfVectorizer) -> bool:
         and vec.norm in ("l2", "l1", None)
         and vec.input == "content"
         and vec.analyzer != "char_wb"
+        and np.dtype(vec.dtype) in (np.dtype(np.float32), np.dtype(np.float64))
     )
 
 
@@ -63,9 +64,10 @@ def _compile_vectorizer(vec: Any) -> Transform | None:
     if not isinstance(vec, TfidfVectorizer) or not _supported(vec):
         return None
     analyze = _char_analyzer(vec) if vec.analyzer == "char" else vec.build_analyzer()
-    vocab_get = vec.vocabulary_.get
+    vocab = {term: int(index) for term, index in vec.vocabulary_.items()}  # numpy ints -> int
+    vocab_get: Callable[[str], Any] = vocab.get
     width = len(vec.vocabulary_)
-    idf = np.asarray(vec.idf_, dtype=np.float64) if vec.use_idf else None
+    idf = np.asarray(vec.idf_, dtype=vec.dtype) if vec.use_idf else None
 
     def transform(texts: list[str]) -> sp.csr_matrix:
         indices: list[int] = []
@@ -77,27 +79,30 @@ def _compile_vectorizer(vec: Any) -> Transform | None:
             indices.extend(found)
             counts.extend(found.values())
             indptr.append(len(indices))
-        return _weigh(vec, np.asarray(counts, dtype=np.float64), indices, indptr, (len(texts), width), idf)
+        return _weigh(vec, counts, indices, indptr, (len(texts), width), idf)
 
     return transform
 
 
 def _weigh(
     vec: TfidfVectorizer,
-    data: np.ndarray,
+    counts: list[int],
     indices: list[int],
     indptr: list[int],
     shape: tuple[int, int],
     idf: np.ndarray | None,
 ) -> sp.csr_matrix:
-    """Counts -> the vectorizer's tf-idf rows (sublinear tf, idf, row norm), in its dtype."""
+    """Counts -> the vectorizer's tf-idf rows, with scikit-learn's operations in its order and dtype
+    (sorted columns, then sublinear tf, idf, row norm), so the result is bit-identical."""
+    data = np.asarray(counts, dtype=vec.dtype)
     cols = np.asarray(indices, dtype=np.int32)
+    matrix = sp.csr_matrix((data, cols, np.asarray(indptr, dtype=np.int32)), shape=shape)
+    matrix.sort_indices()
     if vec.sublinear_tf:
-        np.log(data, out=data)
-        data += 1.0
+        np.log(matrix.data, matrix.data)
+        matrix.data += 1.0
     if idf is not None:
-        data *= idf[cols]
-    matrix = sp.csr_matrix((data.astype(vec.dtype), cols, np.asarray(indptr, dtype=np.int32)), shape=shape)
+        matrix.data *= idf[matrix.indices]
     return normalize(matrix, norm=vec.norm, copy=False) if vec.norm else matrix
 
 

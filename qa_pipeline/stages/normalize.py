@@ -55,6 +55,8 @@ def _changing_chars(opencc: Any) -> frozenset[str] | None:
                         same_length = len(target) == len(key)
                         out.update(a for a, b in zip(key, target, strict=False) if a != b or not same_length)
     except (AttributeError, TypeError, ValueError):
+        out = set()
+    if not out or opencc.convert("們") != "们" or "們" not in out:
         log.warning("opencc dictionaries have an unknown layout; converting every text")
         return None
     return frozenset(out)

@@ -38,8 +38,8 @@ def _assert_same(model: Pipeline, texts: list[str]) -> None:
     got = features(texts)
     assert got.shape == expected.shape
     assert got.dtype == expected.dtype
-    np.testing.assert_allclose(_dense(got), _dense(expected), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(estimator.predict_proba(got), model.predict_proba(texts), rtol=1e-6)
+    np.testing.assert_array_equal(_dense(got), _dense(expected))
+    np.testing.assert_array_equal(estimator.predict_proba(got), model.predict_proba(texts))
 
 
 @pytest.mark.parametrize("ngrams", [(1, 1), (1, 3), (2, 4)])
@@ -68,6 +68,7 @@ def test_plain_tf_and_l1_norm_match_sklearn() -> None:
         TfidfVectorizer(analyzer="char", binary=True),
         TfidfVectorizer(analyzer="char_wb"),
         FeatureUnion([("a", TfidfVectorizer(analyzer="char"))], transformer_weights={"a": 2.0}),
+        TfidfVectorizer(analyzer="char", dtype=np.int64),
     ],
 )
 def test_unfamiliar_shapes_keep_sklearns_path(features: object) -> None:
@@ -84,8 +85,9 @@ def test_shipped_models_predict_as_sklearn_does(name: str) -> None:
         pytest.skip(f"{name} is not in {models_dir}")
     clf = load_classifier(name, models_dir=models_dir)
     texts = [*TEXTS, "这都三天了还没发货，你们到底管不管？", "非常抱歉给您添麻烦了，我马上帮您加急处理"]
-    assert clf._compiled is not None  # type: ignore[attr-defined]
-    fast = [p.probs for p in clf.predict(texts)]
-    slow = clf.model.predict_proba(texts)  # type: ignore[attr-defined]
-    for got, row in zip(fast, slow, strict=True):
-        assert list(got.values()) == pytest.approx(list(row), abs=1e-6)
+    compiled = clf._compiled  # type: ignore[attr-defined]
+    assert compiled is not None
+    features, estimator = compiled
+    fast = estimator.predict_proba(features(texts))
+    np.testing.assert_array_equal(fast, clf.model.predict_proba(texts))  # type: ignore[attr-defined]
+    assert [p.label for p in clf.predict(texts)] == [clf.labels[i] for i in fast.argmax(axis=1)]

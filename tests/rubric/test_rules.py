@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.rubric.conftest import hits, make_conv, neg, rubric_with
 
 
@@ -113,8 +115,8 @@ def test_previous_rule_looks_at_preceding_turn_of_speaker() -> None:
     assert [h.turn for h in hits(rule, conv)] == [1, 2]
 
 
-def test_a_shared_rule_is_matched_once_per_turn() -> None:
-    from qa_pipeline.rubric.rules import MatchContext
+def test_a_shared_rule_is_matched_once_per_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa_pipeline.rubric.rules import Keywords, MatchContext
 
     calls: list[int] = []
     rub = rubric_with(
@@ -129,20 +131,33 @@ def test_a_shared_rule_is_matched_once_per_turn() -> None:
             },
         }
     )
-    sorry = rub.rules["sorry"]
-    original = type(sorry).match_turn
+    original = Keywords.match_turn
 
-    def counting(self, ctx, i):
+    def counting(self: Keywords, ctx: MatchContext, i: int) -> list:
         calls.append(i)
         return original(self, ctx, i)
 
+    monkeypatch.setattr(Keywords, "match_turn", counting)
     conv = make_conv([("customer", "你好"), ("agent", "抱歉让您久等")])
     ctx = MatchContext(conv=conv, named=dict(rub.rules))
-    try:
-        type(sorry).match_turn = counting
-        first = rub.rules["both"].find(ctx)
-        again = rub.rules["both"].find(ctx) + sorry.find(ctx)
-    finally:
-        type(sorry).match_turn = original
+    first = rub.rules["both"].find(ctx)
+    again = rub.rules["both"].find(ctx) + rub.rules["sorry"].find(ctx)
     assert [h.turn for h in first] == [1] and [h.turn for h in again] == [1, 1]
     assert sorted(calls) == [0, 1]
+
+
+def test_scope_last_turns_counts_from_the_end_per_speaker() -> None:
+    conv = make_conv(
+        [
+            ("agent", "好的"),
+            ("customer", "好"),
+            ("agent", "好的呢"),
+            ("customer", "好吧"),
+            ("agent", "好，再见"),
+        ]
+    )
+    rule = {"type": "keywords", "any": ["好"], "speaker": "agent", "last_turns": 1}
+    assert [h.turn for h in hits(rule, conv)] == [4]
+    assert [h.turn for h in hits({**rule, "last_turns": 2}, conv)] == [2, 4]
+    assert [h.turn for h in hits({**rule, "speaker": "any", "last_turns": 2}, conv)] == [3, 4]
+    assert [h.turn for h in hits({**rule, "speaker": "customer", "last_turns": 1}, conv)] == [3]

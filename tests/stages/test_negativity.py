@@ -220,3 +220,25 @@ def test_long_unpunctuated_turns_through_the_stage() -> None:
     per_turn = 3 * len(conv.turns[0].tokens) // len(UNPUNCTUATED)
     assert len(conv.metrics.negative_words) == 2 * per_turn
     assert conv.metrics.negative_word_ratio.customer == pytest.approx(per_turn / len(conv.turns[1].tokens))
+
+
+def test_prefix_pruning_finds_what_an_unpruned_scan_finds(matcher: NegationMatcher) -> None:
+    """Multi-token entries (split by jieba) are still found when lookups stop at non-prefixes."""
+    lexicon = matcher.lexicon
+    multi = [w for w in lexicon.entries if len(w) >= 3][:200]
+    assert multi, "the bundled lexicon has multi-character entries"
+
+    def unpruned(tokens: list[str], i: int) -> int | None:
+        best, text = None, ""
+        for j in range(i, len(tokens)):
+            text += tokens[j]
+            if len(text) > lexicon.max_chars:
+                break
+            if text in lexicon.entries:
+                best = j + 1
+        return best
+
+    for word in multi:
+        tokens = ["我", "觉得", *list(word), "了"]  # one character a token: the hardest split
+        for i in range(len(tokens)):
+            assert matcher._longest(tokens, i) == unpruned(tokens, i), (word, i)

@@ -83,3 +83,16 @@ def test_skipping_unchangeable_texts_gives_what_opencc_gives() -> None:
     skipped = sum(t2s.changing.isdisjoint(t) for t in texts)
     assert skipped > len(texts) // 2
     assert [t2s.convert(t) for t in texts] == [t2s.opencc.convert(t) for t in texts]
+
+
+def test_unknown_opencc_layout_converts_every_text() -> None:
+    from qa_pipeline.stages.normalize import _changing_chars
+
+    class Lazy:  # an OpenCC whose dictionaries are not where 0.1.7 keeps them
+        _dict_chain_data: tuple[object, ...] = ()
+
+        def convert(self, text: str) -> str:
+            return text.replace("們", "们")
+
+    assert _changing_chars(Lazy()) is None
+    assert _changing_chars(object()) is None
