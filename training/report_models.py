@@ -17,8 +17,8 @@ from pathlib import Path
 
 from qa_pipeline.classifiers import load_classifier
 from training import evaluate
-from training.cli import PLAIN, setup_logging
-from training.datasets import DIALOGUES, PROJECT_DIR, default_data_dir
+from training.cli import PLAIN, find_data_dir, setup_logging
+from training.datasets import DIALOGUES, PROJECT_DIR
 from training.tasks import TASKS
 from training.train_classifier import ProbaAdapter, evaluate_export
 
@@ -58,10 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     setup_logging(PLAIN)
-    data_dir = args.data_dir or default_data_dir()
+    data_dir = find_data_dir(args.data_dir)
+    if data_dir is None:
+        return 2
     for spec in args.models:
         task_name, _, folder = spec.partition("=")
         path = Path(folder) if Path(folder).is_absolute() else PROJECT_DIR / folder
+        if task_name not in TASKS or not path.is_dir():
+            log.error("%r: expected task=folder, a task of %s and an existing folder", spec, sorted(TASKS))
+            return 2
         metrics = report(task_name, path, data_dir)
         log.info(
             "%s  %s  (%.2f MB, %.0f utterances/s on service turns of %.0f characters)",

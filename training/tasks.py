@@ -121,10 +121,9 @@ def _load_emotion(data_dir: Path, cap: int | None, seed: int) -> TaskData:
     exclude = eval_keys(data_dir, exclude_files=(CLUE,))
     kept, stats = dedup(examples, exclude)
     files = {SMP_VIRUS_TRAIN: sha256_file(smp), CLUE: sha256_file(clue)}
-    own_path = PROJECT_DIR / OWN_EMOTION
-    if own_path.is_file():
-        kept = with_own(kept, read_own(own_path, OWN_EMOTION_WEIGHT), exclude)
-        files[OWN_EMOTION] = sha256_file(own_path)
+    own_path = PROJECT_DIR / OWN_EMOTION  # part of the repository, like the sentiment examples
+    kept = with_own(kept, read_own(own_path, OWN_EMOTION_WEIGHT), exclude)
+    files[OWN_EMOTION] = sha256_file(own_path)
     log.info("emotion: %d examples kept of %d; dropped %s", len(kept), len(examples), stats)
     if cap is not None:
         kept = _cap(kept, cap * len(EMOTION_LABELS), seed)

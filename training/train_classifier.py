@@ -58,8 +58,7 @@ LIMITS = {
     "emotion": [
         "Trained on Weibo posts (SMP2020 COVID-period posts and CLUEmotion) plus 1,315 hand-written "
         "service-dialogue turns (weight 2 for scikit-learn; the torch trainers ignore example weights); "
-        "real call speech differs from both, and surprise / fear are "
-        "rare (low F1).",
+        "real call speech differs from both, and surprise / fear are rare (low F1).",
         "The hand-written turns were kept because they raised Spearman vs satisfaction on STC-3 dev "
         "(0.661 -> 0.685) although virus_eval fell (0.563 -> 0.543); the runs that tried them also "
         "printed usual_eval (0.468 -> 0.520), so that figure is not fully untouched.",

@@ -1,24 +1,24 @@
 """Text features that live *inside* a pickled scikit-learn pipeline.
 
 Everything here is importable from the installed package, so a model pickled by
-``training/train_sentiment.py`` loads wherever ``qa_pipeline`` is installed. The jieba
-tokenizer is a private :class:`jieba.Tokenizer` (never the global one, which other stages
-may load a user dictionary into), created on first use and shared by every analyzer.
+``training/train_sentiment.py`` loads wherever ``qa_pipeline`` is installed. Word features are cut
+with :func:`qa_pipeline.text.jieba_main.main_tokenizer` (jieba's main dictionary, never the global
+``jieba.dt`` that other code may add words to).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import threading
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-import jieba
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
+
+from qa_pipeline.text.jieba_main import main_tokenizer
 
 _SPACE = re.compile(r"\s+")
 # Digit strings (order numbers, phone digits, amounts), spoken digit runs (三幺二八幺零) and numbers masked
@@ -40,24 +40,12 @@ def model_text(text: str) -> str:
     return _NUMBER.sub(NUMBER_TOKEN, normalise_text(text))
 
 
-@functools.cache
-def _model_tokenizer() -> jieba.Tokenizer:
-    """jieba with its main dictionary only, private to the models (nothing adds words to it)."""
-    tokenizer = jieba.Tokenizer()
-    tokenizer.initialize()
-    return tokenizer
-
-
 @functools.lru_cache(maxsize=4096)
 def model_tokens(text: str) -> tuple[str, ...]:
-    """jieba tokens of :func:`model_text` (whitespace dropped). Cached, so the sentiment and emotion
-    models, which read the same turns one after the other, segment each turn once."""
-    with _TOKENIZER_LOCK:
-        tokenizer = _model_tokenizer()
-    return tuple(w for w in tokenizer.lcut(model_text(text)) if not w.isspace())
-
-
-_TOKENIZER_LOCK = threading.Lock()
+    """jieba tokens of :func:`model_text` (whitespace dropped), cut with jieba's main dictionary only.
+    Cached, so the sentiment and emotion models, which read the same turns one after the other,
+    segment each turn once."""
+    return tuple(w for w in main_tokenizer().lcut(model_text(text)) if not w.isspace())
 
 
 class JiebaAnalyzer:

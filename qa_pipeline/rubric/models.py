@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from qa_pipeline.classifiers.base import TextClassifier
-from qa_pipeline.rubric.rules import ClassifierRule, walk
+from qa_pipeline.rubric.rules import ClassifierRule
 from qa_pipeline.rubric.schema import Rubric
 from qa_pipeline.types import Conversation, Prediction
 
@@ -27,10 +27,8 @@ def pair_text(before: str, text: str) -> str:
 
 def classifier_rules(rubric: Rubric) -> list[ClassifierRule]:
     """Every ``classifier`` rule of the rubric, one per key."""
-    roots = [r for item in rubric.items for r in item.rules()]
-    roots += [r for named in rubric.rules.values() for r in walk(named)]
     found: dict[str, ClassifierRule] = {}
-    for rule in roots:
+    for rule in rubric.every_rule():
         if isinstance(rule, ClassifierRule):
             found.setdefault(rule.key, rule)
     return list(found.values())

@@ -111,10 +111,13 @@ class Rubric(_Strict):
         self._check_refs()
         return self
 
-    def _check_refs(self) -> None:
+    def every_rule(self) -> list[RuleBase]:
+        """Every rule of every item and every named rule, sub-rules included."""
         rules = [r for item in self.items for r in item.rules()]
-        rules += [r for named in self.rules.values() for r in walk(named)]
-        for rule in rules:
+        return rules + [r for named in self.rules.values() for r in walk(named)]
+
+    def _check_refs(self) -> None:
+        for rule in self.every_rule():
             for ref in (getattr(rule, "ref", None), rule.after):
                 if ref is not None and ref not in self.rules:
                     raise ValueError(f"rule {rule.id!r} refers to unknown named rule {ref!r}")

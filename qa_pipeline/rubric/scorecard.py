@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa_pipeline.rubric.rules import ClassifierRule, Hit, MatchContext, RuleBase, walk
+from qa_pipeline.rubric.rules import ClassifierRule, Hit, MatchContext, RuleBase
 from qa_pipeline.rubric.schema import BeforeCheck, EachCheck, ForbidCheck, Item, RequireCheck, Rubric
 from qa_pipeline.types import Conversation, Evidence, ItemResult, Prediction, Verdict
 
@@ -37,9 +37,8 @@ class Scorecard:
     def __init__(self, rubric: Rubric, word_review_below: float | None = None) -> None:
         self.rubric = rubric
         self.word_review_below = word_review_below
-        rules = [r for item in rubric.items for r in item.rules()]
-        rules += [r for named in rubric.rules.values() for r in walk(named)]
-        self._review_only = {r.id for r in rules if isinstance(r, ClassifierRule) and r.review}
+        every = rubric.every_rule()
+        self._review_only = {r.id for r in every if isinstance(r, ClassifierRule) and r.review}
 
     @property
     def version(self) -> str:

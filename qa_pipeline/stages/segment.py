@@ -8,7 +8,6 @@ once with the user dictionary, the configured words and the rubric's ``dictionar
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +17,7 @@ from pydantic import Field
 
 from qa_pipeline.errors import E, PipelineError
 from qa_pipeline.pipeline import BuildContext, Stage, StageConfig, registry
+from qa_pipeline.text.jieba_main import main_tokenizer
 from qa_pipeline.text.numerals import matching_view
 from qa_pipeline.types import Conversation
 
@@ -45,18 +45,9 @@ def build_tokenizer(words: Iterable[str], user_dict: Path | None = None) -> jieb
     return tokenizer
 
 
-@functools.cache
-def _base_tokenizer() -> jieba.Tokenizer:
-    """jieba's main dictionary, loaded once per process (about a second)."""
-    logging.getLogger("jieba").setLevel(logging.WARNING)
-    base = jieba.Tokenizer()
-    base.initialize()
-    return base
-
-
 def _fresh_tokenizer() -> jieba.Tokenizer:
     """A tokenizer of its own (own word table) without re-reading the main dictionary."""
-    base = _base_tokenizer()
+    base = main_tokenizer()
     tokenizer = jieba.Tokenizer()
     tokenizer.FREQ, tokenizer.total = dict(base.FREQ), base.total
     tokenizer.initialized = True

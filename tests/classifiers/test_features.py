@@ -42,11 +42,12 @@ def test_analyzer_gives_unigrams_and_bigrams_without_spaces() -> None:
 
 
 def test_analyzer_uses_a_private_tokenizer_and_caches_tokens() -> None:
-    from qa_pipeline.classifiers.features import _model_tokenizer, model_tokens
+    from qa_pipeline.classifiers.features import model_tokens
+    from qa_pipeline.text.jieba_main import main_tokenizer
 
     analyzer = JiebaAnalyzer()
     analyzer("你好")
-    assert _model_tokenizer() is not jieba.dt
+    assert main_tokenizer() is not jieba.dt
     model_tokens.cache_clear()
     JiebaAnalyzer((1, 1))("我想查一下订单")
     JiebaAnalyzer((1, 2))("我想查一下订单")

@@ -33,6 +33,12 @@ def rubric_with(rules: dict[str, Any], items: list[dict[str, Any]] | None = None
     return parse_rubric({"id": "t", "version": "0", "rules": rules, "items": items})
 
 
+def fatal_forbid_rubric(rule: dict[str, Any], **fields: Any) -> Any:
+    """A one-item rubric: a fatal ``banned`` item (10 points) forbidding ``rule``."""
+    item = {"id": "banned", "points": 10, "fatal": True, "check": {"type": "forbid", "rule": rule}}
+    return parse_rubric({"id": "t", "version": "1", **fields, "items": [item]})
+
+
 def hits(rule_spec: dict[str, Any], conv: Conversation, extra: dict[str, Any] | None = None) -> list:
     rub = rubric_with({"r": rule_spec, **(extra or {})})
     ctx = MatchContext(conv=conv, named=dict(rub.rules))

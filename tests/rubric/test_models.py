@@ -88,38 +88,25 @@ def test_disguised_forbidden_phrase_is_caught_by_the_trained_model(tmp_path: Pat
 
 
 def test_fatal_fail_resting_only_on_a_review_only_model_goes_to_review() -> None:
-    from qa_pipeline.rubric import parse_rubric
     from qa_pipeline.rubric.scorecard import Scorecard
+    from tests.rubric.conftest import fatal_forbid_rubric
 
-    spec = {
-        "id": "t",
-        "version": "1",
-        "items": [
-            {
-                "id": "banned",
-                "points": 10,
-                "fatal": True,
-                "check": {
-                    "type": "forbid",
-                    "rule": {
-                        "type": "any",
-                        "rules": [
-                            {"type": "keywords", "any": ["爱买不买"], "speaker": "agent"},
-                            {
-                                "type": "classifier",
-                                "model": "m",
-                                "labels": ["yes"],
-                                "min_prob": 0.8,
-                                "speaker": "agent",
-                                "review": True,
-                            },
-                        ],
-                    },
+    rubric = fatal_forbid_rubric(
+        {
+            "type": "any",
+            "rules": [
+                {"type": "keywords", "any": ["爱买不买"], "speaker": "agent"},
+                {
+                    "type": "classifier",
+                    "model": "m",
+                    "labels": ["yes"],
+                    "min_prob": 0.8,
+                    "speaker": "agent",
+                    "review": True,
                 },
-            }
-        ],
-    }
-    rubric = parse_rubric(spec, source="test")
+            ],
+        }
+    )
     card = Scorecard(rubric)
     models = RubricModels({"m": _Keyword("规定")}, classifier_rules(rubric))
     model_only = conv(("agent", "规定就是这样"))

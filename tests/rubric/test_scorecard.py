@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from qa_pipeline.rubric import parse_rubric
 from qa_pipeline.rubric.scorecard import Scorecard
-from tests.rubric.conftest import make_conv, neg
+from tests.rubric.conftest import fatal_forbid_rubric, make_conv, neg
 
 RUBRIC = {
     "id": "mini",
@@ -124,28 +124,8 @@ def test_interruption_metric_item() -> None:
 
 
 def test_weak_similar_match_goes_to_review_not_fail() -> None:
-    raw = {
-        "id": "s",
-        "version": "1",
-        "review_below": 0.9,
-        "items": [
-            {
-                "id": "banned",
-                "points": 10,
-                "fatal": True,
-                "check": {
-                    "type": "forbid",
-                    "rule": {
-                        "type": "similar",
-                        "examples": ["这事不归我们管"],
-                        "threshold": 0.5,
-                        "speaker": "agent",
-                    },
-                },
-            }
-        ],
-    }
-    card = Scorecard(parse_rubric(raw))
+    rule = {"type": "similar", "examples": ["这事不归我们管"], "threshold": 0.5, "speaker": "agent"}
+    card = Scorecard(fatal_forbid_rubric(rule, review_below=0.9))
     items = card.evaluate(make_conv([("agent", "这个事不归我们这边管的")]))
     assert items["banned"].verdict == "review"
     s = card.score(items)
