@@ -169,13 +169,17 @@ def audit(
         if html_out is not None:
             _write_html(results, settings, html_out)
     _report_problems(summary)
+    if summary.audited == 0 and summary.ok:
+        typer.echo(
+            f"no conversations found in {', '.join(map(str, paths))} (an empty file or folder, or a CSV "
+            "with only its header): nothing audited (exit 3)",
+            err=True,
+        )
+        raise typer.Exit(EXIT_PROBLEMS)
     stored = ", ".join(f"{k} {v}" for k, v in sorted(summary.stored.items())) or "not stored"
     typer.echo(
         f"audited {summary.audited} conversations ({stored}); skipped {len(summary.problems)}", err=True
     )
-    if summary.audited == 0 and summary.ok:
-        typer.echo(f"warning: no conversations found in {', '.join(map(str, paths))}", err=True)
-        raise typer.Exit(EXIT_PROBLEMS)
     if not summary.ok:
         raise typer.Exit(EXIT_PROBLEMS)
 
@@ -220,8 +224,9 @@ def _repository(settings: Settings, store: bool) -> Iterator[Repository | None]:
     if not store:
         yield None
         return
-    from qa_pipeline.store import init_db
+    from qa_pipeline.store import describe_database, init_db
 
+    typer.echo(f"storing results in {describe_database(settings.database_url)}", err=True)
     engine = init_db(settings.database_url)
     try:
         yield Repository(engine)
@@ -417,7 +422,9 @@ def serve(
     import uvicorn
 
     from api.main import create_app
+    from qa_pipeline.store import describe_database
 
+    typer.echo(f"database: {describe_database(settings.database_url)} (QA_DATABASE_URL)", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
 
 

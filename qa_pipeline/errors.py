@@ -170,8 +170,10 @@ class QAError(Exception):
         line: int | None = None,
         field: str | None = None,
         record: str | None = None,
+        hint: str | None = None,
     ) -> None:
         self.code = code
+        self.hint = hint  # replaces the catalogue's hint where the fix depends on where the error came from
         # an error message must never carry personal data, whatever the raiser put in it
         self.detail = mask_message(detail) if detail else detail
         self.file = file
@@ -182,7 +184,8 @@ class QAError(Exception):
 
     @property
     def info(self) -> ErrorInfo:
-        return CATALOGUE[self.code]
+        info = CATALOGUE[self.code]
+        return info if self.hint is None else ErrorInfo(info.title, self.hint)
 
     @property
     def location(self) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +45,10 @@ class Settings(BaseSettings):
     max_audio_s: float = Field(default=4 * 3600, gt=0)
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
 
+    # local time of the contact centre: times without a zone at import, day/week/month periods and
+    # `from`/`to` dates without a zone are read in it; stored instants stay UTC
+    timezone: str = "Asia/Shanghai"
+
     batch_size: int = Field(default=32, gt=0, le=4096)
     workers: int = Field(default=1, ge=1, le=64)  # text-pipeline processes for batch audits (2 cores: 2)
     log_level: str = "INFO"
@@ -54,6 +60,23 @@ class Settings(BaseSettings):
         if v not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
         return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        v = v.strip()
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"timezone must be an IANA time zone name such as Asia/Shanghai or UTC, got {v!r}"
+            ) from exc
+        return v
+
+    @property
+    def tz(self) -> tzinfo:
+        """:attr:`timezone` as a ``tzinfo``."""
+        return ZoneInfo(self.timezone)
 
     @field_validator("database_url")
     @classmethod

@@ -86,6 +86,8 @@ class Evidence(BaseModel):
     end: float | None = None
     text: str = ""
     rule: str = ""
+    note: str = ""
+    """What the rule found or missed, for a reviewer (e.g. 第3轮客户抱怨后，下一轮坐席未安抚客户情绪)."""
 
 
 class ItemResult(BaseModel):

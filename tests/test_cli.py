@@ -16,7 +16,7 @@ from qa_pipeline.errors import E, StorageError
 from qa_pipeline.pipeline import BuildContext, Pipeline, registry
 from qa_pipeline.settings import PROJECT_DIR, Settings
 from qa_pipeline.sources.jsonl import conversation_from_dict
-from qa_pipeline.store import Repository, init_db
+from qa_pipeline.store import Repository, describe_database, init_db
 
 EXAMPLES = PROJECT_DIR / "examples"
 runner = CliRunner()
@@ -181,7 +181,8 @@ def test_nothing_to_audit_is_a_warning_and_exit_problems(env: Path, kind: str) -
     path = _nothing(env, kind)
     result = runner.invoke(app, ["audit", str(path), "--json", "r.jsonl"])
     assert result.exit_code == EXIT_PROBLEMS, result.output
-    assert f"no conversations found in {path}" in result.output
+    assert f"no conversations found in {path}" in result.output and "exit 3" in result.output
+    assert "skipped 0" not in result.output  # nothing was skipped: there was nothing to read
     assert (env / "r.jsonl").read_text(encoding="utf-8") == ""
 
 
@@ -252,3 +253,36 @@ def test_audit_with_two_worker_processes(env: Path, monkeypatch: pytest.MonkeyPa
     ex02 = next(r for r in results if r["id"] == "ex02")
     assert ex02["items"]["forbidden_phrase"]["verdict"] == "fail"
     assert _stored_ids(env / "qa.db") == sorted(r["id"] for r in results)
+
+
+def test_jsonl_with_offset_and_csv_without_zone_store_the_same_start(env: Path) -> None:
+    """A CSV time without a zone is China Standard Time (QA_TIMEZONE), like the JSONL's +08:00."""
+    turns = [
+        {"speaker": "agent", "text": "您好，请问有什么可以帮您？"},
+        {"speaker": "customer", "text": "查订单。"},
+    ]
+    record = {"id": "j1", "agent_id": "A01", "started_at": "2026-04-08T20:11:00+08:00", "turns": turns}
+    (env / "chat.jsonl").write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    rows = "".join(f"c1,2026-04-08 20:11:{i:02d},{t['speaker']},{t['text']}\n" for i, t in enumerate(turns))
+    (env / "chat.csv").write_text("conversation_id,time,speaker,text\n" + rows, encoding="gbk")
+    result = runner.invoke(app, ["audit", str(env / "chat.jsonl"), str(env / "chat.csv")])
+    assert result.exit_code == 0, result.output
+    engine = init_db(f"sqlite:///{env / 'qa.db'}")
+    try:
+        repo = Repository(engine)
+        starts = [repo.get_conversation(i).started_at for i in ("j1", "c1")]  # type: ignore[union-attr]
+    finally:
+        engine.dispose()
+    assert starts[0] == starts[1] and starts[0].isoformat() == "2026-04-08T12:11:00+00:00"
+
+
+def test_audit_says_where_the_results_are_stored(env: Path) -> None:
+    result = runner.invoke(app, ["audit", str(EXAMPLES / "conversations.jsonl"), "--no-store"])
+    assert "storing results" not in result.output
+    result = runner.invoke(app, ["audit", str(EXAMPLES / "conversations.jsonl")])
+    assert f"storing results in SQLite file {(env / 'qa.db').resolve()}" in result.output
+
+
+def test_database_location_hides_passwords() -> None:
+    assert describe_database("postgresql+psycopg://qa:s3cret@db/qa") == "postgresql+psycopg://qa:***@db/qa"
+    assert "in-memory" in describe_database("sqlite://")

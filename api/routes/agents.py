@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,30 +9,16 @@ from fastapi import APIRouter, Query
 from api.deps import RepositoryDep, StateDep
 from api.routes.conversations import ERRORS
 from api.schemas import AgentIndicesPublic
-from qa_pipeline.errors import E, InputError
+from qa_pipeline.errors import NotFoundError
+from qa_pipeline.periods import check_order, parse_bound
 from qa_pipeline.scoring import agent_score
-from qa_pipeline.sources.fields import describe_value, in_range, range_detail
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 
-DATE_DOC = "ISO date or date-time (2025-03-01, 2025-03-01T09:00:00+08:00); without a zone, UTC"
-
-
-def parse_when(value: str | None, field: str) -> datetime | None:
-    """An ISO-8601 date or date-time; naive values are UTC. Bad or out-of-range values (the range
-    conversations are accepted in) are a 422 naming the field."""
-    if value is None or not value.strip():
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        detail = f"{describe_value(value)} is not an ISO-8601 date or date-time"
-        raise InputError(E.BAD_REQUEST, detail, field=field) from exc
-    if not in_range(when):
-        raise InputError(
-            E.BAD_REQUEST, f"date/time {range_detail()}; leave '{field}' out for no bound", field=field
-        )
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+DATE_DOC = (
+    "ISO date or date-time (2025-03-01, 2025-03-01T09:00:00+08:00); without a zone, local time in "
+    "QA_TIMEZONE (default Asia/Shanghai)"
+)
 
 
 @router.get(
@@ -49,10 +34,15 @@ def agent_indices(
     from_: Annotated[str | None, Query(alias="from", description=DATE_DOC)] = None,
     to: Annotated[str | None, Query(description=DATE_DOC + "; exclusive")] = None,
 ) -> AgentIndicesPublic:
-    """A conversation belongs to the period by its start time, or by its import time when unknown."""
-    start, end = parse_when(from_, "from"), parse_when(to, "to")
-    if start is not None and end is not None and start >= end:
-        raise InputError(E.BAD_REQUEST, "'from' must be before 'to'", field="from")
+    """A conversation belongs to the period by its start time, or by its import time when unknown.
+
+    404 for an agent id no stored conversation names; 200 with ``conversations: 0`` for a known agent
+    without conversations in the period."""
+    tz = state.settings.tz
+    start, end = parse_bound(from_, "from", tz), parse_bound(to, "to", tz)
+    check_order(start, end)
+    if not repo.agent_known(agent_id):
+        raise NotFoundError("agent", agent_id)
     results = repo.list_results(agent_id=agent_id, start=start, end=end)
     # The store already applied the period (with the import-time fallback), so score all of them.
     score = agent_score(results, config=state.scoring, agent_id=agent_id, period=(None, None))

@@ -106,14 +106,22 @@ def decode_body(body: bytes, charset: str | None) -> str:
         raise BodyEncodingError(f"body: {exc.detail}; {DECLARE_CHARSET}") from exc
 
 
+BODY_HINT = (
+    'Send one conversation as a single JSON object, e.g. {"id": "c1", "agent_id": "A01", "turns": '
+    '[{"speaker": "agent", "text": "您好"}]} (for many conversations use qa audit with a .jsonl file).'
+)
+
+
 def parse_json(body: bytes, charset: str | None = None) -> Any:
+    """The body as JSON; an error's hint speaks of this endpoint's one JSON object, not of JSON Lines."""
     text = decode_body(body, charset)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(E.INVALID_JSON, f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        detail = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        raise InputError(E.INVALID_JSON, detail, hint=BODY_HINT) from exc
     except (ValueError, RecursionError) as exc:  # nested too deeply, or an integer of > 4300 digits
-        raise InputError(E.INVALID_JSON, json_limit_detail(exc)) from exc
+        raise InputError(E.INVALID_JSON, json_limit_detail(exc), hint=BODY_HINT) from exc
 
 
 @router.post(
@@ -133,6 +141,8 @@ async def create_conversation(request: Request, state: StateDep) -> JSONResponse
     check_json_content_type(request)
     charset = declared_charset(request.headers.get("content-type", ""))
     data = parse_json(await read_body(request, state.settings.max_body_bytes), charset)
+    if not isinstance(data, dict):
+        raise InputError(E.BAD_FIELD, "the body must be one JSON object", hint=BODY_HINT)
     conv = conversation_from_dict(data, settings=state.settings, source="api")
     scored, outcome = await state.submit(conv)
     body = ConversationCreatedPublic(id=scored.id, status=outcome.status, result=scored.to_result())

@@ -33,16 +33,18 @@ from qa_pipeline.jobs import (
     CALL_JOB,
     CallPayload,
     JobWorker,
-    conversation_id_for,
+    content_key,
+    digest_letters,
     find_job_by_key,
     new_spool_name,
     sha256_file,
     spool_dir,
+    upload_conversation_id,
 )
 from qa_pipeline.settings import Settings
 from qa_pipeline.sources.fields import ID_LENGTH
 from qa_pipeline.store import create_job, get_job
-from qa_pipeline.store.jobs import Job, JobState
+from qa_pipeline.store.jobs import Job, JobState, release_failed_key
 
 log = logging.getLogger(__name__)
 
@@ -149,16 +151,33 @@ def _upload(form: FormData) -> UploadFile:
     return upload
 
 
+METADATA_HINT = (
+    'Send the form field \'metadata\' as one JSON object, e.g. {"agent_id": "A01", "team": "T1", '
+    '"started_at": "2026-04-08T20:11:00+08:00"}, or leave it out.'
+)
+
+
 def _metadata(form: FormData) -> CallMetadata:
     raw = form.get("metadata")
     if raw is None or raw == "":
         return CallMetadata()
     if not isinstance(raw, str):
-        raise InputError(E.BAD_FIELD, "metadata must be a JSON text field, not a file", field="metadata")
+        raise InputError(
+            E.BAD_FIELD,
+            "metadata must be a JSON text field, not a file",
+            field="metadata",
+            hint=METADATA_HINT,
+        )
     try:
-        return CallMetadata.model_validate(json.loads(raw))
+        data = json.loads(raw)
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise InputError(E.INVALID_JSON, f"metadata is not JSON: {exc}", field="metadata") from None
+        detail = f"metadata is not JSON: {exc}"
+        raise InputError(E.INVALID_JSON, detail, field="metadata", hint=METADATA_HINT) from None
+    if not isinstance(data, dict):
+        detail = "metadata must be a JSON object, not a list or a single value"
+        raise InputError(E.BAD_FIELD, detail, field="metadata", hint=METADATA_HINT)
+    try:
+        return CallMetadata.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in ("metadata", *first["loc"]))
@@ -197,6 +216,8 @@ def spool_upload(upload: UploadFile, settings: Settings) -> tuple[str, bytes]:
         upload.file.seek(0)
         with path.open("wb") as out:
             shutil.copyfileobj(upload.file, out, COPY_BLOCK)
+        if path.stat().st_size == 0:
+            raise InputError(E.AUDIO_UNREADABLE, "the file is empty (0 bytes)", file=filename)
         _check_audio(_probe(path, filename), filename, settings)
         return name, sha256_file(path)
     except BaseException:
@@ -215,8 +236,12 @@ def _answer(job: Job, status: int) -> JSONResponse:
 
 
 def _queue(payload: CallPayload, key: str | None, request: Request, settings: Settings) -> tuple[Job, bool]:
-    """Create the job; ``(job, False)`` when the key already named one (a concurrent upload with the
-    same key won the race: this upload's spool file is dropped)."""
+    """Create the job; ``(job, False)`` when the key already named one (an earlier or concurrent upload
+    with the same key, or without a key the same recording under the same id: this upload's spool
+    file is dropped). A failed job does not block a new upload of the same recording without a key."""
+    if key is None:
+        key = content_key(payload.content_sha256, payload.conversation_id)
+        release_failed_key(request.app.state.qa.engine, key)
     job = create_job(
         request.app.state.qa.engine, CALL_JOB, payload.model_dump(mode="json"), idempotency_key=key
     )
@@ -243,7 +268,9 @@ async def create_call(
 ) -> JSONResponse:
     """``multipart/form-data`` with ``file`` (WAV, MP3, FLAC, M4A/AAC, OGG/Opus) and an optional
     ``metadata`` JSON field (``id``, ``agent_id``, ``team``, ``started_at``, any other fields).
-    202 with the job; poll ``links.self`` until ``state`` is ``done`` or ``failed``."""
+    The conversation id is ``metadata.id``, else the file name without its extension (as ``qa audit``
+    names it). 202 with the job; poll ``links.self`` until ``state`` is ``done`` or ``failed``.
+    The same recording uploaded again under the same id answers 200 with the first job."""
     settings = state.settings
     key = _check_key(idempotency_key)
     if key is not None and (existing := find_job_by_key(state.engine, key)) is not None:
@@ -258,7 +285,8 @@ async def create_call(
     payload = CallPayload(
         spool_file=name,
         filename=Path(upload.filename or "recording").name,
-        conversation_id=meta.id or conversation_id_for(digest),
+        conversation_id=meta.id or upload_conversation_id(upload.filename),
+        content_sha256=digest_letters(digest),
         metadata=extra,
     )
     job, created = _queue(payload, key, request, settings)

@@ -15,10 +15,12 @@ from qa_pipeline.jobs.calls import (
     CallPayload,
     ConversationSource,
     PipelineFactory,
-    conversation_id_for,
+    content_key,
+    digest_letters,
     new_spool_name,
     sha256_file,
     spool_dir,
+    upload_conversation_id,
 )
 from qa_pipeline.jobs.worker import (
     JobHandler,
@@ -38,7 +40,8 @@ __all__ = [
     "JobHandler",
     "JobWorker",
     "PipelineFactory",
-    "conversation_id_for",
+    "content_key",
+    "digest_letters",
     "find_job_by_key",
     "job_error",
     "new_spool_name",
@@ -46,4 +49,5 @@ __all__ = [
     "run_job",
     "sha256_file",
     "spool_dir",
+    "upload_conversation_id",
 ]

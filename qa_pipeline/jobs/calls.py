@@ -11,6 +11,7 @@ the worker thread, so a text-only start-up never loads the speech model.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import string
@@ -27,7 +28,9 @@ from qa_pipeline.errors import E, InputError
 from qa_pipeline.hashing import sha256_file as file_sha256
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.settings import PACKAGE_DIR, Settings
+from qa_pipeline.sources.fields import ID_LENGTH
 from qa_pipeline.store.jobs import Job
+from qa_pipeline.text.pii import detect
 from qa_pipeline.types import Conversation
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,11 @@ class CallPayload(BaseModel):
     spool_file: str = Field(description="name of the spooled recording inside the spool folder")
     filename: str = Field(description="the file name the client sent")
     conversation_id: str
+    content_sha256: str | None = Field(
+        default=None,
+        description="SHA-256 of the recording in letters a-p (payloads are stored masked: hex digit runs "
+        "could be taken for phone numbers)",
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
@@ -77,9 +85,33 @@ def new_spool_name(filename: str) -> str:
     return token + Path(filename).suffix.lower()[:10]
 
 
-def conversation_id_for(digest: bytes) -> str:
-    """A conversation id derived from the recording's SHA-256: the same recording, the same id."""
-    return "call-" + digest.hex()[:24].translate(_HEX_TO_LETTERS)
+def upload_conversation_id(filename: str | None) -> str:
+    """The conversation id of an upload without ``metadata.id``: its file name without extension,
+    as ``qa audit`` names a recording (``C:\\calls\\0408-A01.wav`` -> ``0408-A01``).
+
+    A name that is empty, too long or holds personal data (a phone number as file name) is an
+    :class:`InputError` asking for ``metadata.id``: nothing is stored under such an id.
+    """
+    stem = Path((filename or "").replace("\\", "/")).stem.strip()
+    stem = "" if stem.startswith(".") else stem  # ".wav": an extension, no name
+    hint = 'Send the conversation id in the metadata field, e.g. {"id": "0408-A01"}.'
+    if not stem:
+        raise InputError(E.MISSING_FIELD, "the upload has no file name", field="metadata.id", hint=hint)
+    if len(stem) > ID_LENGTH or detect(stem):
+        why = "too long" if len(stem) > ID_LENGTH else "looks like personal data (phone, ID or card number)"
+        raise InputError(E.BAD_FIELD, f"the file name {why}", field="file", hint=hint)
+    return stem
+
+
+def digest_letters(digest: bytes) -> str:
+    """A digest as 64 letters a-p (hex with 0-9a-f shifted), which PII masking never touches."""
+    return digest.hex().translate(_HEX_TO_LETTERS)
+
+
+def content_key(content_sha256: str | None, conversation_id: str) -> str:
+    """Default idempotency key of an upload: the recording's content and the id it is stored under."""
+    blob = f"{content_sha256 or ''}\0{conversation_id}".encode()
+    return "content:" + hashlib.sha256(blob).hexdigest()
 
 
 def sha256_file(path: Path) -> bytes:

@@ -89,6 +89,7 @@ class EvidenceView:
     span: str
     text: str
     rule: str
+    note: str
     located: bool
 
 
@@ -192,6 +193,7 @@ def _evidence_view(ev: Evidence, turns: Sequence[PublicTurn], anchor: str) -> Ev
         span=fmt_span(start, end),
         text=ev.text,
         rule=ev.rule,
+        note=ev.note,
         located=located,
     )
 
@@ -226,7 +228,7 @@ def _marks_by_turn(result: ConversationResult) -> dict[int, list[Mark]]:
         text = _turn_text(result.turns, ev.turn)
         span = locate(text, ev.text) if text is not None else None
         if span is not None and ev.turn is not None:
-            title = f"{label} · 规则 {ev.rule}" if ev.rule else label
+            title = " · ".join(p for p in (label, ev.note, f"规则 {ev.rule}" if ev.rule else "") if p)
             marks[ev.turn].append(Mark(span[0], span[1], kind, title))
     for p in result.pii:
         marks[p.turn].append(Mark(p.start_char, p.end_char, "pii", f"已脱敏 · {PII_ZH.get(p.type, p.type)}"))

@@ -31,11 +31,20 @@ SpeakerScope = Literal["agent", "customer", "any"]
 
 @dataclass(frozen=True)
 class Hit:
+    """A rule matched turn ``turn``; the matched words stand in ``source_turn`` when it is another turn
+    (a ``previous`` rule hits the agent's reply because of what the customer said before)."""
+
     turn: int
     text: str
     rule: str
     start_char: int = -1
     score: float = 1.0
+    source_turn: int | None = None
+
+    @property
+    def quoted_turn(self) -> int:
+        """The turn whose text holds :attr:`text`."""
+        return self.turn if self.source_turn is None else self.source_turn
 
 
 @dataclass
@@ -85,6 +94,7 @@ class RuleBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = ""
+    name: str = Field(default="", description="what the rule finds, in words a reviewer reads (中文)")
     speaker: SpeakerScope = "any"
     first_turns: int | None = Field(default=None, ge=1, description="only the first K turns of `speaker`")
     last_turns: int | None = Field(default=None, ge=1, description="only the last K turns of `speaker`")
@@ -364,7 +374,7 @@ class Previous(RuleBase):
         for j in range(i - 1, -1, -1):
             if self.of == "any" or ctx.turn(j).speaker == self.of:
                 found = self.rule.hits_at(ctx, j)
-                return [Hit(i, h.text, self.id, -1, h.score) for h in found[:1]]
+                return [Hit(i, h.text, self.id, -1, h.score, source_turn=h.quoted_turn) for h in found[:1]]
         return []
 
     def children(self) -> list[RuleBase]:

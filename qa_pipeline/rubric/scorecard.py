@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qa_pipeline.rubric.explain import Explainer
 from qa_pipeline.rubric.rules import ClassifierRule, Hit, MatchContext, RuleBase
 from qa_pipeline.rubric.schema import BeforeCheck, EachCheck, ForbidCheck, Item, RequireCheck, Rubric
 from qa_pipeline.types import Conversation, Evidence, ItemResult, Prediction, Verdict
@@ -38,6 +39,7 @@ class Scorecard:
         self.rubric = rubric
         self.word_review_below = word_review_below
         every = rubric.every_rule()
+        self._explainer = Explainer(rubric)
         self._review_only = {r.id for r in every if isinstance(r, ClassifierRule) and r.review}
 
     @property
@@ -67,7 +69,7 @@ class Scorecard:
             verdict=verdict,
             points=item.points if verdict in ("pass", "review") else 0.0,
             max_points=item.points,
-            evidence=outcome.evidence[:MAX_EVIDENCE],
+            evidence=self._explainer.annotate(item, outcome.evidence[:MAX_EVIDENCE]),
             fatal=item.fatal,
             rubric_version=self.version,
         )
@@ -136,8 +138,9 @@ def _word_confidence(ctx: MatchContext, hit: Hit) -> float | None:
 def _evidence(ctx: MatchContext, hits: Sequence[Hit]) -> list[Evidence]:
     out = []
     for h in hits:
-        turn = ctx.conv.turns[h.turn]
-        out.append(Evidence(turn=h.turn, start=turn.start, end=turn.end, text=h.text, rule=h.rule))
+        where = h.quoted_turn
+        turn = ctx.conv.turns[where]
+        out.append(Evidence(turn=where, start=turn.start, end=turn.end, text=h.text, rule=h.rule))
     return out
 
 

@@ -81,7 +81,9 @@ def conversation_from_audio(
         channel="call",
         agent_id=_optional(meta.get("agent_id"), "agent_id", loc),
         team=_optional(meta.get("team"), "team", loc),
-        started_at=datetime_from_json(meta.get("started_at") or None, loc=loc, field="started_at"),
+        started_at=datetime_from_json(
+            meta.get("started_at") or None, loc=loc, field="started_at", tz=settings.tz
+        ),
         turns=[],
         metadata=extra,
         source=str(path),

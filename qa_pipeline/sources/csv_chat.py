@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -250,7 +250,7 @@ def _conversation(
     key: str, rows: list[_Row], columns: _Columns, mapping: CsvMapping, settings: Settings, loc: Locator
 ) -> Conversation:
     check_turn_count(len(rows), settings.max_turns, loc.at(line=rows[0].line))
-    times = _row_times(rows, columns, mapping, loc)
+    times = _row_times(rows, columns, mapping, loc, settings.tz)
     order = sorted(range(len(rows)), key=lambda i: _sort_key(times[i]))
     offsets = _offsets([times[i] for i in order])
     turns = [
@@ -285,15 +285,17 @@ def _turn(
 
 
 def _row_times(
-    rows: list[_Row], columns: _Columns, mapping: CsvMapping, loc: Locator
+    rows: list[_Row], columns: _Columns, mapping: CsvMapping, loc: Locator, tz: tzinfo
 ) -> list[RowTime | None]:
-    """Each row's time; all numbers (seconds) or all date/times within one conversation."""
+    """Each row's time; all numbers (seconds) or all date/times within one conversation.
+
+    A date/time without a zone is local time in ``tz`` (``QA_TIMEZONE``)."""
     if columns.time is None:
         return [None] * len(rows)
     times: list[RowTime | None] = []
     for row in rows:
         raw = row.get(columns.time)
-        value = _parse_time(raw)
+        value = _parse_time(raw, tz)
         problem = _time_problem(raw, value, times[0] if times else None)
         if problem:
             raise loc.at(line=row.line).error(E.BAD_FIELD, problem, field=mapping.time)
@@ -312,13 +314,13 @@ def _time_problem(raw: str, value: RowTime | None, first: RowTime | None) -> str
     return ""
 
 
-def _parse_time(value: str) -> RowTime | None:
+def _parse_time(value: str, tz: tzinfo) -> RowTime | None:
     if not value:
         return None
     try:
         seconds = float(value)
     except ValueError:
-        return parse_datetime(value)
+        return parse_datetime(value, tz)
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 

@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from qa_pipeline.errors import E, InputError
@@ -154,19 +154,26 @@ def check_turn_count(count: int, limit: int, loc: Locator) -> None:
         raise loc.error(E.TOO_MANY_TURNS, f"{count:,} turns > limit {limit:,}", field="turns")
 
 
-def parse_datetime(value: str) -> datetime | None:
+def localize(when: datetime, tz: tzinfo | None) -> datetime:
+    """``when`` with ``tz`` attached when it has no zone (a wall-clock time there); aware values keep
+    their own zone. ``tz`` ``None`` leaves a naive value naive."""
+    return when.replace(tzinfo=tz) if when.tzinfo is None and tz is not None else when
+
+
+def parse_datetime(value: str, tz: tzinfo | None = None) -> datetime | None:
     """An ISO-8601 date/time, ``YYYY-MM-DD HH:MM:SS``, ``YYYY/MM/DD ...`` or ``YYYY年MM月DD日 ...``.
 
+    A time without a zone is read in ``tz`` (the contact centre's ``QA_TIMEZONE``) when given.
     ``None`` when the text is none of these; the range is checked by :func:`check_datetime`.
     """
     text = value.strip()
     try:
-        return datetime.fromisoformat(text)
+        return localize(datetime.fromisoformat(text), tz)
     except ValueError:
         pass
     for fmt in _DATETIME_FORMATS:
         try:
-            return datetime.strptime(text, fmt)
+            return localize(datetime.strptime(text, fmt), tz)
         except ValueError:
             continue
     return None
@@ -193,12 +200,13 @@ def check_datetime(when: datetime, *, loc: Locator, field: str) -> datetime:
     return when
 
 
-def datetime_from_json(value: Any, *, loc: Locator, field: str) -> datetime | None:
-    """A JSON start time: ``None``, a date/time string, or Unix epoch seconds (UTC), range-checked."""
+def datetime_from_json(value: Any, *, loc: Locator, field: str, tz: tzinfo | None = None) -> datetime | None:
+    """A JSON start time: ``None``, a date/time string (without a zone: local time in ``tz``), or
+    Unix epoch seconds, range-checked."""
     if value is None:
         return None
     if isinstance(value, str):
-        parsed = parse_datetime(value)
+        parsed = parse_datetime(value, tz)
         if parsed is None:
             detail = f"{describe_value(value)} is not an ISO-8601 date/time"
             raise loc.error(E.BAD_FIELD, detail, field=field)

@@ -17,6 +17,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,11 +71,17 @@ def conversation_from_dict(
         channel=_parse_channel(data.get("channel"), turns, loc),
         agent_id=_optional_id(data.get("agent_id"), "agent_id", loc),
         team=_optional_id(data.get("team"), "team", loc),
-        started_at=datetime_from_json(data.get(start_key), loc=loc, field=start_key) if start_key else None,
+        started_at=_start_time(data, start_key, settings, loc),
         turns=turns,
         metadata=metadata,
         source=source,
     )
+
+
+def _start_time(data: dict[str, Any], key: str | None, settings: Settings, loc: Locator) -> datetime | None:
+    if key is None:
+        return None
+    return datetime_from_json(data.get(key), loc=loc, field=key, tz=settings.tz)
 
 
 def read_jsonl(path: Path, *, settings: Settings, encoding: str | None = None) -> Iterator[ReadResult]:

@@ -7,7 +7,14 @@ Typical use::
     outcome = repo.save(conversation)         # conversation must be PII-masked
 """
 
-from qa_pipeline.store.engine import current_revision, head_revision, init_db, make_engine, upgrade
+from qa_pipeline.store.engine import (
+    current_revision,
+    describe_database,
+    head_revision,
+    init_db,
+    make_engine,
+    upgrade,
+)
 from qa_pipeline.store.jobs import Job, claim_next_job, create_job, finish_job, get_job
 from qa_pipeline.store.repository import (
     ConversationSummary,
@@ -27,6 +34,7 @@ __all__ = [
     "claim_next_job",
     "create_job",
     "current_revision",
+    "describe_database",
     "finish_job",
     "get_job",
     "head_revision",

@@ -28,6 +28,20 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
+def describe_database(url: str) -> str:
+    """Where ``url`` stores data, for a start-up line: the absolute file of a SQLite URL (relative paths
+    resolve against the current folder), otherwise the URL without its password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "an invalid QA_DATABASE_URL"
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            return "an in-memory SQLite database (nothing is kept after exit)"
+        return f"SQLite file {Path(parsed.database).resolve()}"
+    return parsed.render_as_string(hide_password=True)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; on SQLite with WAL journalling and foreign keys enforced."""
     try:

@@ -85,6 +85,16 @@ def create_job(
     return Job.model_validate(values)
 
 
+def release_failed_key(engine: Engine, key: str) -> None:
+    """Free ``key`` if it names a ``failed`` job (kept, without its key), so the work can be queued anew."""
+    stmt = update(JobRow).where(JobRow.idempotency_key == key, JobRow.state == "failed")
+    try:
+        with engine.begin() as conn:
+            conn.execute(stmt.values(idempotency_key=None, updated_at=utcnow()))
+    except SQLAlchemyError as exc:
+        raise _database_error(exc) from exc
+
+
 def get_job(engine: Engine, job_id: str) -> Job:
     """The job ``job_id``; raises :class:`NotFoundError` when there is none."""
     job = _fetch(engine, JobRow.id == job_id)

@@ -220,6 +220,12 @@ class Repository:
         with self._session() as session:
             return int(session.scalar(stmt) or 0)
 
+    def agent_known(self, agent_id: str) -> bool:
+        """Whether any stored conversation names ``agent_id``."""
+        stmt = select(ConversationRow.id).where(ConversationRow.agent_id == agent_id).limit(1)
+        with self._session() as session:
+            return session.scalar(stmt) is not None
+
     def count_results(self, conversation_id: str | None = None) -> int:
         """Number of stored audits (all versions), optionally of one conversation."""
         stmt = select(func.count()).select_from(ResultRow)

@@ -1,4 +1,4 @@
-"""GET /v1/agents/{agent_id}/indices: period filtering, empty periods, bad dates."""
+"""GET /v1/agents/{agent_id}/indices: local-time periods, unknown agents, empty periods, bad dates."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import post
+from qa_pipeline.pipeline import Pipeline
+from tests.api.helpers import MakeClient, post
 
 
 def _conv(conv_id: str, agent: str, started_at: str | None) -> dict[str, Any]:
@@ -46,9 +47,9 @@ def _indices(client: TestClient, agent: str, **params: str) -> Any:
 def test_counts_the_agents_conversations_in_the_period(seeded: TestClient) -> None:
     assert _indices(seeded, "A01").json()["conversations"] == 3
     body = _indices(seeded, "A01", **{"from": "2025-03-02", "to": "2025-03-04"}).json()
-    assert body["conversations"] == 2  # a2, a3 (dates without a zone are UTC midnight)
+    assert body["conversations"] == 2  # a2, a3 (dates without a zone are Beijing midnight)
     assert body["agent_id"] == "A01" and body["team"] == "T1"
-    assert body["from"] == "2025-03-02T00:00:00Z" and body["to"] == "2025-03-04T00:00:00Z"
+    assert body["from"] == "2025-03-02T00:00:00+08:00" and body["to"] == "2025-03-04T00:00:00+08:00"
     assert {"quality_index", "emotion_index", "agent_score", "grade", "components"} <= set(body)
 
 
@@ -58,12 +59,31 @@ def test_from_is_inclusive_and_to_exclusive(seeded: TestClient) -> None:
     assert body["conversations"] == 1
 
 
-def test_agent_without_conversations_gets_nulls_not_404(seeded: TestClient) -> None:
+def test_unknown_agent_is_404(seeded: TestClient) -> None:
     response = _indices(seeded, "A99")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "QA502"
+
+
+def test_known_agent_without_conversations_in_the_period_gets_nulls(seeded: TestClient) -> None:
+    response = _indices(seeded, "A02", **{"from": "2025-04-01", "to": "2025-05-01"})
     assert response.status_code == 200
     body = response.json()
     assert body["conversations"] == 0
     assert body["quality_index"] is None and body["emotion_index"] is None and body["agent_score"] is None
+
+
+def test_days_are_cut_at_local_midnight(client: TestClient) -> None:
+    # 07:30 in Beijing on 2 March is 23:30 UTC on 1 March: it belongs to Beijing's 2 March
+    post(client, _conv("early", "A05", "2025-03-02T07:30:00+08:00"))
+    assert _indices(client, "A05", **{"from": "2025-03-02", "to": "2025-03-03"}).json()["conversations"] == 1
+    assert _indices(client, "A05", **{"from": "2025-03-01", "to": "2025-03-02"}).json()["conversations"] == 0
+
+
+def test_dates_follow_the_configured_time_zone(make_client: MakeClient, light_pipeline: Pipeline) -> None:
+    utc = make_client(light_pipeline, timezone="UTC")
+    post(utc, _conv("early", "A05", "2025-03-02T07:30:00+08:00"))
+    assert _indices(utc, "A05", **{"from": "2025-03-01", "to": "2025-03-02"}).json()["conversations"] == 1
 
 
 def test_conversations_without_start_time_count_by_import_time(client: TestClient) -> None:

@@ -137,6 +137,12 @@ def test_unparseable_body_is_422(client: TestClient, body: bytes, code: str) -> 
     _error(client.post("/v1/conversations", content=body, headers=JSON), 422, code)
 
 
+@pytest.mark.parametrize("body", [b'{"id": "x", "turns": [', b"[1, 2]", b'{"id": "a"}\n{"id": "b"}'])
+def test_a_bad_body_gets_a_hint_about_one_json_object(client: TestClient, body: bytes) -> None:
+    err = client.post("/v1/conversations", content=body, headers=JSON).json()["error"]
+    assert "single JSON object" in err["hint"] and "Each line" not in err["hint"]
+
+
 def test_missing_speaker_is_422_naming_the_field(client: TestClient) -> None:
     record = _record()
     del record["turns"][1]["speaker"]

@@ -119,15 +119,20 @@ def test_upload_poll_and_fetch_the_result(start_app: StartApp, recording: Path) 
     assert spooled(recording.parent) == []  # the recording is deleted once audited
 
 
-def test_without_an_id_the_conversation_id_comes_from_the_content(
-    start_app: StartApp, recording: Path
-) -> None:
+def test_without_an_id_the_conversation_id_is_the_file_name(start_app: StartApp, recording: Path) -> None:
+    client = start_app()
+    first = upload(client, recording)
+    done = poll(client, first.json()["links"]["self"])
+    assert (first.status_code, done["conversation_id"], done["state"]) == (202, "call-0042", "done")
+    again = upload(client, recording)  # the same recording under the same id: the same job
+    assert (again.status_code, again.json()["job_id"]) == (200, done["job_id"])
+
+
+def test_the_same_recording_under_another_id_is_a_new_job(start_app: StartApp, recording: Path) -> None:
     client = start_app()
     first = poll(client, upload(client, recording).json()["links"]["self"])
-    second = poll(client, upload(client, recording).json()["links"]["self"])
-    assert first["job_id"] != second["job_id"]
-    assert first["conversation_id"] == second["conversation_id"]
-    assert first["conversation_id"].startswith("call-")
+    other = upload(client, recording, metadata={"id": "call-0042-again"})
+    assert other.status_code == 202 and other.json()["job_id"] != first["job_id"]
 
 
 def test_idempotency_key_returns_the_same_job(start_app: StartApp, recording: Path, tmp_path: Path) -> None:
@@ -219,6 +224,29 @@ def test_bad_metadata_is_a_typed_error(
     assert spooled(recording.parent) == []
 
 
+@pytest.mark.parametrize("metadata", ["{not json", "[1, 2]"])
+def test_bad_metadata_gets_a_hint_about_the_metadata_field(
+    start_app: StartApp, recording: Path, metadata: str
+) -> None:
+    err = upload(start_app(), recording, metadata).json()["error"]
+    assert "metadata" in err["hint"] and "JSON object" in err["hint"]
+    assert "Each line" not in err["hint"]
+
+
+def test_an_empty_recording_gets_the_same_message_as_the_cli(start_app: StartApp, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    err = assert_error(upload(start_app(), empty), 422, "QA114")
+    assert err["detail"] == "the file is empty (0 bytes)" and err["file"] == "empty.wav"
+    assert "Errno" not in json.dumps(err) and spooled(tmp_path) == []
+
+
+def test_a_file_name_holding_a_phone_number_asks_for_metadata_id(start_app: StartApp, tmp_path: Path) -> None:
+    path = write_call(tmp_path / "13812345678.wav")
+    err = assert_error(upload(start_app(), path), 422, "QA106")
+    assert "metadata" in err["hint"] and "13812345678" not in json.dumps(err)
+
+
 def test_missing_file_field_and_wrong_content_type(start_app: StartApp) -> None:
     client = start_app()
     err = assert_error(
@@ -260,6 +288,18 @@ def test_a_failing_job_is_reported_and_the_worker_goes_on(
     assert failed["links"]["conversation"] is None
     ok = poll(client, upload(client, recording).json()["links"]["self"])
     assert ok["state"] == "done"
+
+
+def test_a_failed_recording_can_be_uploaded_again(start_app: StartApp, tmp_path: Path) -> None:
+    client = start_app()
+    broken = write_call(tmp_path / "retry-me.wav")  # no transcript yet: the job fails
+    failed = poll(client, upload(client, broken).json()["links"]["self"])
+    assert failed["state"] == "failed"
+    write_transcript(tmp_path / "transcripts", broken.name)
+    again = upload(client, broken)
+    assert again.status_code == 202 and again.json()["job_id"] != failed["job_id"]
+    assert poll(client, again.json()["links"]["self"])["state"] == "done"
+    assert client.get(f"/v1/jobs/{failed['job_id']}").json()["state"] == "failed"  # kept
 
 
 def _audio_app(tmp_path: Path, light_pipeline: Pipeline) -> TestClient:

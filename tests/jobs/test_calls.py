@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from qa_pipeline.errors import E, InputError
-from qa_pipeline.jobs import CallPayload, conversation_id_for, new_spool_name, spool_dir
+from qa_pipeline.jobs import (
+    CallPayload,
+    content_key,
+    digest_letters,
+    new_spool_name,
+    spool_dir,
+    upload_conversation_id,
+)
 from qa_pipeline.settings import Settings
 from qa_pipeline.store.jobs import Job
 from qa_pipeline.text.pii import mask_value
@@ -33,10 +40,26 @@ def test_spool_names_keep_the_suffix_and_survive_pii_masking() -> None:
         assert mask_value(name) == name  # stored masked: a digit run could be taken for a phone
 
 
-def test_conversation_id_is_derived_from_the_content() -> None:
-    a, b = conversation_id_for(b"\x01" * 32), conversation_id_for(b"\x02" * 32)
-    assert a == conversation_id_for(b"\x01" * 32) and a != b
-    assert re.fullmatch(r"call-[a-p]{24}", a)
+def test_upload_id_is_the_file_name_without_extension() -> None:
+    assert upload_conversation_id("0408-A01.wav") == "0408-A01"
+    assert upload_conversation_id("C:\\calls\\north\\0408-A01.mp3") == "0408-A01"
+    assert upload_conversation_id("../../etc/x.wav") == "x"
+
+
+@pytest.mark.parametrize("name", [None, "", ".wav", "13812345678.wav", "x" * 300 + ".wav"])
+def test_upload_without_a_usable_name_asks_for_metadata_id(name: str | None) -> None:
+    with pytest.raises(InputError) as err:
+        upload_conversation_id(name)
+    assert "metadata" in err.value.info.hint and "138" not in err.value.message
+
+
+def test_content_key_depends_on_content_and_id() -> None:
+    a = content_key(digest_letters(b"\x01" * 32), "c1")
+    assert a == content_key(digest_letters(b"\x01" * 32), "c1")
+    assert a != content_key(digest_letters(b"\x02" * 32), "c1") and a != content_key(
+        digest_letters(b"\x01" * 32), "c2"
+    )
+    assert re.fullmatch(r"[a-p]{64}", digest_letters(b"\x01" * 32))
 
 
 def test_malformed_payload_is_a_typed_error() -> None:

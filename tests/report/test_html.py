@@ -170,7 +170,11 @@ def results() -> list[ConversationResult]:
         {
             "greeting": _item("fail", 0, 5),
             "forbidden_phrase": _item(
-                "fail", 0, 15, Evidence(turn=2, text="你自己看", rule="banned.lexicon"), fatal=True
+                "fail",
+                0,
+                15,
+                Evidence(turn=2, text="你自己看", rule="banned.lexicon", note="打发客户、让客户自己解决"),
+                fatal=True,
             ),
             "empathy": _item(
                 "review", 0, 15, Evidence(turn=9, text="不存在的轮次", rule="empathy.next_turn")
@@ -284,6 +288,7 @@ def test_scorecard_rows_show_verdicts_points_and_evidence(page: Page) -> None:
     assert rows["服务禁语 致命forbidden_phrase"][1:3] == ["不通过", "0 / 15"]
     evidence = rows["服务禁语 致命forbidden_phrase"][3]
     assert "第 3 轮" in evidence and "「你自己看」" in evidence and "0:10.0–0:14.0" in evidence
+    assert "打发客户、让客户自己解决" in evidence  # the rule's Chinese name; the id stays in small print
     assert rows["情绪安抚empathy"][1] == "待复核" and "未在原文中定位" in rows["情绪安抚empathy"][3]
     assert mid[1:] == [["开场问候greeting", "通过", "5 / 5", ""]]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -12,6 +13,8 @@ from qa_pipeline.errors import E, InputError
 from qa_pipeline.settings import Settings
 from qa_pipeline.sources.csv_chat import CsvMapping, iter_csv_text, read_csv_chat, sniff_delimiter
 from qa_pipeline.types import Conversation
+
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 CHINESE_MAP = "id=会话ID,time=时间,speaker=角色,text=内容,agent_id=坐席工号"
 
@@ -61,7 +64,7 @@ def test_chinese_mapping_interleaved_rows(settings: Settings) -> None:
     assert [t.speaker for t in s1.turns] == ["agent", "customer", "agent"]
     assert [t.start for t in s1.turns] == [0.0, 5.0, 65.0]
     assert all(t.end == t.start for t in s1.turns)
-    assert s1.started_at == datetime(2024, 5, 1, 9, 0, 0)
+    assert s1.started_at == datetime(2024, 5, 1, 9, 0, 0, tzinfo=BEIJING)
     assert (s1.agent_id, s2.agent_id) == ("A07", "A09")
     assert s2.turns[0].text == "发票怎么开？\n要专票"
     assert [t.start for t in s2.turns] == [0.0, 90.0]
@@ -204,7 +207,7 @@ def test_iso_times_with_zone_and_slashes(settings: Settings) -> None:
     assert [(t.text, t.start) for t in conv.turns] == [("一", 0.0), ("二", 30.0)]
     [conv] = read("conversation_id,time,speaker,text\nb,2024/05/01 09:00:00,agent,x\n", settings)
     assert isinstance(conv, Conversation)
-    assert conv.started_at == datetime(2024, 5, 1, 9)
+    assert conv.started_at == datetime(2024, 5, 1, 9, tzinfo=BEIJING)  # no zone: QA_TIMEZONE
 
 
 def test_common_chinese_headers_need_no_mapping(tmp_path: Path, settings: Settings) -> None:

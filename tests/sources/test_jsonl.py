@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,6 +16,8 @@ from qa_pipeline.settings import Settings
 from qa_pipeline.sources.jsonl import conversation_from_dict, iter_jsonl_text, read_json, read_jsonl
 from qa_pipeline.types import Conversation
 from tests.sources.samples import call_record
+
+BEIJING = ZoneInfo("Asia/Shanghai")  # QA_TIMEZONE's default: times without a zone are read there
 
 
 def jsonl(*records: Any) -> str:
@@ -58,8 +61,8 @@ def test_unknown_fields_go_to_metadata(settings: Settings) -> None:
     ("key", "value", "expected"),
     [
         ("start_time", "2024-05-01T01:30:00Z", datetime(2024, 5, 1, 1, 30, tzinfo=UTC)),
-        ("date", "2024-05-01", datetime(2024, 5, 1)),
-        ("started_at", "2024/05/01 09:30:05", datetime(2024, 5, 1, 9, 30, 5)),
+        ("date", "2024-05-01", datetime(2024, 5, 1, tzinfo=BEIJING)),
+        ("started_at", "2024/05/01 09:30:05", datetime(2024, 5, 1, 9, 30, 5, tzinfo=BEIJING)),
         ("started_at", 0, datetime(1970, 1, 1, tzinfo=UTC)),
     ],
 )
