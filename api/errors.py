@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa_pipeline.errors import CATALOGUE, E, ErrorInfo, InputError, QAError
+from qa_pipeline.errors import CATALOGUE, AuthError, E, ErrorInfo, InputError, QAError
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ class BusyError(QAError):
 
 def error_response(exc: QAError) -> JSONResponse:
     headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, BusyError) else None
+    if isinstance(exc, AuthError):
+        headers = {"WWW-Authenticate": 'Bearer realm="qa"'}
     return JSONResponse(status_code=exc.http_status, content={"error": exc.to_dict()}, headers=headers)
 
 

@@ -12,11 +12,13 @@ from fastapi import FastAPI
 
 from api.deps import get_settings
 from api.errors import install_error_handlers
-from api.routes import agents, conversations, health, jobs
+from api.routes import agents, audit_log, conversations, health, indices, jobs, review, users
 from api.state import AppState
 from qa_pipeline import __version__
 from qa_pipeline.jobs import CALL_JOB, CallHandler, JobHandler, JobWorker, requeue_interrupted
 from qa_pipeline.pipeline import Pipeline, settle_heap
+from qa_pipeline.review.config import load_review_config
+from qa_pipeline.review.service import ReviewService
 from qa_pipeline.scoring import load_scoring_config
 from qa_pipeline.settings import Settings
 from qa_pipeline.store import Repository, current_revision, init_db
@@ -30,12 +32,16 @@ WORKER_STOP_S = 10.0
 def _build_state(settings: Settings, pipeline: Pipeline | None) -> AppState:
     engine = init_db(settings.database_url)
     try:
+        review = load_review_config(settings.review_config)
+        scoring = load_scoring_config(settings.scoring_config)
+        repository = Repository(engine, review)
         return AppState(
             settings=settings,
             engine=engine,
-            repository=Repository(engine),
+            repository=repository,
             pipeline=pipeline or Pipeline.from_config(settings=settings),
-            scoring=load_scoring_config(settings.scoring_config),
+            scoring=scoring,
+            reviews=ReviewService(repository, scoring, review),
             schema_revision=current_revision(engine),
         )
     except BaseException:
@@ -83,7 +89,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (conversations, agents, health, jobs):
+    for module in (conversations, agents, health, jobs, users, review, indices, audit_log):
         app.include_router(module.router)
     return app
 

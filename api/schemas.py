@@ -11,6 +11,7 @@ from qa_pipeline.scoring import AgentScore
 from qa_pipeline.sources.fields import ID_LENGTH
 from qa_pipeline.store import ConversationSummary, StoredConversation
 from qa_pipeline.store.repository import ConversationHeader
+from qa_pipeline.store.reviews import AppealPublic
 from qa_pipeline.types import Channel, ConversationResult, Evidence, PublicTurn, Speaker
 
 
@@ -46,12 +47,18 @@ class ConversationPublic(ConversationHeader):
     transcript: list[PublicTurn]
     result: ConversationResult | None
     evidence: dict[str, list[Evidence]]
+    appeals: list[AppealPublic] = Field(default_factory=list)
 
     @classmethod
-    def build(cls, conv: StoredConversation, result: ConversationResult | None) -> ConversationPublic:
+    def build(
+        cls,
+        conv: StoredConversation,
+        result: ConversationResult | None,
+        appeals: list[AppealPublic] | None = None,
+    ) -> ConversationPublic:
         evidence = {} if result is None else {k: v.evidence for k, v in result.items.items()}
         header = {name: getattr(conv, name) for name in ConversationHeader.model_fields}
-        return cls(**header, transcript=conv.turns, result=result, evidence=evidence)
+        return cls(**header, transcript=conv.turns, result=result, evidence=evidence, appeals=appeals or [])
 
 
 class ConversationListPublic(BaseModel):

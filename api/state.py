@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from api.errors import BusyError
 from qa_pipeline.pipeline import Pipeline
+from qa_pipeline.review.service import ReviewService
 from qa_pipeline.scoring import ScoringConfig
 from qa_pipeline.settings import Settings
 from qa_pipeline.store import Repository, SaveOutcome
@@ -33,6 +34,7 @@ class AppState:
     repository: Repository
     pipeline: Pipeline
     scoring: ScoringConfig
+    reviews: ReviewService
     schema_revision: str | None = None
     max_queued_audits: int = MAX_QUEUED_AUDITS
     # Stages hold models and caches that are not guaranteed thread-safe; scoring is CPU-bound

@@ -22,11 +22,14 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from tqdm import tqdm
 
 from qa_pipeline.audit import Auditor, AuditSummary
 from qa_pipeline.batch import AudioProgress, ByInputPipeline
+from qa_pipeline.cli_access import audit_log, users_app
+from qa_pipeline.cli_support import EXIT_PROBLEMS
+from qa_pipeline.cli_support import errors as _errors
+from qa_pipeline.cli_support import settings_from_env as _settings
 from qa_pipeline.errors import E, InputError, QAError
 from qa_pipeline.evaluation import ReviewPolicy
 from qa_pipeline.pipeline import (
@@ -48,9 +51,9 @@ db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 classify_app = typer.Typer(no_args_is_help=True, help="Run a text classifier over one text per line.")
 app.add_typer(db_app, name="db")
 app.add_typer(classify_app, name="classify")
+app.add_typer(users_app, name="users")
+app.command("audit-log")(audit_log)
 
-EXIT_ERROR = 2  # bad arguments, settings or output path: nothing was done
-EXIT_PROBLEMS = 3  # some conversations were skipped (reported on stderr), or none were found
 
 RubricOpt = Annotated[
     Path | None, typer.Option("--rubric", help="rubric YAML (default: QA_RUBRIC or rubrics/default.yaml)")
@@ -64,41 +67,6 @@ EncodingOpt = Annotated[
 SpeakerMapOpt = Annotated[
     str | None, typer.Option("--speaker-map", help="extra CSV speaker values, e.g. 坐席=agent,访客=customer")
 ]
-
-
-def _settings(rubric: Path | None = None) -> Settings:
-    """Settings from QA_* variables / .env; an invalid value is a typed error naming the variable."""
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise InputError(E.BAD_REQUEST, _settings_problems(exc)) from exc
-    if rubric is not None:
-        settings = settings.model_copy(update={"rubric": rubric})
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    return settings
-
-
-def _settings_problems(exc: ValidationError) -> str:
-    """``QA_LOG_LEVEL: must be ...; QA_BATCH_SIZE: ...`` (the rejected values are not repeated)."""
-    prefix = Settings.model_config.get("env_prefix", "")
-    problems = []
-    for err in exc.errors(include_input=False, include_url=False):
-        name = prefix + "_".join(str(part) for part in err["loc"]).upper()
-        problems.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
-    return "invalid setting in the environment or .env: " + "; ".join(problems)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Print a typed error as one clear line and exit non-zero; never a traceback for bad input.
-
-    Only ``exc.message`` is printed (QAError masks personal data there), never the raw input.
-    """
-    try:
-        yield
-    except QAError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(EXIT_ERROR) from exc
 
 
 def _check_output(path: Path | None, option: str) -> None:

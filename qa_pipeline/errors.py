@@ -62,6 +62,10 @@ class E(StrEnum):
     BAD_REQUEST = "QA601"
     LABELS_MISSING = "QA602"
     BUSY = "QA603"
+    UNAUTHENTICATED = "QA604"
+    FORBIDDEN = "QA605"
+    CONFLICT = "QA606"
+    APPEAL_CLOSED = "QA607"
 
 
 CATALOGUE: dict[E, ErrorInfo] = {
@@ -153,6 +157,21 @@ CATALOGUE: dict[E, ErrorInfo] = {
     E.BAD_REQUEST: ErrorInfo("bad request", "Fix the request as the detail says."),
     E.BUSY: ErrorInfo("the service is busy", "Retry after the number of seconds in the Retry-After header."),
     E.LABELS_MISSING: ErrorInfo("no labels", "`qa eval` needs conversations with a 'labels' object."),
+    E.UNAUTHENTICATED: ErrorInfo(
+        "not authenticated",
+        "Send 'Authorization: Bearer TOKEN' with a token from `qa users add` or `qa users token NAME`; "
+        "a revoked token no longer works.",
+    ),
+    E.FORBIDDEN: ErrorInfo(
+        "not allowed for this role",
+        "Ask an admin for a user with a role that may do this (see README 'Roles').",
+    ),
+    E.CONFLICT: ErrorInfo("conflicts with what is stored", "See the detail; nothing was changed."),
+    E.APPEAL_CLOSED: ErrorInfo(
+        "appeal window closed",
+        "Appeals are accepted for QA_APPEAL_WINDOW_DAYS (review config: appeal_window_days) after the "
+        "conversation was scored; ask a QA reviewer to re-review instead.",
+    ),
 }
 
 
@@ -256,6 +275,31 @@ class StageError(QAError):
         code = E.STAGE_FAILED if cause is not None else E.STAGE_CRASHED
         self.http_status = cause.http_status if cause is not None else 500
         super().__init__(code, f"stage {stage!r}: {detail}", **kw)
+
+
+class AuthError(QAError):
+    """No, a bad or a revoked token (401)."""
+
+    http_status = 401
+
+    def __init__(self, detail: str = "missing or invalid bearer token") -> None:
+        super().__init__(E.UNAUTHENTICATED, detail)
+
+
+class ForbiddenError(QAError):
+    """The caller's role may never do this (403). Objects outside the caller's scope are 404 instead."""
+
+    http_status = 403
+
+    def __init__(self, role: str, action: str) -> None:
+        super().__init__(E.FORBIDDEN, f"role {role!r} may not {action}")
+
+
+class ConflictError(QAError):
+    http_status = 409
+
+    def __init__(self, detail: str, *, code: E = E.CONFLICT, field: str | None = None) -> None:
+        super().__init__(code, detail, field=field)
 
 
 class StorageError(QAError):

@@ -28,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from scipy import stats
 
+from qa_pipeline.calendar_cn import Peak
 from qa_pipeline.errors import E, InputError, RubricError
 from qa_pipeline.types import Channel, Conversation, ConversationResult, SuppliedKpis
 
@@ -101,6 +102,22 @@ class ConfidenceConfig(_Strict):
     level: float = Field(default=0.95, gt=0, lt=1)
 
 
+def _default_peaks() -> list[Peak]:
+    return [
+        Peak(name="春运", start="01-15", end="02-25"),
+        Peak(name="618大促", start="06-01", end="06-18"),
+        Peak(name="双十一", start="11-01", end="11-12"),
+    ]
+
+
+class KpiConfig(_Strict):
+    """The KPI pull: what counts as a negative-emotion conversation, and peak seasons to mark."""
+
+    negative_emotion_below: float = Field(default=40.0, ge=0, le=100)
+    negative_emotion_target: float = Field(default=0.08, ge=0, le=1)
+    peaks: list[Peak] = Field(default_factory=_default_peaks)
+
+
 def _default_bands() -> list[Band]:
     return [
         Band(min=90, grade="优秀"),
@@ -119,6 +136,7 @@ class ScoringConfig(_Strict):
     customer_experience: CustomerExperienceConfig = Field(default_factory=CustomerExperienceConfig)
     efficiency: EfficiencyConfig = Field(default_factory=EfficiencyConfig)
     confidence: ConfidenceConfig = Field(default_factory=ConfidenceConfig)
+    kpi: KpiConfig = Field(default_factory=KpiConfig)
 
     @field_validator("bands")
     @classmethod

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     pipeline_config: Path | None = None
     models_dir: Path = PROJECT_DIR / "models"
     scoring_config: Path = PROJECT_DIR / "rubrics" / "scoring.yaml"
+    review_config: Path = PROJECT_DIR / "rubrics" / "review.yaml"
 
     # input limits (bad input gets a typed error, never a hang)
     max_file_bytes: int = Field(default=512 * 1024 * 1024, gt=0)

@@ -90,8 +90,20 @@ class Evidence(BaseModel):
     """What the rule found or missed, for a reviewer (e.g. 第3轮客户抱怨后，下一轮坐席未安抚客户情绪)."""
 
 
+class ItemReview(BaseModel):
+    """The human decision in force on an item: who, when, why, and whether the machine agrees."""
+
+    by: str
+    at: datetime
+    comment: str = ""
+    source: Literal["review", "appeal"] = "review"
+    disagrees: bool = False
+    """The current machine verdict differs from the human one (e.g. after a re-audit)."""
+
+
 class ItemResult(BaseModel):
-    """The verdict of one scorecard item."""
+    """The verdict of one scorecard item; after a human decision, ``verdict`` is the human's and
+    ``machine_verdict`` the pipeline's."""
 
     verdict: Verdict
     points: float
@@ -99,6 +111,8 @@ class ItemResult(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     fatal: bool = False
     rubric_version: str = ""
+    machine_verdict: Verdict | None = None
+    review: ItemReview | None = None
 
 
 class SpeakerValue(BaseModel):

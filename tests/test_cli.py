@@ -11,7 +11,8 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from qa_pipeline.audit import Auditor
-from qa_pipeline.cli import EXIT_ERROR, EXIT_PROBLEMS, LabelledResults, app
+from qa_pipeline.cli import LabelledResults, app
+from qa_pipeline.cli_support import EXIT_ERROR, EXIT_PROBLEMS
 from qa_pipeline.errors import E, StorageError
 from qa_pipeline.pipeline import BuildContext, Pipeline, registry
 from qa_pipeline.settings import PROJECT_DIR, Settings

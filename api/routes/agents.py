@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from api.deps import RepositoryDep, StateDep
+from api.deps import Caller, RepositoryDep, ReviewsDep, StateDep
 from api.routes.conversations import ERRORS
 from api.schemas import AgentIndicesPublic
+from qa_pipeline.access.principal import Principal
+from qa_pipeline.access.roles import Action
 from qa_pipeline.errors import NotFoundError
 from qa_pipeline.periods import check_order, parse_bound
 from qa_pipeline.scoring import agent_score
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
+IndexReader = Annotated[Principal, Depends(Caller(Action.INDICES_READ))]
 
 DATE_DOC = (
     "ISO date or date-time (2025-03-01, 2025-03-01T09:00:00+08:00); without a zone, local time in "
@@ -31,19 +34,22 @@ def agent_indices(
     agent_id: str,
     state: StateDep,
     repo: RepositoryDep,
+    reviews: ReviewsDep,
+    who: IndexReader,
     from_: Annotated[str | None, Query(alias="from", description=DATE_DOC)] = None,
     to: Annotated[str | None, Query(description=DATE_DOC + "; exclusive")] = None,
 ) -> AgentIndicesPublic:
     """A conversation belongs to the period by its start time, or by its import time when unknown.
 
-    404 for an agent id no stored conversation names; 200 with ``conversations: 0`` for a known agent
-    without conversations in the period."""
+    404 for an agent id no stored conversation in the caller's scope names; 200 with
+    ``conversations: 0`` for a known agent without conversations in the period. Human verdicts in
+    force count (a reviewed conversation scores by its reviewed quality index)."""
     tz = state.settings.tz
     start, end = parse_bound(from_, "from", tz), parse_bound(to, "to", tz)
     check_order(start, end)
-    if not repo.agent_known(agent_id):
+    if not repo.agent_known(agent_id, who.scope):
         raise NotFoundError("agent", agent_id)
-    results = repo.list_results(agent_id=agent_id, start=start, end=end)
+    results = reviews.final_results(who.scope, agent_id=agent_id, start=start, end=end)
     # The store already applied the period (with the import-time fallback), so score all of them.
     score = agent_score(results, config=state.scoring, agent_id=agent_id, period=(None, None))
     return AgentIndicesPublic.build(score.model_copy(update={"period_from": start, "period_to": end}))

@@ -7,10 +7,10 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import RepositoryDep, StateDep
+from api.deps import Caller, ClientDep, RepositoryDep, ReviewsDep, StateDep
 from api.errors import BodyEncodingError, MediaTypeError
 from api.schemas import (
     ConversationCreate,
@@ -19,15 +19,23 @@ from api.schemas import (
     ConversationPublic,
     ErrorPublic,
 )
+from qa_pipeline.access.audit_log import record
+from qa_pipeline.access.principal import Principal
+from qa_pipeline.access.roles import Action
 from qa_pipeline.errors import E, InputError, NotFoundError
 from qa_pipeline.sources.encoding import decode_bytes
 from qa_pipeline.sources.jsonl import conversation_from_dict, json_limit_detail
+from qa_pipeline.store.reviews import AppealFilter
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorPublic} for s in (404, 413, 415, 422, 500, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorPublic} for s in (401, 403, 404, 409, 413, 415, 422, 500, 503)
+}
+Reader = Annotated[Principal, Depends(Caller(Action.CONVERSATION_READ))]
+Submitter = Annotated[Principal, Depends(Caller(Action.CONVERSATION_CREATE))]
 MAX_OFFSET = 2**31 - 1
 DECLARE_CHARSET = "declare the body's charset in Content-Type, e.g. application/json; charset=gbk"
 
@@ -132,7 +140,7 @@ def parse_json(body: bytes, charset: str | None = None) -> Any:
     openapi_extra=BODY_DOC,
     summary="Audit one conversation and store the result",
 )
-async def create_conversation(request: Request, state: StateDep) -> JSONResponse:
+async def create_conversation(request: Request, state: StateDep, _who: Submitter) -> JSONResponse:
     """Score the conversation with the pipeline and store it; 201 when stored, 200 when unchanged.
 
     The body is UTF-8 unless Content-Type declares a charset (``application/json; charset=gbk``).
@@ -154,14 +162,16 @@ async def create_conversation(request: Request, state: StateDep) -> JSONResponse
 @router.get("", response_model=ConversationListPublic, responses=ERRORS, summary="List conversations")
 def list_conversations(
     repo: RepositoryDep,
+    who: Reader,
     agent_id: str | None = None,
     team: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ConversationListPublic:
-    """Newest first, with each conversation's current indices and grade."""
-    items = repo.list_summaries(agent_id, team, limit=limit, offset=offset)
-    total = repo.count_conversations(agent_id=agent_id, team=team)
+    """Newest first, with each conversation's current machine indices and grade; only the caller's
+    scope is listed and counted."""
+    items = repo.list_summaries(agent_id, team, limit=limit, offset=offset, scope=who.scope)
+    total = repo.count_conversations(agent_id=agent_id, team=team, scope=who.scope)
     return ConversationListPublic(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -171,8 +181,22 @@ def list_conversations(
     responses=ERRORS,
     summary="A conversation: masked transcript, result and evidence",
 )
-def get_conversation(conversation_id: str, repo: RepositoryDep) -> ConversationPublic:
-    stored = repo.get_conversation(conversation_id)
+def get_conversation(
+    conversation_id: str,
+    repo: RepositoryDep,
+    reviews: ReviewsDep,
+    who: Reader,
+    client: ClientDep,
+    reason: Annotated[str | None, Query(max_length=500, description="why you open it (audit log)")] = None,
+) -> ConversationPublic:
+    """The transcript and the result with human verdicts in force (``verdict``), the machine's beside
+    them (``machine_verdict``) and each decision (``review``); the view is written to the audit log."""
+    stored = repo.get_conversation(conversation_id, who.scope)
     if stored is None:
         raise NotFoundError("conversation", conversation_id)
-    return ConversationPublic.build(stored, repo.get_result(conversation_id))
+    result = reviews.final_result(who.scope, conversation_id)
+    appeals = reviews.appeals(who, AppealFilter(conversation_id=conversation_id), limit=100)
+    record(
+        reviews.engine, who, "view_transcript", "conversation", conversation_id, client=client, reason=reason
+    )
+    return ConversationPublic.build(stored, result, appeals)

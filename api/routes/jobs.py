@@ -19,14 +19,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from api.deps import StateDep
+from api.deps import Caller, StateDep
 from api.schemas import ErrorPublic
+from qa_pipeline.access.principal import Principal
+from qa_pipeline.access.roles import Action
 from qa_pipeline.asr.decode import AudioInfo, probe
 from qa_pipeline.errors import E, InputError
 from qa_pipeline.jobs import (
@@ -50,7 +52,11 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["jobs"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorPublic} for s in (404, 413, 415, 422, 500, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorPublic} for s in (401, 403, 404, 413, 415, 422, 500, 503)
+}
+Uploader = Annotated[Principal, Depends(Caller(Action.CALL_UPLOAD))]
+JobReader = Annotated[Principal, Depends(Caller(Action.JOB_READ))]
 MAX_CHANNELS = 2
 COPY_BLOCK = 1 << 20
 
@@ -264,6 +270,7 @@ def _queue(payload: CallPayload, key: str | None, request: Request, settings: Se
 async def create_call(
     request: Request,
     state: StateDep,
+    _who: Uploader,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     """``multipart/form-data`` with ``file`` (WAV, MP3, FLAC, M4A/AAC, OGG/Opus) and an optional
@@ -297,6 +304,6 @@ async def create_call(
 @router.get(
     "/v1/jobs/{job_id}", response_model=JobPublic, responses=ERRORS, summary="A job's state and result link"
 )
-def read_job(job_id: str, state: StateDep) -> JobPublic:
+def read_job(job_id: str, state: StateDep, _who: JobReader) -> JobPublic:
     """``queued``, ``running``, ``done`` (with ``links.conversation``) or ``failed`` (with ``error``)."""
     return JobPublic.build(get_job(state.engine, job_id))

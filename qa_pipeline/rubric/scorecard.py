@@ -87,17 +87,23 @@ class Scorecard:
         return all(c is not None and c < self.word_review_below for c in confidences)
 
     def score(self, items: dict[str, ItemResult]) -> Score:
-        applicable = [r for r in items.values() if r.verdict != "na"]
-        flags = [f"fatal:{iid}" for iid, r in items.items() if r.fatal and r.verdict == "fail"]
-        flags += [f"review:{iid}" for iid, r in items.items() if r.verdict == "review"]
-        if flags:
-            flags.append("needs_review")
-        if not applicable:
-            return Score(None, flags)
-        if any(f.startswith("fatal:") for f in flags):
-            return Score(0.0, flags)
-        total = sum(r.max_points for r in applicable)
-        return Score(round(100.0 * sum(r.points for r in applicable) / total, 2), flags)
+        return score_items(items)
+
+
+def score_items(items: dict[str, ItemResult]) -> Score:
+    """Quality index and flags of item verdicts (machine or human): ``na`` drops out and the rest is
+    rescaled to 100; a failed fatal item scores 0; fatal and ``review`` items flag ``needs_review``."""
+    applicable = [r for r in items.values() if r.verdict != "na"]
+    flags = [f"fatal:{iid}" for iid, r in items.items() if r.fatal and r.verdict == "fail"]
+    flags += [f"review:{iid}" for iid, r in items.items() if r.verdict == "review"]
+    if flags:
+        flags.append("needs_review")
+    if not applicable:
+        return Score(None, flags)
+    if any(f.startswith("fatal:") for f in flags):
+        return Score(0.0, flags)
+    total = sum(r.max_points for r in applicable)
+    return Score(round(100.0 * sum(r.points for r in applicable) / total, 2), flags)
 
 
 def _applicable(item: Item, ctx: MatchContext) -> Outcome | None:

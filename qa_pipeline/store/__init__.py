@@ -7,6 +7,7 @@ Typical use::
     outcome = repo.save(conversation)         # conversation must be PII-masked
 """
 
+from qa_pipeline.store import models_access, models_review  # noqa: F401  (register their tables)
 from qa_pipeline.store.engine import (
     current_revision,
     describe_database,

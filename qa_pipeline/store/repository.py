@@ -23,9 +23,14 @@ from sqlalchemy import ColumnElement, Engine, Select, and_, delete, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from qa_pipeline.access.principal import Scope
 from qa_pipeline.errors import E, StorageError
+from qa_pipeline.review.config import ReviewConfig
 from qa_pipeline.sources.fields import Locator, check_metadata, in_range, range_detail
 from qa_pipeline.store.models import ID_LENGTH, ConversationRow, ResultRow, TurnRow, as_utc, utcnow
+from qa_pipeline.store.models_access import AgentRow, TeamRow
+from qa_pipeline.store.queue import flag_conversation
+from qa_pipeline.store.scope import scope_conditions
 from qa_pipeline.types import Channel, Conversation, ConversationResult, PublicTurn
 
 log = logging.getLogger(__name__)
@@ -131,10 +136,16 @@ def _check_storable(conv: Conversation) -> None:
 
 
 class Repository:
-    """Typed access to the store. Build it once per engine; it is safe to share between threads."""
+    """Typed access to the store. Build it once per engine; it is safe to share between threads.
 
-    def __init__(self, engine: Engine) -> None:
+    Every read takes an optional :class:`Scope` (``None``: everything, for the operator's own
+    commands): objects outside it are simply not found. ``review`` decides which saved
+    conversations enter the review queue.
+    """
+
+    def __init__(self, engine: Engine, review: ReviewConfig | None = None) -> None:
         self.engine = engine
+        self.review = review or ReviewConfig()
 
     @contextmanager
     def _session(self, *, write: bool = False) -> Iterator[Session]:
@@ -161,7 +172,10 @@ class Repository:
         for attempt in (1, 2):
             try:
                 with self._session(write=True) as session:
-                    return _save(session, conv, audit)
+                    outcome = _save(session, conv, audit)
+                    if outcome.new_result:
+                        flag_conversation(session, conv.id, audit.result, self.review)
+                    return outcome
             except IntegrityError as exc:  # a concurrent writer stored the same audit first
                 if attempt == 2:
                     raise StorageError(
@@ -172,16 +186,18 @@ class Repository:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def get_result(self, conversation_id: str) -> ConversationResult | None:
-        """The current (latest) result of a conversation, or None."""
-        stmt = _current_results().where(ConversationRow.id == conversation_id)
+    def get_result(self, conversation_id: str, scope: Scope | None = None) -> ConversationResult | None:
+        """The current (latest) machine result of a conversation in ``scope``, or None."""
+        stmt = _current_results().where(ConversationRow.id == conversation_id, *scope_conditions(scope))
         with self._session() as session:
             row = session.scalars(stmt).first()
             return None if row is None else ConversationResult.model_validate(row.result)
 
-    def get_conversation(self, conversation_id: str) -> StoredConversation | None:
+    def get_conversation(self, conversation_id: str, scope: Scope | None = None) -> StoredConversation | None:
+        """The stored conversation, or None when there is none or it lies outside ``scope``."""
+        stmt = select(ConversationRow).where(ConversationRow.id == conversation_id, *scope_conditions(scope))
         with self._session() as session:
-            row = session.get(ConversationRow, conversation_id)
+            row = session.scalars(stmt).first()
             return None if row is None else _stored(row)
 
     def list_results(
@@ -190,24 +206,35 @@ class Repository:
         team: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        scope: Scope | None = None,
     ) -> list[ConversationResult]:
         """Current result of each conversation matching the filters, oldest first.
 
         The period filter applies to ``started_at`` (``imported_at`` when unknown): ``start``
         inclusive, ``end`` exclusive. Naive datetimes are taken as UTC.
         """
-        stmt = _current_results().where(*_filters(agent_id, team, start, end)).order_by(*_chronological())
+        stmt = (
+            _current_results()
+            .where(*_filters(agent_id, team, start, end), *scope_conditions(scope))
+            .order_by(*_chronological())
+        )
         with self._session() as session:
             return [ConversationResult.model_validate(r.result) for r in session.scalars(stmt)]
 
     def list_summaries(
-        self, agent_id: str | None = None, team: str | None = None, *, limit: int = 50, offset: int = 0
+        self,
+        agent_id: str | None = None,
+        team: str | None = None,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        scope: Scope | None = None,
     ) -> list[ConversationSummary]:
         """One page of conversations (newest first) with their current indices."""
         stmt = (
             select(ConversationRow, ResultRow)
             .join(ResultRow, ResultRow.id == ConversationRow.current_result_id)
-            .where(*_filters(agent_id, team, None, None))
+            .where(*_filters(agent_id, team, None, None), *scope_conditions(scope))
             .order_by(*(c.desc() for c in _chronological()))
             .limit(limit)
             .offset(offset)
@@ -215,14 +242,18 @@ class Repository:
         with self._session() as session:
             return [_summary(c, r) for c, r in session.execute(stmt)]
 
-    def count_conversations(self, agent_id: str | None = None, team: str | None = None) -> int:
-        stmt = select(func.count()).select_from(ConversationRow).where(*_filters(agent_id, team, None, None))
+    def count_conversations(
+        self, agent_id: str | None = None, team: str | None = None, scope: Scope | None = None
+    ) -> int:
+        conds = [*_filters(agent_id, team, None, None), *scope_conditions(scope)]
+        stmt = select(func.count()).select_from(ConversationRow).where(*conds)
         with self._session() as session:
             return int(session.scalar(stmt) or 0)
 
-    def agent_known(self, agent_id: str) -> bool:
-        """Whether any stored conversation names ``agent_id``."""
-        stmt = select(ConversationRow.id).where(ConversationRow.agent_id == agent_id).limit(1)
+    def agent_known(self, agent_id: str, scope: Scope | None = None) -> bool:
+        """Whether any stored conversation in ``scope`` names ``agent_id``."""
+        conds = [ConversationRow.agent_id == agent_id, *scope_conditions(scope)]
+        stmt = select(ConversationRow.id).where(*conds).limit(1)
         with self._session() as session:
             return session.scalar(stmt) is not None
 
@@ -244,13 +275,14 @@ def _save(session: Session, conv: Conversation, audit: _Audit) -> SaveOutcome:
     if row is None:
         row = ConversationRow(id=conv.id, content_hash=audit.content_hash)
         session.add(row)
-        _write_header(row, conv, audit)
+        _write_header(session, row, conv, audit)
         _write_turns(session, row, audit.result, replace=False)
     elif _header_changed(row, conv, audit):
         if row.content_hash != audit.content_hash:
             _write_turns(session, row, audit.result, replace=True)
-        _write_header(row, conv, audit)
+        _write_header(session, row, conv, audit)
         status = "updated"
+    _register_agent(session, conv)
     session.flush()
     result_row, new_result = _find_or_add_result(session, conv, audit)
     if row.current_result_id != result_row.id:
@@ -260,15 +292,37 @@ def _save(session: Session, conv: Conversation, audit: _Audit) -> SaveOutcome:
     return SaveOutcome(conv.id, status, result_row.id, new_result)
 
 
+def _agent_team(session: Session, agent_id: str | None) -> str | None:
+    """The team an admin or an earlier conversation gave ``agent_id`` (None if unknown)."""
+    if agent_id is None:
+        return None
+    agent = session.get(AgentRow, agent_id)
+    return None if agent is None else agent.team
+
+
+def _register_agent(session: Session, conv: Conversation) -> None:
+    """Record the agent and its team (a team an admin set is kept); teams exist as records."""
+    if conv.team and session.get(TeamRow, conv.team) is None:
+        session.add(TeamRow(id=conv.team, name=conv.team))
+    if conv.agent_id is None:
+        return
+    agent = session.get(AgentRow, conv.agent_id)
+    if agent is None:
+        session.add(AgentRow(agent_id=conv.agent_id, team=conv.team, team_source="conversation"))
+    elif conv.team and agent.team_source != "admin" and agent.team != conv.team:
+        agent.team, agent.updated_at = conv.team, utcnow()
+
+
 def _header_changed(row: ConversationRow, conv: Conversation, audit: _Audit) -> bool:
     return (
         row.content_hash != audit.content_hash or row.metadata_ != audit.metadata or row.source != conv.source
     )
 
 
-def _write_header(row: ConversationRow, conv: Conversation, audit: _Audit) -> None:
+def _write_header(session: Session, row: ConversationRow, conv: Conversation, audit: _Audit) -> None:
     row.agent_id = conv.agent_id
-    row.team = conv.team
+    with session.no_autoflush:  # the row may be new and incomplete until this function returns
+        row.team = conv.team or _agent_team(session, conv.agent_id)
     row.channel = conv.channel
     row.started_at = None if conv.started_at is None else as_utc(conv.started_at)
     row.source = conv.source

@@ -19,7 +19,7 @@ from api.main import create_app
 from qa_pipeline.errors import E, ModelError, PipelineError
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.settings import Settings
-from tests.api.helpers import LIGHT_STAGES, MakeClient
+from tests.api.helpers import LIGHT_STAGES, MakeClient, authorize
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +53,7 @@ def make_client(tmp_path: Path) -> Iterator[MakeClient]:
         client = TestClient(create_app(settings, pipeline=pipeline))
         client.__enter__()
         clients.append(client)
+        authorize(client)  # an admin's token: the role and scope tests make their own users
         return client
 
     yield make

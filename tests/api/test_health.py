@@ -12,13 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.state import AppState
+from qa_pipeline.store import head_revision
 from tests.api.helpers import LIGHT_STAGES, post
 
 
 def test_health_reports_database_and_pipeline(client: TestClient) -> None:
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["database"] == "ok"
-    assert body["schema_revision"] == "0001"
+    assert body["schema_revision"] == head_revision()
     assert body["stages"] == list(LIGHT_STAGES)
 
 

@@ -23,6 +23,7 @@ from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.settings import Settings
 from qa_pipeline.store import claim_next_job, create_job, init_db
 from qa_pipeline.store.models import JobRow
+from tests.api.helpers import authorize
 from tests.jobs.sidecar import (
     PipelineFactoryCounter,
     SidecarSource,
@@ -50,6 +51,7 @@ def start_app(tmp_path: Path, light_pipeline: Pipeline) -> Iterator[StartApp]:
         client = TestClient(create_app(settings, pipeline=light_pipeline, job_handler=handler))
         client.__enter__()
         clients.append(client)
+        authorize(client)
         return client
 
     yield start
@@ -310,6 +312,8 @@ def _audio_app(tmp_path: Path, light_pipeline: Pipeline) -> TestClient:
 
 
 def _audit_recording(client: TestClient, path: Path) -> dict[str, Any]:
+    if "Authorization" not in client.headers:
+        authorize(client)
     resp = upload(client, path, {"agent_id": "A1"})
     assert resp.status_code == 202, resp.text
     body = poll(client, resp.json()["links"]["self"], timeout=300)

@@ -18,12 +18,17 @@ from qa_pipeline.store import current_revision, head_revision, init_db, make_eng
 from qa_pipeline.store.engine import MIGRATIONS_DIR, alembic_config, is_up_to_date
 from qa_pipeline.store.models import Base
 
-TABLES = {"conversations", "turns", "results", "jobs", "alembic_version"}
+TABLES = {
+    *("conversations", "turns", "results", "jobs", "alembic_version"),
+    *("teams", "agents", "users", "api_tokens", "audit_log"),
+    *("review_queue", "reviews", "human_verdicts", "appeals"),
+}
+HEAD = "0002"
 
 
 def test_migrations_create_every_table(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) == TABLES
-    assert current_revision(engine) == head_revision() == "0001"
+    assert current_revision(engine) == head_revision() == HEAD
     assert is_up_to_date(engine)
 
 
@@ -41,7 +46,7 @@ def test_results_unique_per_audit(engine: Engine) -> None:
 
 def test_upgrade_twice_is_a_no_op(engine: Engine, db_url: str) -> None:
     upgrade(db_url)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == HEAD
 
 
 def test_downgrade_to_base_and_back(engine: Engine) -> None:
@@ -85,5 +90,19 @@ def test_alembic_command_line_uses_the_packaged_ini(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     engine = make_engine(f"sqlite:///{db}")
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == HEAD
     engine.dispose()
+
+
+def test_the_audit_log_refuses_updates_and_deletes(engine: Engine) -> None:
+    insert = (
+        "INSERT INTO audit_log (at, user_name, role, action, object_type) "
+        "VALUES (CURRENT_TIMESTAMP, 'a', 'admin', 'view', 'conversation')"
+    )
+    with engine.begin() as conn:
+        conn.execute(text(insert))
+    for statement in ("UPDATE audit_log SET user_name = 'b'", "DELETE FROM audit_log"):
+        with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT user_name FROM audit_log")).scalars().all() == ["a"]

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from qa_pipeline.settings import Settings
+from qa_pipeline.store import models_access, models_review  # noqa: F401  (register their tables)
 from qa_pipeline.store.engine import make_engine
 from qa_pipeline.store.models import Base
 

@@ -1,0 +1,67 @@
+"""/v1/indices: the KPI pull, per agent and period, as JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from api.deps import Caller, ReviewsDep, StateDep
+from api.routes.agents import DATE_DOC
+from api.routes.conversations import ERRORS
+from qa_pipeline.access.principal import Principal
+from qa_pipeline.access.roles import Action
+from qa_pipeline.kpi import CSV_COLUMNS, KpiRow, csv_record, kpi_rows
+from qa_pipeline.periods import PeriodKind, check_order, parse_bound
+
+router = APIRouter(tags=["indices"])
+IndexReader = Annotated[Principal, Depends(Caller(Action.INDICES_READ))]
+CSV_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "rows per agent and period"}
+}
+
+
+class IndicesPublic(BaseModel):
+    period: PeriodKind
+    rows: list[KpiRow]
+
+
+@router.get(
+    "/v1/indices",
+    response_model=IndicesPublic,
+    responses={**CSV_DOC, **ERRORS},
+    summary="KPI pull: indices per agent and period with 95 % intervals",
+)
+def read_indices(
+    state: StateDep,
+    reviews: ReviewsDep,
+    who: IndexReader,
+    team: str | None = None,
+    agent_id: str | None = None,
+    from_: Annotated[str | None, Query(alias="from", description=DATE_DOC)] = None,
+    to: Annotated[str | None, Query(description=DATE_DOC + "; exclusive")] = None,
+    period: PeriodKind = "week",
+    format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> IndicesPublic | Response:
+    """Only agents in the caller's scope; human verdicts in force count. Periods are cut at local
+    midnight (``QA_TIMEZONE``); a conversation counts by its start time."""
+    tz = state.settings.tz
+    start, end = parse_bound(from_, "from", tz), parse_bound(to, "to", tz)
+    check_order(start, end)
+    results = reviews.final_results(who.scope, agent_id=agent_id, team=team, start=start, end=end)
+    rows = kpi_rows(results, period, tz, state.scoring)
+    if format_ == "csv":
+        return Response(_csv(rows), media_type="text/csv; charset=utf-8")
+    return IndicesPublic(period=period, rows=rows)
+
+
+def _csv(rows: list[KpiRow]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(csv_record(r) for r in rows)
+    return "\ufeff" + out.getvalue()  # a BOM so spreadsheet programs read the Chinese grades as UTF-8

@@ -1,0 +1,74 @@
+"""Tables of people and accountability: teams, agents, users, API tokens, the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from qa_pipeline.store.models import ID_LENGTH, Base, utcnow
+
+
+class TeamRow(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AgentRow(Base):
+    """An agent id and the team it belongs to: from the conversations' ``team``, or set by an admin
+    (``team_source`` ``admin``, which conversations no longer change)."""
+
+    __tablename__ = "agents"
+
+    agent_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    team: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    team_source: Mapped[str] = mapped_column(String(16), default="conversation")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    team: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    agent_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TokenRow(Base):
+    """An API token, stored only as the SHA-256 of its random text (shown once, at issue)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class AuditLogRow(Base):
+    """Append-only: who did or saw what, when, from where and why. Nothing in the product edits it
+    (and a database trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_name: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    client: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)

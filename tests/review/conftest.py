@@ -1,0 +1,36 @@
+"""A migrated SQLite store with a review service, and principals of every role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from qa_pipeline.access.principal import Principal
+from qa_pipeline.review.config import ReviewConfig
+from qa_pipeline.review.service import ReviewService
+from qa_pipeline.scoring import ScoringConfig
+from qa_pipeline.store import Repository, init_db
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = init_db(f"sqlite:///{tmp_path / 'qa.db'}")
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def service(engine: Engine) -> ReviewService:
+    config = ReviewConfig()
+    return ReviewService(Repository(engine, config), ScoringConfig(), config)
+
+
+QA = Principal(user_id=1, name="qa1", role="qa")
+SUP_T1 = Principal(user_id=2, name="sup1", role="supervisor", team="T1")
+SUP_T2 = Principal(user_id=3, name="sup2", role="supervisor", team="T2")
+AGENT_A01 = Principal(user_id=4, name="a01", role="agent", agent_id="A01")
+AGENT_A02 = Principal(user_id=5, name="a02", role="agent", agent_id="A02")
+KPI = Principal(user_id=6, name="kpi", role="kpi")
