@@ -12,13 +12,14 @@ from fastapi import FastAPI
 
 from api.deps import get_settings
 from api.errors import install_error_handlers
-from api.routes import agents, audit_log, conversations, health, indices, jobs, review, users
+from api.routes import agents, audit_log, conversations, health, indices, jobs, reports, review, users
 from api.state import AppState
 from qa_pipeline import __version__
 from qa_pipeline.jobs import CALL_JOB, CallHandler, JobHandler, JobWorker, requeue_interrupted
 from qa_pipeline.pipeline import Pipeline, settle_heap
 from qa_pipeline.review.config import load_review_config
 from qa_pipeline.review.service import ReviewService
+from qa_pipeline.rubric import load_rubric
 from qa_pipeline.scoring import load_scoring_config
 from qa_pipeline.settings import Settings
 from qa_pipeline.store import Repository, current_revision, init_db
@@ -41,7 +42,7 @@ def _build_state(settings: Settings, pipeline: Pipeline | None) -> AppState:
             repository=repository,
             pipeline=pipeline or Pipeline.from_config(settings=settings),
             scoring=scoring,
-            reviews=ReviewService(repository, scoring, review),
+            reviews=ReviewService(repository, scoring, review, load_rubric(settings.rubric)),
             schema_revision=current_revision(engine),
         )
     except BaseException:
@@ -89,7 +90,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (conversations, agents, health, jobs, users, review, indices, audit_log):
+    for module in (conversations, agents, health, jobs, users, review, indices, reports, audit_log):
         app.include_router(module.router)
     return app
 

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from qa_pipeline.audit import Auditor, AuditSummary
 from qa_pipeline.batch import AudioProgress, ByInputPipeline
 from qa_pipeline.cli_access import audit_log, users_app
+from qa_pipeline.cli_review import agreement, reviews_app
 from qa_pipeline.cli_support import EXIT_PROBLEMS
 from qa_pipeline.cli_support import errors as _errors
 from qa_pipeline.cli_support import settings_from_env as _settings
@@ -52,7 +53,9 @@ classify_app = typer.Typer(no_args_is_help=True, help="Run a text classifier ove
 app.add_typer(db_app, name="db")
 app.add_typer(classify_app, name="classify")
 app.add_typer(users_app, name="users")
+app.add_typer(reviews_app, name="reviews")
 app.command("audit-log")(audit_log)
+app.command("agreement")(agreement)
 
 
 RubricOpt = Annotated[
@@ -269,6 +272,30 @@ class LabelledResults:
             self.pairs.append((labels, conv.to_result()))
 
 
+def _scored_labelled(labelled: list[Path], settings: Settings) -> LabelledResults:
+    collected = LabelledResults()
+    pipeline = Pipeline.from_config(settings=settings)
+    summary = Auditor(pipeline, None, settings.batch_size).run(
+        _read(labelled, settings, None, None), on_done=collected
+    )
+    _report_problems(summary)
+    return collected
+
+
+def _stored_labelled(labelled: list[Path], settings: Settings) -> LabelledResults:
+    from qa_pipeline.cli_review import stored_pairs
+
+    wanted = [
+        (item.id, item.metadata["labels"])
+        for item in _read(labelled, settings, None, None)
+        if isinstance(item, Conversation) and isinstance(item.metadata.get("labels"), dict)
+    ]
+    pairs, missing = stored_pairs(wanted, settings)
+    for conv_id in missing:
+        typer.echo(f"skipped: conversation {conv_id!r} is not stored (audit it first)", err=True)
+    return LabelledResults(pairs)
+
+
 @app.command("eval")
 def eval_(
     labelled: Annotated[
@@ -291,6 +318,12 @@ def eval_(
         float | None,
         typer.Option("--max-gap", help="with --audio: fail if an item's text-audio gap is larger"),
     ] = None,
+    stored: Annotated[
+        bool,
+        typer.Option(
+            "--stored", help="compare with the stored results (human verdicts in force) instead of re-scoring"
+        ),
+    ] = False,
 ) -> None:
     """Golden-set regression: per-item agreement, fail precision/recall/F1, confusion matrices.
 
@@ -303,12 +336,9 @@ def eval_(
         settings = _settings(rubric)
         limits = Thresholds.parse(threshold or [])
         _check_output(json_out, "--json")
-        labelled_results = LabelledResults()
-        pipeline = Pipeline.from_config(settings=settings)
-        summary = Auditor(pipeline, None, settings.batch_size).run(
-            _read(labelled, settings, None, None), on_done=labelled_results
+        labelled_results = (
+            _stored_labelled(labelled, settings) if stored else _scored_labelled(labelled, settings)
         )
-        _report_problems(summary)
         report = evaluate(labelled_results.pairs, review_as=review_as)
         typer.echo(report.to_table())
         if json_out is not None:

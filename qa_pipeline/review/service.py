@@ -7,19 +7,22 @@ transaction, so a review applies all of its items or none.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from qa_pipeline.access.audit_log import entry_row
+from qa_pipeline.access.audit_log import entry_row, record
 from qa_pipeline.access.principal import Principal, Scope
 from qa_pipeline.access.roles import Action
 from qa_pipeline.errors import ConflictError, E, InputError, NotFoundError
+from qa_pipeline.review.agreement import AgreementReport, agreement_report
 from qa_pipeline.review.config import ReviewConfig
+from qa_pipeline.review.export import labelled_records
 from qa_pipeline.review.verdicts import Decision, apply_decisions
+from qa_pipeline.rubric.schema import Rubric
 from qa_pipeline.scoring import ScoringConfig
 from qa_pipeline.store import Repository
 from qa_pipeline.store.models import ConversationRow, as_utc, utcnow
@@ -30,12 +33,13 @@ from qa_pipeline.store.reviews import (
     add_appeal,
     add_review,
     add_verdict,
+    all_decisions,
     decisions_for,
     find_appeal,
     get_appeal,
     list_appeals,
 )
-from qa_pipeline.types import ConversationResult
+from qa_pipeline.types import ConversationResult, ItemResult
 
 MAX_COMMENT = 2000
 
@@ -76,10 +80,17 @@ class QueuePage(BaseModel):
 class ReviewService:
     """One per app (or command); thread-safe: every call opens its own session."""
 
-    def __init__(self, repository: Repository, scoring: ScoringConfig, config: ReviewConfig) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        scoring: ScoringConfig,
+        config: ReviewConfig,
+        rubric: Rubric | None = None,
+    ) -> None:
         self.repository = repository
         self.scoring = scoring
         self.config = config
+        self.rubric = rubric  # for "na by rule": items whose channels exclude the conversation
 
     @property
     def engine(self) -> Engine:
@@ -128,7 +139,7 @@ class ReviewService:
         """Apply a reviewer's verdicts (all or none); returns the result with them in force."""
         who.require(Action.REVIEW_WRITE)
         current = self.final_result(who.scope, conversation_id)
-        _check_items(current, body)
+        _check_items(current, body, self.rubric)
         now = utcnow()
         with Session(self.engine) as session, session.begin():
             conv = session.get(ConversationRow, conversation_id)
@@ -141,6 +152,7 @@ class ReviewService:
                     item=item_id,
                     verdict=given.verdict,
                     machine_verdict=machine,
+                    machine_rules=_rules(current.items[item_id]),
                     source="review",
                     user_name=who.name,
                     comment=given.comment or body.comment,
@@ -227,6 +239,7 @@ class ReviewService:
             item=item,
             verdict="pass",
             machine_verdict=current.machine_verdict or current.verdict,
+            machine_rules=_rules(current),
             source="appeal",
             user_name=who.name,
             comment=comment,
@@ -234,6 +247,32 @@ class ReviewService:
             appeal_id=appeal_id,
         )
         add_verdict(session, decision, current.rubric_version)
+
+    # -- learning from people -----------------------------------------------------------------
+
+    def export(self, who: Principal, *, client: str | None = None) -> list[dict[str, Any]]:
+        """Every human decision in scope as labelled conversations (``qa eval`` format); audited."""
+        who.require(Action.REVIEWS_EXPORT)
+        with Session(self.engine) as session:
+            decisions = all_decisions(session, who.scope)
+        records = list(labelled_records(self.repository, decisions))
+        record(
+            self.engine,
+            who,
+            "export_reviews",
+            "export",
+            None,
+            client=client,
+            reason=f"{len(records)} records",
+        )
+        return records
+
+    def agreement(self, who: Principal, tz: tzinfo) -> AgreementReport:
+        """Per item, rule and week: how often people confirmed the machine."""
+        who.require(Action.AGREEMENT_READ)
+        with Session(self.engine) as session:
+            decisions = all_decisions(session, who.scope)
+        return agreement_report(decisions, tz)
 
     def appeals(
         self, who: Principal, flt: AppealFilter, *, limit: int = 50, offset: int = 0
@@ -243,15 +282,33 @@ class ReviewService:
             return list_appeals(session, who.scope, flt, limit=limit, offset=offset)
 
 
-def _check_items(current: ConversationResult, body: ReviewCreate) -> None:
-    """Every item exists in this result, and none is ``na`` by rule (nothing to confirm there)."""
-    for item_id in body.items:
+def _rules(item: ItemResult) -> list[str]:
+    return list(dict.fromkeys(ev.rule for ev in item.evidence if ev.rule))
+
+
+def _na_by_rule(rubric: Rubric | None, item_id: str, channel: str) -> bool:
+    """The rubric never applies ``item_id`` to this channel (e.g. interruption in chats)."""
+    if rubric is None:
+        return False
+    try:
+        return channel not in rubric.item(item_id).channels
+    except KeyError:
+        return False
+
+
+def _check_items(current: ConversationResult, body: ReviewCreate, rubric: Rubric | None) -> None:
+    """Every item exists in this result, and none that is ``na`` by rule gets pass or fail (the
+    rubric does not apply it to this channel). An ``na`` the machine reached by finding no trigger
+    (no objection, no hold) may be overturned: the machine can miss the trigger."""
+    for item_id, given in body.items.items():
         item = current.items.get(item_id)
         if item is None:
             known = ", ".join(current.items)
             raise InputError(
                 E.BAD_REQUEST, f"no item {item_id!r}; items are {known}", field=f"items.{item_id}"
             )
-        if (item.machine_verdict or item.verdict) == "na":
-            detail = f"{item_id!r} does not apply to this conversation (na by rule); leave it out"
+        if given.verdict != "na" and _na_by_rule(rubric, item_id, current.channel):
+            detail = (
+                f"{item_id!r} does not apply to {current.channel} conversations (na by rule); leave it out"
+            )
             raise InputError(E.BAD_REQUEST, detail, field=f"items.{item_id}")

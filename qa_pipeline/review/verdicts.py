@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from qa_pipeline.rubric.scorecard import score_items
 from qa_pipeline.types import ConversationResult, ItemResult, ItemReview, Verdict
@@ -26,6 +26,8 @@ class Decision(BaseModel):
     item: str
     verdict: HumanVerdict
     machine_verdict: Verdict
+    machine_rules: list[str] = Field(default_factory=list)
+    """The rule ids of the machine's evidence for the item when the human decided."""
     source: str
     user_name: str
     comment: str = ""

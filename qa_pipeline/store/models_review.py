@@ -57,6 +57,7 @@ class HumanVerdictRow(Base):
     item: Mapped[str] = mapped_column(String(64))
     verdict: Mapped[str] = mapped_column(String(16))
     machine_verdict: Mapped[str] = mapped_column(String(16))
+    machine_rules: Mapped[list[str]] = mapped_column(json_type(), default=list)  # evidence rule ids
     rubric_version: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
     source: Mapped[str] = mapped_column(String(16))  # review | appeal
     review_id: Mapped[int | None] = mapped_column(Integer)

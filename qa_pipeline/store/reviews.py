@@ -64,6 +64,17 @@ def decisions_for(session: Session, conversation_ids: Iterable[str]) -> dict[str
     return dict(out)
 
 
+def all_decisions(session: Session, scope: Scope | None) -> list[Decision]:
+    """Every human verdict in ``scope``, in the order they were made."""
+    stmt = (
+        select(HumanVerdictRow)
+        .join(ConversationRow, ConversationRow.id == HumanVerdictRow.conversation_id)
+        .where(*scope_conditions(scope))
+        .order_by(HumanVerdictRow.id)
+    )
+    return [_decision(r) for r in session.scalars(stmt)]
+
+
 def history(session: Session, conversation_id: str) -> list[Decision]:
     """Every human verdict on the conversation, oldest first (nothing is overwritten)."""
     stmt = select(HumanVerdictRow).where(HumanVerdictRow.conversation_id == conversation_id)
@@ -88,6 +99,7 @@ def add_verdict(session: Session, d: Decision, rubric_version: str) -> None:
             item=d.item,
             verdict=d.verdict,
             machine_verdict=d.machine_verdict,
+            machine_rules=d.machine_rules,
             rubric_version=rubric_version,
             source=d.source,
             review_id=d.review_id,

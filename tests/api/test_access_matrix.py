@@ -28,6 +28,8 @@ LIST_ENDPOINTS: list[tuple[str, Action]] = [
     ("/v1/indices", Action.INDICES_READ),
     ("/v1/appeals", Action.APPEAL_READ),
     ("/v1/users", Action.USERS_MANAGE),
+    ("/v1/reviews/export", Action.REVIEWS_EXPORT),
+    ("/v1/reports/agreement", Action.AGREEMENT_READ),
     ("/v1/audit-log", Action.AUDIT_LOG_READ),
 ]
 ROLE_OF = {name: fields["role"] for name, fields in USERS.items()}
@@ -110,6 +112,8 @@ def test_lists_show_and_count_only_the_scope(
     for conv in hidden:
         agent = CONVERSATIONS[conv][0]
         assert conv not in text and agent not in text, (user, path)
+    if path == "/v1/reviews/export":
+        return
     body = response.json()
     if path == "/v1/conversations":
         assert {i["id"] for i in body["items"]} == visible and body["total"] == len(visible)

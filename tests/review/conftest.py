@@ -10,8 +10,10 @@ from sqlalchemy import Engine
 
 from qa_pipeline.access.principal import Principal
 from qa_pipeline.review.config import ReviewConfig
+from qa_pipeline.rubric import load_rubric
 from qa_pipeline.review.service import ReviewService
 from qa_pipeline.scoring import ScoringConfig
+from qa_pipeline.settings import PROJECT_DIR
 from qa_pipeline.store import Repository, init_db
 
 
@@ -25,7 +27,8 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def service(engine: Engine) -> ReviewService:
     config = ReviewConfig()
-    return ReviewService(Repository(engine, config), ScoringConfig(), config)
+    rubric = load_rubric(PROJECT_DIR / "rubrics" / "default.yaml")
+    return ReviewService(Repository(engine, config), ScoringConfig(), config, rubric)
 
 
 QA = Principal(user_id=1, name="qa1", role="qa")

@@ -20,9 +20,13 @@ from tests.review.conftest import AGENT_A01, AGENT_A02, KPI, QA, SUP_T1, SUP_T2
 from tests.store.factory import make_conversation
 
 
-def _store(service: ReviewService, conv_id: str = "c1", agent: str = "A01", team: str = "T1") -> None:
+def _store(
+    service: ReviewService, conv_id: str = "c1", agent: str = "A01", team: str = "T1", channel: str = "call"
+) -> None:
     conv = make_conversation(conv_id, agent_id=agent, team=team)
-    conv.items["closing"] = ItemResult(verdict="na", points=0, max_points=5, rubric_version="default@1")
+    conv.channel = channel  # type: ignore[assignment]
+    for item in ("closing", "interruption"):
+        conv.items[item] = ItemResult(verdict="na", points=0, max_points=5, rubric_version="default@1")
     conv.items["greeting"] = conv.items["greeting"].model_copy(update={"fatal": False})
     conv.quality_index = 33.33  # greeting 5/5 + empathy 0/10
     service.repository.save(conv)
@@ -59,10 +63,17 @@ def test_a_review_applies_all_items_or_none(service: ReviewService, engine: Engi
     with pytest.raises(InputError) as err:
         service.review(SUP_T1, "c1", _review(empathy="pass", nosuch="fail"))
     assert err.value.field == "items.nosuch"
+    _store(service, "chat1", channel="chat")
     with pytest.raises(InputError, match="na by rule"):
-        service.review(SUP_T1, "c1", _review(empathy="pass", closing="fail"))
+        service.review(SUP_T1, "chat1", _review(empathy="pass", interruption="fail"))
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(HumanVerdictRow)) == 0
+
+
+def test_a_human_may_overturn_an_na_the_machine_reached_by_finding_nothing(service: ReviewService) -> None:
+    _store(service)  # closing is na here because no rule fired, not because of the channel
+    result = service.review(SUP_T1, "c1", _review(closing="fail", interruption="na"))
+    assert result.items["closing"].verdict == "fail" and result.items["closing"].machine_verdict == "na"
 
 
 def test_scope_and_role(service: ReviewService) -> None:

@@ -161,6 +161,7 @@ def _review() -> None:
         sa.Column("item", sa.String(64), nullable=False),
         sa.Column("verdict", sa.String(16), nullable=False),
         sa.Column("machine_verdict", sa.String(16), nullable=False),
+        sa.Column("machine_rules", _json(), nullable=False),
         _id("rubric_version", nullable=False),
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("review_id", sa.Integer(), nullable=True),
