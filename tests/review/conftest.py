@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 
 from qa_pipeline.access.principal import Principal
 from qa_pipeline.review.config import ReviewConfig
-from qa_pipeline.rubric import load_rubric
 from qa_pipeline.review.service import ReviewService
+from qa_pipeline.rubric import load_rubric
 from qa_pipeline.scoring import ScoringConfig
 from qa_pipeline.settings import PROJECT_DIR
 from qa_pipeline.store import Repository, init_db
