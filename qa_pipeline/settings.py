@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # `from`/`to` dates without a zone are read in it; stored instants stay UTC
     timezone: str = "Asia/Shanghai"
 
+    # recordings kept for playback, with spoken personal data silenced (relative: to the current folder)
+    audio_dir: Path = Path("audio")
+    keep_original_audio: bool = False  # also keep the unsilenced original (audio_dir/originals/)
+
     batch_size: int = Field(default=32, gt=0, le=4096)
     workers: int = Field(default=1, ge=1, le=64)  # text-pipeline processes for batch audits (2 cores: 2)
     log_level: str = "INFO"

@@ -8,7 +8,7 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from api.deps import Caller, ClientDep, RepositoryDep, ReviewsDep, StateDep
 from api.errors import BodyEncodingError, MediaTypeError
@@ -23,6 +23,7 @@ from qa_pipeline.access.audit_log import record
 from qa_pipeline.access.principal import Principal
 from qa_pipeline.access.roles import Action
 from qa_pipeline.errors import E, InputError, NotFoundError
+from qa_pipeline.recordings import recording_path
 from qa_pipeline.sources.encoding import decode_bytes
 from qa_pipeline.sources.jsonl import conversation_from_dict, json_limit_detail
 from qa_pipeline.store.reviews import AppealFilter
@@ -36,6 +37,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 Reader = Annotated[Principal, Depends(Caller(Action.CONVERSATION_READ))]
 Submitter = Annotated[Principal, Depends(Caller(Action.CONVERSATION_CREATE))]
+Listener = Annotated[Principal, Depends(Caller(Action.AUDIO_READ))]
 MAX_OFFSET = 2**31 - 1
 DECLARE_CHARSET = "declare the body's charset in Content-Type, e.g. application/json; charset=gbk"
 
@@ -200,3 +202,33 @@ def get_conversation(
         reviews.engine, who, "view_transcript", "conversation", conversation_id, client=client, reason=reason
     )
     return ConversationPublic.build(stored, result, appeals)
+
+
+@router.get(
+    "/{conversation_id}/audio",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"audio/wav": {}}, "description": "the recording, spoken PII silenced"},
+        206: {"content": {"audio/wav": {}}, "description": "the requested byte range"},
+        416: {"description": "the range is outside the file"},
+        **ERRORS,
+    },
+    summary="Play a call's recording (PII silenced; HTTP Range for seeking)",
+)
+def get_audio(
+    conversation_id: str,
+    repo: RepositoryDep,
+    state: StateDep,
+    who: Listener,
+    client: ClientDep,
+    reason: Annotated[str | None, Query(max_length=500, description="why you play it (audit log)")] = None,
+) -> FileResponse:
+    """The stored copy with spoken personal data silenced, scoped like the transcript. Supports
+    ``Range: bytes=…`` (206), so a browser ``<audio>`` element can seek."""
+    if repo.get_conversation(conversation_id, who.scope) is None:
+        raise NotFoundError("conversation", conversation_id)
+    path = recording_path(state.settings, conversation_id)
+    if not path.is_file():
+        raise NotFoundError("recording of conversation", conversation_id)
+    record(state.engine, who, "play_recording", "conversation", conversation_id, client=client, reason=reason)
+    return FileResponse(path, media_type="audio/wav", filename=None, content_disposition_type="inline")

@@ -9,6 +9,7 @@ _BUILTIN = (
     "asr",
     "normalize",
     "pii",
+    "recording",
     "segment",
     "timing",
     "negativity",

@@ -10,7 +10,9 @@ import pytest
 
 from qa_pipeline.access.roles import Action, allowed
 from qa_pipeline.pipeline import Pipeline
+from qa_pipeline.recordings import store_recording
 from tests.api.access_world import CONVERSATIONS, USERS, World, build_world
+from tests.test_recordings import conversation_with_recording
 
 REVIEW = {"items": {"greeting": {"verdict": "pass"}}, "comment": "复核"}
 APPEAL = {"item": "forbidden_phrase", "reason": "我没有说禁语"}
@@ -21,6 +23,23 @@ OBJECT_ENDPOINTS: list[tuple[str, str, Any, Action]] = [
     ("GET", "/v1/agents/{agent}/indices", None, Action.INDICES_READ),
     ("POST", "/v1/conversations/{conv}/reviews", REVIEW, Action.REVIEW_WRITE),
     ("POST", "/v1/conversations/{conv}/appeals", APPEAL, Action.APPEAL_CREATE),
+    ("GET", "/v1/conversations/{conv}/audio", None, Action.AUDIO_READ),
+]
+# endpoints whose objects are not team-scoped: only the role decides (401 / 403 / anything else)
+ROLE_ONLY: list[tuple[str, str, Any, Action]] = [
+    (
+        "POST",
+        "/v1/conversations",
+        {"id": "new-1", "turns": [{"speaker": "agent", "text": "您好"}]},
+        Action.CONVERSATION_CREATE,
+    ),
+    ("POST", "/v1/calls", None, Action.CALL_UPLOAD),
+    ("GET", "/v1/jobs/nope", None, Action.JOB_READ),
+    ("POST", "/v1/users", {"name": "x"}, Action.USERS_MANAGE),
+    ("POST", "/v1/users/nobody/tokens", None, Action.USERS_MANAGE),
+    ("POST", "/v1/users/nobody/revoke", None, Action.USERS_MANAGE),
+    ("PUT", "/v1/agents/A09/team", {"team": "T9"}, Action.USERS_MANAGE),
+    ("POST", "/v1/appeals/nope/decision", {"decision": "upheld", "comment": "x"}, Action.APPEAL_DECIDE),
 ]
 LIST_ENDPOINTS: list[tuple[str, Action]] = [
     ("/v1/conversations", Action.CONVERSATION_READ),
@@ -43,11 +62,17 @@ def world_client(full_pipeline: Pipeline, tmp_path_factory: pytest.TempPathFacto
     from qa_pipeline.settings import Settings
     from tests.api.helpers import authorize
 
-    db = tmp_path_factory.mktemp("matrix") / "api.db"
-    with TestClient(create_app(Settings(database_url=f"sqlite:///{db}"), pipeline=full_pipeline)) as client:
+    folder = tmp_path_factory.mktemp("matrix")
+    settings = Settings(database_url=f"sqlite:///{folder / 'api.db'}", audio_dir=folder / "audio")
+    with TestClient(create_app(settings, pipeline=full_pipeline)) as client:
         authorize(client)
         world = build_world(client)
         del client.headers["Authorization"]  # from here on each call names its user (or none)
+        for conv in CONVERSATIONS:
+            recording = conversation_with_recording(tmp_path_factory.mktemp(conv)).model_copy(
+                update={"id": conv}
+            )
+            store_recording(recording, client.app.state.qa.settings)  # type: ignore[attr-defined]
         yield world
 
 
@@ -94,6 +119,21 @@ def test_object_endpoints(
 
 
 @pytest.mark.parametrize("user", [None, *USERS])
+@pytest.mark.parametrize("endpoint", ROLE_ONLY, ids=lambda e: f"{e[0]} {e[1]}")
+def test_role_only_endpoints(
+    world_client: World, user: str | None, endpoint: tuple[str, str, Any, Action]
+) -> None:
+    method, path, body, action = endpoint
+    response = world_client.call(user, method, path, body)
+    if user is None:
+        assert response.status_code == 401
+    elif not allowed(ROLE_OF[user], action):  # type: ignore[arg-type]
+        assert response.status_code == 403, response.text
+    else:
+        assert response.status_code not in (401, 403, 500), response.text
+
+
+@pytest.mark.parametrize("user", [None, *USERS])
 @pytest.mark.parametrize(("path", "action"), LIST_ENDPOINTS)
 def test_lists_show_and_count_only_the_scope(
     world_client: World, user: str | None, path: str, action: Action
@@ -115,10 +155,14 @@ def test_lists_show_and_count_only_the_scope(
     if path == "/v1/reviews/export":
         return
     body = response.json()
+    everything = ROLE_OF[user] in ("admin", "qa")  # they also see what other tests here submitted
     if path == "/v1/conversations":
-        assert {i["id"] for i in body["items"]} == visible and body["total"] == len(visible)
+        ids = {i["id"] for i in body["items"]}
+        assert ids & set(CONVERSATIONS) == visible and (everything or ids == visible)
+        assert body["total"] == len(ids)
     if path == "/v1/review/queue":
-        assert {i["conversation_id"] for i in body["items"]} <= visible
+        ids = {i["conversation_id"] for i in body["items"]}
+        assert ids & set(CONVERSATIONS) <= visible and (everything or ids <= visible)
         assert body["counts"]["total"] == len(body["items"])
 
 
