@@ -1,4 +1,4 @@
-"""GET /v1/conversations/{id}/audio: the PII-silenced recording with HTTP Range, scoped like the transcript."""
+"""GET /v1/conversations/{id}/audio: the PII-silenced recording with HTTP Range, scoped."""
 
 from __future__ import annotations
 
