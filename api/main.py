@@ -12,7 +12,18 @@ from fastapi import FastAPI
 
 from api.deps import get_settings
 from api.errors import install_error_handlers
-from api.routes import agents, audit_log, conversations, health, indices, jobs, reports, review, users
+from api.routes import (
+    agents,
+    audit_log,
+    conversations,
+    health,
+    indices,
+    jobs,
+    reports,
+    review,
+    users,
+    webhooks,
+)
 from api.state import AppState
 from qa_pipeline import __version__
 from qa_pipeline.jobs import CALL_JOB, CallHandler, JobHandler, JobWorker, requeue_interrupted
@@ -23,6 +34,7 @@ from qa_pipeline.rubric import load_rubric
 from qa_pipeline.scoring import load_scoring_config
 from qa_pipeline.settings import Settings
 from qa_pipeline.store import Repository, current_revision, init_db
+from qa_pipeline.webhooks import Sender
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +87,12 @@ def create_app(
         stages = [s.name for s in state.pipeline.stages]
         log.info("serving pipeline %s with stages %s", state.pipeline.version, stages)
         worker: JobWorker | None = None
+        sender = Sender(state.engine).start()  # webhook deliveries
         try:
             worker = app.state.jobs_worker = _start_worker(state, job_handler)
             yield
         finally:
+            sender.stop()
             if worker is not None and not worker.stop(timeout=WORKER_STOP_S):
                 log.warning("a job is still running at shutdown; it will be re-queued at the next start")
             state.engine.dispose()
@@ -90,7 +104,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (conversations, agents, health, jobs, users, review, indices, reports, audit_log):
+    for module in (conversations, agents, health, jobs, users, review, indices, reports, audit_log, webhooks):
         app.include_router(module.router)
     return app
 

@@ -40,6 +40,7 @@ from qa_pipeline.store.reviews import (
     list_appeals,
 )
 from qa_pipeline.types import ConversationResult, ItemResult
+from qa_pipeline.webhooks import enqueue
 
 MAX_COMMENT = 2000
 
@@ -161,6 +162,10 @@ class ReviewService:
                 )
                 add_verdict(session, decision, current.items[item_id].rubric_version)
             set_state(session, conversation_id, "done")
+            verdicts = {k: v.verdict for k, v in body.items.items()}
+            enqueue(
+                session, "reviewed", {"conversation_id": conversation_id, "by": who.name, "items": verdicts}
+            )
             session.add(
                 entry_row(who, "review", "conversation", conversation_id, client=client, reason=body.comment)
             )
@@ -187,6 +192,7 @@ class ReviewService:
                     f"item {body.item!r} of this conversation was appealed already", field="item"
                 )
             row = add_appeal(session, conversation_id, body.item, who.name, body.reason, item.verdict)
+            enqueue(session, "appealed", _appeal_event(row.id, conversation_id, body.item, "open"))
             session.add(
                 entry_row(who, "appeal", "conversation", conversation_id, client=client, reason=body.reason)
             )
@@ -214,6 +220,7 @@ class ReviewService:
                 raise ConflictError(f"the appeal was {row.state} already", field="decision")
             row.state, row.decided_by, row.decided_at = body.decision, who.name, now
             row.decision_comment = body.comment
+            enqueue(session, "appealed", _appeal_event(row.id, row.conversation_id, row.item, body.decision))
             if body.decision == "upheld":
                 self._uphold(session, row.conversation_id, row.item, row.id, who, body.comment, now)
             session.add(
@@ -280,6 +287,10 @@ class ReviewService:
         who.require(Action.APPEAL_READ)
         with Session(self.engine) as session:
             return list_appeals(session, who.scope, flt, limit=limit, offset=offset)
+
+
+def _appeal_event(appeal_id: str, conversation_id: str, item: str, state: str) -> dict[str, str]:
+    return {"appeal_id": appeal_id, "conversation_id": conversation_id, "item": item, "state": state}
 
 
 def _rules(item: ItemResult) -> list[str]:

@@ -53,19 +53,20 @@ def _merge(old: list[dict[str, Any]], new: list[FlagReason]) -> list[dict[str, A
 
 def flag_conversation(
     session: Session, conversation_id: str, result: ConversationResult, cfg: ReviewConfig
-) -> None:
+) -> list[str]:
     """Put a newly scored conversation in the queue when it has a reason (re-audits add reasons to
-    an existing entry; its state and deadline stay)."""
+    an existing entry; its state and deadline stay). Returns the codes of reasons that are new."""
     reasons = flag_reasons(result, cfg)
     row = session.get(QueueRow, conversation_id)
     if not reasons:
-        return
+        return []
     now = utcnow()
     if row is not None:
+        known = {r["code"] for r in row.reasons}
         row.reasons, row.updated_at = _merge(list(row.reasons), reasons), now
         row.codes = codes_text(row.reasons)
         row.due_at = row.due_at or due_at(reasons, now, cfg)
-        return
+        return [r.code for r in reasons if r.code not in known]
     conv = session.get(ConversationRow, conversation_id)
     period_at = (conv.started_at or conv.imported_at) if conv is not None else now
     session.add(
@@ -81,6 +82,7 @@ def flag_conversation(
             updated_at=now,
         )
     )
+    return [r.code for r in reasons]
 
 
 def codes_text(reasons: list[dict[str, Any]]) -> str:

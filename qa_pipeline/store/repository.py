@@ -32,6 +32,7 @@ from qa_pipeline.store.models_access import AgentRow, TeamRow
 from qa_pipeline.store.queue import flag_conversation
 from qa_pipeline.store.scope import scope_conditions
 from qa_pipeline.types import Channel, Conversation, ConversationResult, PublicTurn
+from qa_pipeline.webhooks import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,11 @@ class Repository:
                 with self._session(write=True) as session:
                     outcome = _save(session, conv, audit)
                     if outcome.new_result:
-                        flag_conversation(session, conv.id, audit.result, self.review)
+                        _announce(
+                            session,
+                            audit.result,
+                            flag_conversation(session, conv.id, audit.result, self.review),
+                        )
                     return outcome
             except IntegrityError as exc:  # a concurrent writer stored the same audit first
                 if attempt == 2:
@@ -290,6 +295,19 @@ def _save(session: Session, conv: Conversation, audit: _Audit) -> SaveOutcome:
         row.updated_at = utcnow()
         status = "updated" if status == "unchanged" else status
     return SaveOutcome(conv.id, status, result_row.id, new_result)
+
+
+def _announce(session: Session, result: ConversationResult, flagged: list[str]) -> None:
+    """Webhook events of a new result (written with it: see :mod:`qa_pipeline.webhooks`)."""
+    head = {"conversation_id": result.id, "agent_id": result.agent_id, "team": result.team}
+    scores = {
+        "quality_index": result.quality_index,
+        "emotion_index": result.emotion_index,
+        "grade": result.grade,
+    }
+    enqueue(session, "scored", head | scores)
+    if flagged:
+        enqueue(session, "flagged", head | {"reasons": flagged})
 
 
 def _agent_team(session: Session, agent_id: str | None) -> str | None:

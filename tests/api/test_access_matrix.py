@@ -40,6 +40,10 @@ ROLE_ONLY: list[tuple[str, str, Any, Action]] = [
     ("POST", "/v1/users/nobody/revoke", None, Action.USERS_MANAGE),
     ("PUT", "/v1/agents/A09/team", {"team": "T9"}, Action.USERS_MANAGE),
     ("POST", "/v1/appeals/nope/decision", {"decision": "upheld", "comment": "x"}, Action.APPEAL_DECIDE),
+    ("POST", "/v1/webhooks", {"url": "ftp://x", "events": ["scored"]}, Action.WEBHOOKS_MANAGE),
+    ("GET", "/v1/webhooks", None, Action.WEBHOOKS_MANAGE),
+    ("GET", "/v1/webhooks/nope/deliveries", None, Action.WEBHOOKS_MANAGE),
+    ("DELETE", "/v1/webhooks/nope", None, Action.WEBHOOKS_MANAGE),
 ]
 LIST_ENDPOINTS: list[tuple[str, Action]] = [
     ("/v1/conversations", Action.CONVERSATION_READ),

@@ -21,7 +21,7 @@ from qa_pipeline.store.models import Base
 TABLES = {
     *("conversations", "turns", "results", "jobs", "alembic_version"),
     *("teams", "agents", "users", "api_tokens", "audit_log"),
-    *("review_queue", "reviews", "human_verdicts", "appeals"),
+    *("review_queue", "reviews", "human_verdicts", "appeals", "webhooks", "webhook_deliveries"),
 }
 HEAD = "0002"
 

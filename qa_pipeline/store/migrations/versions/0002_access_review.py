@@ -191,13 +191,54 @@ def _review() -> None:
         op.create_index(f"ix_appeals_{col}", "appeals", [col])
 
 
+def _webhooks() -> None:
+    op.create_table(
+        "webhooks",
+        _id("id", nullable=False, size=36),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("events", _json(), nullable=False),
+        sa.Column("secret", sa.String(128), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        _id("created_by", nullable=False),
+        _ts("created_at"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "webhook_deliveries",
+        _id("id", nullable=False, size=36),
+        sa.Column(
+            "webhook_id",
+            sa.String(36),
+            sa.ForeignKey(
+                "webhooks.id", name="fk_webhook_deliveries_webhook_id_webhooks", ondelete="CASCADE"
+            ),
+            nullable=False,
+        ),
+        sa.Column("event", sa.String(32), nullable=False),
+        sa.Column("payload", _json(), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        _ts("next_attempt_at"),
+        sa.Column("last_status", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        _ts("created_at"),
+        _ts("delivered_at", nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_webhook_deliveries_webhook_id", "webhook_deliveries", ["webhook_id"])
+    op.create_index("ix_webhook_deliveries_state_next", "webhook_deliveries", ["state", "next_attempt_at"])
+
+
 def upgrade() -> None:
     _people()
     _audit_log()
     _review()
+    _webhooks()
 
 
 def downgrade() -> None:
+    op.drop_table("webhook_deliveries")
+    op.drop_table("webhooks")
     for table in ("appeals", "human_verdicts", "reviews", "review_queue"):
         op.drop_table(table)
     if op.get_bind().dialect.name != "sqlite":
