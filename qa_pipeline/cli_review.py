@@ -98,6 +98,27 @@ def _import_one(service: ReviewService, who: Principal, conv_id: str, labels: di
     return True
 
 
+@reviews_app.command("sample")
+def sample(
+    from_: Annotated[str | None, typer.Option("--from", help="first local date, e.g. 2026-04-01")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="local date after the last one")] = None,
+) -> None:
+    """Queue the least certain unflagged conversations: review config sampling.per_agent per agent and
+    sampling.period (uncertainty sampling). Safe to run again: nothing is queued twice."""
+    from sqlalchemy.orm import Session
+
+    from qa_pipeline.periods import check_order, parse_bound
+    from qa_pipeline.store.sampling import sample_uncertain
+
+    with errors():
+        settings = settings_from_env()
+        start, end = parse_bound(from_, "--from", settings.tz), parse_bound(to, "--to", settings.tz)
+        check_order(start, end)
+        with review_service(settings) as service, Session(service.engine) as session, session.begin():
+            added = sample_uncertain(session, service.config, settings.tz, start, end)
+    typer.echo(f"queued {added} conversations for review by uncertainty sampling", err=True)
+
+
 def agreement(
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON")] = None,
 ) -> None:

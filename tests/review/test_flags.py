@@ -73,3 +73,32 @@ def test_uncertainty_grows_with_review_items_and_flat_sentiment() -> None:
     sure = _result(customer_sentiment=_sentiments(("neu", 0.99)))
     flat = _result(customer_sentiment=_sentiments(("neu", 0.34)))
     assert uncertainty(sure) < uncertainty(flat)
+
+
+def test_uncertainty_sampling_takes_the_least_certain_per_agent_and_period(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.orm import Session
+
+    from qa_pipeline.review.service import ReviewService
+    from qa_pipeline.scoring import ScoringConfig
+    from qa_pipeline.store import Repository, init_db
+    from qa_pipeline.store.queue import QueueFilter
+    from qa_pipeline.store.sampling import sample_uncertain
+    from tests.review.conftest import QA
+
+    engine = init_db(f"sqlite:///{tmp_path / 'qa.db'}")
+    cfg = ReviewConfig.model_validate({"sampling": {"ratio": 0, "per_agent": 1}, "quality_below": 0})
+    repo = Repository(engine, cfg)
+    for i, top in enumerate([0.95, 0.40, 0.80]):  # c1 is the least certain of A01's week
+        conv = make_conversation(f"c{i}")
+        conv.emotion_index = 80.0
+        conv.turns[1].sentiment.probs = {"neg": top, "neu": (1 - top) / 2, "pos": (1 - top) / 2}  # type: ignore[union-attr]
+        repo.save(conv)
+    with Session(engine) as session, session.begin():
+        assert sample_uncertain(session, cfg, ZoneInfo("Asia/Shanghai")) == 1
+    with Session(engine) as session, session.begin():
+        assert sample_uncertain(session, cfg, ZoneInfo("Asia/Shanghai")) == 0  # not twice
+    page = ReviewService(repo, ScoringConfig(), cfg).queue(QA, QueueFilter(reason="sampled_uncertain"))
+    assert [e.conversation_id for e in page.items] == ["c1"]
+    engine.dispose()

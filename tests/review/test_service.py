@@ -134,3 +134,15 @@ def test_queue_is_scoped_and_review_closes_the_entry(service: ReviewService) -> 
     assert service.queue(QA, QueueFilter()).counts.total == 2
     with pytest.raises(ForbiddenError):
         service.queue(AGENT_A02, QueueFilter())
+
+
+def test_a_reaudit_keeps_the_human_verdict_and_shows_the_disagreement(service: ReviewService) -> None:
+    _store(service)
+    confirmed = service.review(QA, "c1", _review(empathy="fail"))
+    assert confirmed.items["empathy"].review is not None and not confirmed.items["empathy"].review.disagrees
+    newer = make_conversation("c1", rubric="default@2")  # a new rubric version now passes empathy
+    newer.items["empathy"] = newer.items["empathy"].model_copy(update={"verdict": "pass", "points": 10})
+    service.repository.save(newer)
+    item = service.final_result(None, "c1").items["empathy"]
+    assert (item.verdict, item.machine_verdict) == ("fail", "pass")
+    assert item.review is not None and item.review.disagrees and item.review.by == "qa1"
