@@ -9,6 +9,7 @@ import anyio
 from sqlalchemy import Engine, text
 
 from api.errors import BusyError
+from qa_pipeline.kpi_cache import AnswerCache
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.review.service import ReviewService
 from qa_pipeline.scoring import ScoringConfig
@@ -36,6 +37,7 @@ class AppState:
     scoring: ScoringConfig
     reviews: ReviewService
     schema_revision: str | None = None
+    kpi_cache: AnswerCache[bytes] = field(default_factory=AnswerCache)
     max_queued_audits: int = MAX_QUEUED_AUDITS
     # Stages hold models and caches that are not guaranteed thread-safe; scoring is CPU-bound
     # under the GIL anyway, so one conversation at a time per process loses nothing.

@@ -18,15 +18,15 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
+from functools import lru_cache
 
 from pydantic import BaseModel
 from scipy import stats
 
 from qa_pipeline.calendar_cn import PeriodCalendar, period_calendar
+from qa_pipeline.figures import Figures
 from qa_pipeline.periods import PeriodKind, next_period, period_start
-from qa_pipeline.review.flags import valence
-from qa_pipeline.scoring import ScoringConfig, agent_score
-from qa_pipeline.types import ConversationResult
+from qa_pipeline.scoring import ScoringConfig, composite_score, most_common_team
 
 
 class Interval(BaseModel):
@@ -66,25 +66,33 @@ class KpiRow(BaseModel):
     distorted_period: bool
 
 
+@lru_cache(maxsize=4096)
+def t_quantile(level: float, dof: int) -> float:
+    """Two-sided Student-t quantile (cached: the pull asks for the same few thousands times)."""
+    return float(stats.t.ppf(0.5 + level / 2, dof))
+
+
 def t_interval(values: Sequence[float], level: float, centre: float | None = None) -> Interval | None:
     """Student-t interval of the mean of ``values`` (around ``centre`` if given), clipped to 0–100."""
     n = len(values)
     if n < 2:
         return None
-    mid = statistics.fmean(values) if centre is None else centre
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * statistics.stdev(values) / math.sqrt(n)
+    mean = math.fsum(values) / n
+    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    mid = mean if centre is None else centre
+    half = t_quantile(level, n - 1) * sd / math.sqrt(n)
     return Interval(low=max(0.0, mid - half), high=min(100.0, mid + half), level=level, n=n)
 
 
-def _when(r: ConversationResult) -> datetime | None:
+def _when(r: Figures) -> datetime | None:
     return r.started_at
 
 
 def group_by_period(
-    results: Iterable[ConversationResult], kind: PeriodKind, tz: tzinfo
-) -> dict[tuple[str, datetime], list[ConversationResult]]:
+    results: Iterable[Figures], kind: PeriodKind, tz: tzinfo
+) -> dict[tuple[str, datetime], list[Figures]]:
     """Results per (agent, local period start); conversations without agent or start are left out."""
-    groups: dict[tuple[str, datetime], list[ConversationResult]] = defaultdict(list)
+    groups: dict[tuple[str, datetime], list[Figures]] = defaultdict(list)
     for r in results:
         when = _when(r)
         if r.agent_id and when is not None:
@@ -96,14 +104,13 @@ def _mean(values: Sequence[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
-def case_mix(results: Sequence[ConversationResult]) -> CaseMix:
+def case_mix(results: Sequence[Figures]) -> CaseMix:
     arrived, recovered, others = [], 0, []
     for r in results:
-        turns = r.customer_sentiment
-        if turns and turns[0].label == "neg":
+        if r.first is not None and r.first[0] == "neg":
             arrived.append(r)
-            last = turns[-1]
-            recovered += int(len(turns) > 1 and last.label != "neg" and valence(last) > valence(turns[0]))
+            last = r.last
+            recovered += int(last is not None and last[0] != "neg" and last[1] > r.first[1])
         else:
             others.append(r)
     n = len(results)
@@ -120,23 +127,24 @@ def case_mix(results: Sequence[ConversationResult]) -> CaseMix:
 
 
 def kpi_row(
-    agent_id: str, start: datetime, kind: PeriodKind, group: Sequence[ConversationResult], cfg: ScoringConfig
+    agent_id: str,
+    start: datetime,
+    kind: PeriodKind,
+    group: Sequence[Figures],
+    cfg: ScoringConfig,
+    calendar: PeriodCalendar | None = None,
 ) -> KpiRow:
     level, kpi = cfg.confidence.level, cfg.kpi
-    score = agent_score(group, config=cfg, agent_id=agent_id, period=(None, None))
+    score = composite_score(group, cfg)
     qualities = [r.quality_index for r in group if r.quality_index is not None]
     emotions = [r.emotion_index for r in group if r.emotion_index is not None]
-    singles = [
-        s
-        for r in group
-        if (s := agent_score([r], config=cfg, agent_id=agent_id, period=(None, None)).agent_score) is not None
-    ]
+    singles = [s for r in group if (s := composite_score([r], cfg)) is not None]
     negative = sum(e < kpi.negative_emotion_below for e in emotions) / len(emotions) if emotions else None
     end = next_period(start, kind)
-    calendar = period_calendar(start.date(), end.date(), kpi.peaks)
+    calendar = calendar or period_calendar(start.date(), end.date(), kpi.peaks)
     return KpiRow(
         agent_id=agent_id,
-        team=score.team,
+        team=most_common_team(group),
         period=kind,
         period_start=start,
         period_end=end,
@@ -145,11 +153,9 @@ def kpi_row(
         quality_index_ci=t_interval(qualities, level),
         emotion_index=_mean(emotions),
         emotion_index_ci=t_interval(emotions, level),
-        agent_score=score.agent_score,
-        agent_score_ci=t_interval(singles, level, score.agent_score)
-        if score.agent_score is not None
-        else None,
-        grade=score.grade,
+        agent_score=score,
+        agent_score_ci=t_interval(singles, level, score) if score is not None else None,
+        grade=cfg.grade(score),
         negative_emotion_share=negative,
         negative_emotion_over_target=None if negative is None else negative > kpi.negative_emotion_target,
         case_mix=case_mix(group),
@@ -158,12 +164,17 @@ def kpi_row(
     )
 
 
-def kpi_rows(
-    results: Iterable[ConversationResult], kind: PeriodKind, tz: tzinfo, cfg: ScoringConfig
-) -> list[KpiRow]:
+def kpi_rows(results: Iterable[Figures], kind: PeriodKind, tz: tzinfo, cfg: ScoringConfig) -> list[KpiRow]:
     """One row per agent and period, ordered by agent then period."""
     groups = group_by_period(results, kind, tz)
-    return [kpi_row(agent, start, kind, groups[(agent, start)], cfg) for agent, start in sorted(groups)]
+    calendars: dict[datetime, PeriodCalendar] = {}
+    for _agent, start in groups:
+        if start not in calendars:
+            calendars[start] = period_calendar(start.date(), next_period(start, kind).date(), cfg.kpi.peaks)
+    return [
+        kpi_row(agent, start, kind, groups[(agent, start)], cfg, calendars[start])
+        for agent, start in sorted(groups)
+    ]
 
 
 CSV_COLUMNS = (

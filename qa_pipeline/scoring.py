@@ -30,6 +30,7 @@ from scipy import stats
 
 from qa_pipeline.calendar_cn import Peak
 from qa_pipeline.errors import E, InputError, RubricError
+from qa_pipeline.figures import Figures, figures_of
 from qa_pipeline.types import Channel, Conversation, ConversationResult, SuppliedKpis
 
 log = logging.getLogger(__name__)
@@ -282,31 +283,25 @@ def csat_score(csat: float, config: CustomerExperienceConfig) -> float:
     return 100.0 * (csat - config.csat_min) / (config.csat_max - config.csat_min)
 
 
-def _experience(
-    r: ConversationResult, kpi: SuppliedKpis | None, config: CustomerExperienceConfig
-) -> float | None:
-    csat = csat_score(kpi.csat, config) if kpi is not None and kpi.csat is not None else None
-    if csat is None or r.emotion_index is None:
-        return csat if csat is not None else r.emotion_index
-    return (1.0 - config.csat_blend) * r.emotion_index + config.csat_blend * csat
+def _experience(f: Figures, config: CustomerExperienceConfig) -> float | None:
+    csat = csat_score(f.csat, config) if f.csat is not None else None
+    if csat is None or f.emotion_index is None:
+        return csat if csat is not None else f.emotion_index
+    return (1.0 - config.csat_blend) * f.emotion_index + config.csat_blend * csat
 
 
-def efficiency_parts(
-    results: Sequence[ConversationResult], supplied: Mapping[str, SuppliedKpis], config: EfficiencyConfig
-) -> dict[str, float | None]:
+def efficiency_parts(figures: Sequence[Figures], config: EfficiencyConfig) -> dict[str, float | None]:
     """Sub-scores 0–100: hold (share not failing hold etiquette), latency and AHT against targets."""
-    holds = [r.items["hold_etiquette"].verdict != "fail" for r in results if "hold_etiquette" in r.items]
+    holds = [f.hold != "fail" for f in figures if f.hold is not None]
     latency = [
-        target_score(
-            r.metrics.response_latency_s, config.target_latency_s.of(r.channel), config.zero_at_multiple
-        )
-        for r in results
-        if r.metrics.response_latency_s is not None
+        target_score(f.latency_s, config.target_latency_s.of(f.channel), config.zero_at_multiple)  # type: ignore[arg-type]
+        for f in figures
+        if f.latency_s is not None
     ]
     aht = [
-        target_score(kpi.aht_s, config.target_aht_s.of(r.channel), config.zero_at_multiple)
-        for r in results
-        if (kpi := supplied.get(r.id)) is not None and kpi.aht_s is not None
+        target_score(f.aht_s, config.target_aht_s.of(f.channel), config.zero_at_multiple)  # type: ignore[arg-type]
+        for f in figures
+        if f.aht_s is not None
     ]
     return {
         "hold": 100.0 * sum(holds) / len(holds) if holds else None,
@@ -352,9 +347,29 @@ def in_period(started_at: datetime | None, period: Period) -> bool:
     return (start is None or t >= _aware(start)) and (end is None or t < _aware(end))
 
 
-def _team(results: Sequence[ConversationResult]) -> str | None:
-    teams = Counter(r.team for r in results if r.team)
+def most_common_team(figures: Sequence[Figures]) -> str | None:
+    teams = Counter(f.team for f in figures if f.team)
     return teams.most_common(1)[0][0] if teams else None
+
+
+def _components(
+    figures: Sequence[Figures], config: ScoringConfig, teamwork: float | None
+) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    """The four components (0–100, None without data) and the efficiency sub-scores."""
+    eff = efficiency_parts(figures, config.efficiency)
+    components: dict[str, float | None] = {
+        "customer_experience": _mean(_experience(f, config.customer_experience) for f in figures),
+        "efficiency": _weighted(eff, config.efficiency.weights.model_dump())[0],
+        "professional_skill": _mean(f.quality_index for f in figures),
+        "teamwork": teamwork,
+    }
+    return components, eff
+
+
+def composite_score(figures: Sequence[Figures], config: ScoringConfig) -> float | None:
+    """The agent score of ``figures`` alone (what :func:`agent_score` reports), without the report:
+    cheap enough to compute per conversation (the KPI pull's interval)."""
+    return _weighted(_components(figures, config, None)[0], config.weights.as_dict())[0]
 
 
 def agent_score(
@@ -369,37 +384,43 @@ def agent_score(
     """Score ``agent_id`` over ``period`` from scored conversations (other agents' are ignored).
 
     ``teamwork`` (0–100) comes from the KPI system; ``supplied`` maps conversation id to CSAT/AHT
-    (see :func:`supplied_kpis`). Missing components drop out and the weights are rescaled.
+    (see :func:`supplied_kpis`; default: what the pipeline read from each conversation's metadata).
+    Missing components drop out and the weights are rescaled.
     """
+    mine = [r for r in results if r.agent_id == agent_id and in_period(r.started_at, period)]
+    if supplied is None:
+        figures = [figures_of(r) for r in mine]
+    else:  # an explicit map replaces the conversations' own figures (absent: none supplied)
+        figures = [figures_of(r, supplied.get(r.id) or SuppliedKpis()) for r in mine]
+    return score_figures(figures, config=config, agent_id=agent_id, period=period, teamwork=teamwork)
+
+
+def score_figures(
+    figures: Sequence[Figures],
+    *,
+    config: ScoringConfig,
+    agent_id: str,
+    period: Period = (None, None),
+    teamwork: float | None = None,
+) -> AgentScore:
+    """:func:`agent_score` of one agent's conversations, already reduced to their figures."""
     if teamwork is not None and not 0 <= teamwork <= 100:
         raise InputError(E.BAD_REQUEST, f"teamwork {teamwork} is outside 0–100", field="teamwork")
-    if supplied is None:  # default: what the pipeline read from each conversation's metadata
-        supplied = {r.id: r.kpis for r in results if r.kpis is not None}
-    mine = [r for r in results if r.agent_id == agent_id and in_period(r.started_at, period)]
-    qualities = [r.quality_index for r in mine if r.quality_index is not None]
-    eff = efficiency_parts(mine, supplied, config.efficiency)
-    components: dict[str, float | None] = {
-        "customer_experience": _mean(
-            _experience(r, supplied.get(r.id), config.customer_experience) for r in mine
-        ),
-        "efficiency": _weighted(eff, config.efficiency.weights.model_dump())[0],
-        "professional_skill": _mean(qualities),
-        "teamwork": teamwork,
-    }
+    qualities = [f.quality_index for f in figures if f.quality_index is not None]
+    components, eff = _components(figures, config, teamwork)
     score, used = _weighted(components, config.weights.as_dict())
-    csats = [k.csat for r in mine if (k := supplied.get(r.id)) is not None]
     return AgentScore(
         agent_id=agent_id,
-        team=_team(mine),
+        team=most_common_team(figures),
         period_from=period[0],
         period_to=period[1],
-        conversations=len(mine),
+        conversations=len(figures),
         quality_index=_mean(qualities),
         quality_index_ci=quality_ci(qualities, config.confidence.level),
-        emotion_index=_mean(r.emotion_index for r in mine),
+        emotion_index=_mean(f.emotion_index for f in figures),
         agent_score=score,
         grade=config.grade(score),
         components=components,
         weights_used=used,
-        details={**eff, "csat_mean": _mean(csats)},
+        details={**eff, "csat_mean": _mean(f.csat for f in figures)},
     )

@@ -13,7 +13,7 @@ from qa_pipeline.access.principal import Principal
 from qa_pipeline.access.roles import Action
 from qa_pipeline.errors import NotFoundError
 from qa_pipeline.periods import check_order, parse_bound
-from qa_pipeline.scoring import agent_score
+from qa_pipeline.scoring import score_figures
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 IndexReader = Annotated[Principal, Depends(Caller(Action.INDICES_READ))]
@@ -49,7 +49,7 @@ def agent_indices(
     check_order(start, end)
     if not repo.agent_known(agent_id, who.scope):
         raise NotFoundError("agent", agent_id)
-    results = reviews.final_results(who.scope, agent_id=agent_id, start=start, end=end)
+    results = reviews.final_figures(who.scope, agent_id=agent_id, start=start, end=end)
     # The store already applied the period (with the import-time fallback), so score all of them.
-    score = agent_score(results, config=state.scoring, agent_id=agent_id, period=(None, None))
+    score = score_figures(results, config=state.scoring, agent_id=agent_id)
     return AgentIndicesPublic.build(score.model_copy(update={"period_from": start, "period_to": end}))

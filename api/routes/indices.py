@@ -17,6 +17,7 @@ from qa_pipeline.access.principal import Principal
 from qa_pipeline.access.roles import Action
 from qa_pipeline.kpi import CSV_COLUMNS, KpiRow, csv_record, kpi_rows
 from qa_pipeline.periods import PeriodKind, check_order, parse_bound
+from qa_pipeline.store.kpi_facts import data_version
 
 router = APIRouter(tags=["indices"])
 IndexReader = Annotated[Principal, Depends(Caller(Action.INDICES_READ))]
@@ -46,17 +47,25 @@ def read_indices(
     to: Annotated[str | None, Query(description=DATE_DOC + "; exclusive")] = None,
     period: PeriodKind = "week",
     format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
-) -> IndicesPublic | Response:
+) -> Response:
     """Only agents in the caller's scope; human verdicts in force count. Periods are cut at local
-    midnight (``QA_TIMEZONE``); a conversation counts by its start time."""
+    midnight (``QA_TIMEZONE``); a conversation counts by its start time. An answer is reused while no
+    result, human verdict or team changed (:mod:`qa_pipeline.kpi_cache`)."""
     tz = state.settings.tz
     start, end = parse_bound(from_, "from", tz), parse_bound(to, "to", tz)
     check_order(start, end)
-    results = reviews.final_results(who.scope, agent_id=agent_id, team=team, start=start, end=end)
-    rows = kpi_rows(results, period, tz, state.scoring)
-    if format_ == "csv":
-        return Response(_csv(rows), media_type="text/csv; charset=utf-8")
-    return IndicesPublic(period=period, rows=rows)
+    key = (who.scope, agent_id, team, start, end, period, format_, data_version(state.engine))
+
+    def compute() -> bytes:
+        results = reviews.final_figures(who.scope, agent_id=agent_id, team=team, start=start, end=end)
+        rows = kpi_rows(results, period, tz, state.scoring)
+        if format_ == "csv":
+            return _csv(rows).encode("utf-8")
+        return IndicesPublic(period=period, rows=rows).model_dump_json().encode("utf-8")
+
+    body = state.kpi_cache.get(key, compute)
+    media = "text/csv; charset=utf-8" if format_ == "csv" else "application/json"
+    return Response(body, media_type=media)
 
 
 def _csv(rows: list[KpiRow]) -> str:

@@ -188,4 +188,4 @@ def set_agent_team(engine: Engine, agent_id: str, team: str) -> None:
         stmt = update(ConversationRow).where(
             ConversationRow.agent_id == agent_id, ConversationRow.team.is_(None)
         )
-        session.execute(stmt.values(team=team))
+        session.execute(stmt.values(team=team, updated_at=utcnow()))

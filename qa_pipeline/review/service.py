@@ -18,6 +18,7 @@ from qa_pipeline.access.audit_log import entry_row, record
 from qa_pipeline.access.principal import Principal, Scope
 from qa_pipeline.access.roles import Action
 from qa_pipeline.errors import ConflictError, E, InputError, NotFoundError
+from qa_pipeline.figures import Figures
 from qa_pipeline.review.agreement import AgreementReport, agreement_report
 from qa_pipeline.review.config import ReviewConfig
 from qa_pipeline.review.export import labelled_records
@@ -25,6 +26,7 @@ from qa_pipeline.review.verdicts import Decision, apply_decisions
 from qa_pipeline.rubric.schema import Rubric
 from qa_pipeline.scoring import ScoringConfig
 from qa_pipeline.store import Repository
+from qa_pipeline.store.kpi_facts import decided_figures, figures_from_facts
 from qa_pipeline.store.models import ConversationRow, as_utc, utcnow
 from qa_pipeline.store.queue import QueueCounts, QueueEntry, QueueFilter, queue_counts, queue_page, set_state
 from qa_pipeline.store.reviews import (
@@ -108,7 +110,7 @@ class ReviewService:
             decided = decisions_for(session, [conversation_id]).get(conversation_id, {})
         return apply_decisions(result, decided, self.scoring.grade)
 
-    def final_results(
+    def final_figures(
         self,
         scope: Scope | None,
         *,
@@ -116,12 +118,17 @@ class ReviewService:
         team: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
-    ) -> list[ConversationResult]:
-        """Every result in the filters and ``scope`` with human verdicts applied (for indices)."""
-        results = self.repository.list_results(agent_id, team, start, end, scope=scope)
+    ) -> list[Figures]:
+        """The KPI figures of every result in the filters and ``scope``, human verdicts applied."""
+        stored = self.repository.list_facts(agent_id, team, start, end, scope=scope)
         with Session(self.engine) as session:
-            decided = decisions_for(session, [r.id for r in results])
-        return [apply_decisions(r, decided.get(r.id, {}), self.scoring.grade) for r in results]
+            decided = decisions_for(session, [cid for cid, _ in stored])
+        out = []
+        for cid, facts in stored:
+            figures = figures_from_facts(cid, facts)
+            mine = decided.get(cid)
+            out.append(decided_figures(figures, facts, mine, self.scoring.grade) if mine else figures)
+        return out
 
     # -- queue -----------------------------------------------------------------------------------
 

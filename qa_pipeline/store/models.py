@@ -140,6 +140,7 @@ class ResultRow(Base):
     emotion_index: Mapped[float | None] = mapped_column(Float)
     grade: Mapped[str | None] = mapped_column(String(16))
     result: Mapped[dict[str, Any]] = mapped_column()
+    facts: Mapped[list[Any] | None] = mapped_column(json_type(none_as_null=True))  # store.kpi_facts
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -27,6 +27,8 @@ from qa_pipeline.access.principal import Scope
 from qa_pipeline.errors import E, StorageError
 from qa_pipeline.review.config import ReviewConfig
 from qa_pipeline.sources.fields import Locator, check_metadata, in_range, range_detail
+from qa_pipeline.store.kpi_facts import VERSION as FACTS_VERSION
+from qa_pipeline.store.kpi_facts import facts_of
 from qa_pipeline.store.models import ID_LENGTH, ConversationRow, ResultRow, TurnRow, as_utc, utcnow
 from qa_pipeline.store.models_access import AgentRow, TeamRow
 from qa_pipeline.store.queue import flag_conversation
@@ -226,6 +228,37 @@ class Repository:
         with self._session() as session:
             return [ConversationResult.model_validate(r.result) for r in session.scalars(stmt)]
 
+    def list_facts(
+        self,
+        agent_id: str | None = None,
+        team: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        scope: Scope | None = None,
+    ) -> list[tuple[str, list[Any]]]:
+        """(conversation id, KPI facts) of the current results :meth:`list_results` would return,
+        oldest first (:mod:`kpi_facts`): a few hundred bytes each, for large pulls. Results stored
+        before facts existed are read whole once."""
+        conds = [*_filters(agent_id, team, start, end), *scope_conditions(scope)]
+        stmt = (
+            select(ResultRow.id, ResultRow.conversation_id, ResultRow.facts)
+            .join(ConversationRow, ConversationRow.current_result_id == ResultRow.id)
+            .where(*conds)
+            .order_by(*_chronological())
+        )
+        with self._session() as session:
+            rows = session.execute(stmt).all()
+            old = [rid for rid, _, facts in rows if not _current(facts)]
+            whole = (
+                {r.id: r.result for r in session.scalars(select(ResultRow).where(ResultRow.id.in_(old)))}
+                if old
+                else {}
+            )
+        return [
+            (cid, facts if _current(facts) else facts_of(ConversationResult.model_validate(whole[rid])))
+            for rid, cid, facts in rows
+        ]
+
     def list_summaries(
         self,
         agent_id: str | None = None,
@@ -295,6 +328,11 @@ def _save(session: Session, conv: Conversation, audit: _Audit) -> SaveOutcome:
         row.updated_at = utcnow()
         status = "updated" if status == "unchanged" else status
     return SaveOutcome(conv.id, status, result_row.id, new_result)
+
+
+def _current(facts: Any) -> bool:
+    """Facts in the present layout (older results are read whole and reduced again)."""
+    return isinstance(facts, list) and bool(facts) and facts[0] == FACTS_VERSION
 
 
 def _announce(session: Session, result: ConversationResult, flagged: list[str]) -> None:
@@ -379,6 +417,7 @@ def _find_or_add_result(session: Session, conv: Conversation, audit: _Audit) -> 
         emotion_index=res.emotion_index,
         grade=res.grade,
         result=res.model_dump(mode="json"),
+        facts=facts_of(res),
     )
     session.add(row)
     session.flush()

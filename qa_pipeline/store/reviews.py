@@ -19,7 +19,7 @@ from qa_pipeline.store.models_review import AppealRow, HumanVerdictRow, ReviewRo
 from qa_pipeline.store.scope import scope_conditions
 
 AppealState = Literal["open", "upheld", "rejected"]
-IN_CHUNK = 500
+IN_CHUNK = 2000
 
 
 class AppealPublic(BaseModel):

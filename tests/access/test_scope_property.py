@@ -91,8 +91,8 @@ def _check(service: ReviewService, mirror: Mirror, user: Principal) -> int:
     listed = {s.id for s in repo.list_summaries(limit=10_000, scope=scope)}
     assert listed == expect
     assert repo.count_conversations(scope=scope) == len(expect)
-    assert {r.id for r in service.final_results(scope)} == expect
-    rows = kpi_rows(service.final_results(scope), "week", ZoneInfo("Asia/Shanghai"), ScoringConfig())
+    assert {r.id for r in service.final_figures(scope)} == expect
+    rows = kpi_rows(service.final_figures(scope), "week", ZoneInfo("Asia/Shanghai"), ScoringConfig())
     assert {r.agent_id for r in rows} == {mirror.convs[c][0] for c in expect}
     if user.role in ("admin", "qa", "supervisor"):
         page = service.queue(user, QueueFilter(), limit=10_000)

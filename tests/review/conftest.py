@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -15,11 +14,13 @@ from qa_pipeline.rubric import load_rubric
 from qa_pipeline.scoring import ScoringConfig
 from qa_pipeline.settings import PROJECT_DIR
 from qa_pipeline.store import Repository, init_db
+from tests.store.conftest import db_url as db_url  # the SQLite / PostgreSQL parametrisation
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = init_db(f"sqlite:///{tmp_path / 'qa.db'}")
+def engine(db_url: str) -> Iterator[Engine]:
+    """SQLite, and PostgreSQL too when QA_TEST_POSTGRES_URL is set (see tests/store/conftest.py)."""
+    eng = init_db(db_url)
     yield eng
     eng.dispose()
 

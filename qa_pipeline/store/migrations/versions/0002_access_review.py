@@ -230,6 +230,14 @@ def _webhooks() -> None:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("results") as batch:  # the KPI pull's figures (store.kpi_facts)
+        batch.add_column(
+            sa.Column(
+                "facts",
+                sa.JSON().with_variant(postgresql.JSONB(none_as_null=True), "postgresql"),
+                nullable=True,
+            )
+        )
     _people()
     _audit_log()
     _review()
@@ -247,3 +255,5 @@ def downgrade() -> None:
     op.drop_table("audit_log")
     for table in ("api_tokens", "users", "agents", "teams"):
         op.drop_table(table)
+    with op.batch_alter_table("results") as batch:
+        batch.drop_column("facts")
