@@ -177,9 +177,7 @@ def measure(url: str, base: list[ConversationResult], args: argparse.Namespace, 
     print(f"{name}: {rows} rows (agent-days)")
     print(f"  computed ({len(computed)} requests, cache cleared)  p50 {ms(c50)}  p99 {ms(c99)}")
     print(f"  repeated ({len(times)} requests, answered from cache)  p50 {ms(p50)}  p99 {ms(p99)}")
-    print(
-        f"  baseline: 100 x GET /v1/agents/{{id}}/indices {ms(baseline)} = {baseline / c50:.1f}x the pull"
-    )
+    print(f"  baseline: 100 x GET /v1/agents/{{id}}/indices {ms(baseline)} = {baseline / c50:.1f}x the pull")
 
 
 def _reset_postgres(url: str) -> None:
