@@ -25,6 +25,8 @@ audit-examples: install
 
 demo: audit-examples
 	@echo "report: out/report.html   API docs: http://127.0.0.1:$(PORT)/docs"
+	@echo "admin token (send as 'Authorization: Bearer TOKEN'):"
+	@$(BIN)/qa users add admin --role admin 2>/dev/null || $(BIN)/qa users token admin 2>/dev/null
 	$(BIN)/qa serve --port $(PORT)
 
 serve: install

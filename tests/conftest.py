@@ -44,3 +44,10 @@ def _unfrozen_heap() -> Iterator[None]:
     yield
     gc.unfreeze()
     _HEAP_SETTLED.clear()
+
+
+@pytest.fixture(autouse=True)
+def _audio_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recordings a test keeps (the audio pipeline's ``recording`` stage) go to a temporary folder,
+    never into the working tree."""
+    monkeypatch.setenv("QA_AUDIO_DIR", str(tmp_path_factory.mktemp("audio")))

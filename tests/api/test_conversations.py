@@ -273,3 +273,11 @@ def test_unknown_charset_is_415(client: TestClient) -> None:
     body = json.dumps(_record()).encode()
     err = _error(_raw(client, body, "application/json; charset=klingon-8"), 415, "QA103")
     assert "klingon-8" in err["detail"]
+
+
+def test_a_huge_review_comment_is_422_and_nothing_is_stored(client: TestClient) -> None:
+    assert post(client, _record()).status_code == 201
+    body = {"items": {"greeting": {"verdict": "pass"}}, "comment": "很长" * 5000}
+    response = client.post("/v1/conversations/api-1/reviews", json=body)
+    assert response.status_code == 422 and response.json()["error"]["field"] == "comment"
+    assert client.get("/v1/audit-log?action=review").json() == []

@@ -307,7 +307,7 @@ def test_a_failed_recording_can_be_uploaded_again(start_app: StartApp, tmp_path:
 def _audio_app(tmp_path: Path, light_pipeline: Pipeline) -> TestClient:
     if importlib.util.find_spec("qa_pipeline.sources.audio") is None or not AUDIO_PIPELINE.is_file():
         pytest.skip("qa_pipeline.sources.audio / config/pipeline.audio.yaml not written yet")
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}", audio_dir=tmp_path / "audio")
     return TestClient(create_app(settings, pipeline=light_pipeline))  # the real CallHandler
 
 
@@ -327,6 +327,8 @@ def test_real_audio_pipeline_on_speech(tmp_path: Path, light_pipeline: Pipeline,
         body = _audit_recording(client, recording)
         assert body["state"] == "done", body["error"]
         conv = client.get(body["links"]["conversation"]).json()
+        audio = client.get(body["links"]["conversation"] + "/audio")
+    assert audio.status_code == 200 and audio.content[:4] == b"RIFF"  # kept for playback
     assert conv["agent_id"] == "A1" and conv["transcript"]
     text = "".join(t["text"] for t in conv["transcript"])
     assert "广州市" in text and "协会" in text  # Whisper base: "广州市佛地产中间协会分析"
