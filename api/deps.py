@@ -58,10 +58,7 @@ def client_address(request: Request) -> str | None:
 async def authenticate(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 ) -> Principal:
-    """The user behind the bearer token, or a 401 (a web session of the pages is read the same way)."""
-    session_user = getattr(request.state, "principal", None)
-    if isinstance(session_user, Principal):
-        return session_user
+    """The user behind the bearer token, or a 401 (the JSON API takes no cookies: no CSRF surface)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthError()
     state = get_state(request)

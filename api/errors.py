@@ -90,7 +90,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(InputError(E.BAD_REQUEST, str(first.get("msg", "")), field=".".join(loc) or None))
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = E.NOT_FOUND if exc.status_code == 404 else E.BAD_REQUEST
     err = QAError(code, str(exc.detail))
@@ -106,5 +106,5 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QAError, _qa_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, _unexpected)

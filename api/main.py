@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
+from api import pages
 from api.deps import get_settings
 from api.errors import install_error_handlers
+from api.pages.handlers import STATIC_DIR, install_page_handlers
 from api.routes import (
     agents,
     audit_log,
@@ -104,6 +107,10 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_page_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in pages.ROUTERS:
+        app.include_router(router)
     for module in (conversations, agents, health, jobs, users, review, indices, reports, audit_log, webhooks):
         app.include_router(module.router)
     return app

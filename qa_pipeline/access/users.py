@@ -139,7 +139,7 @@ def list_users(engine: Engine) -> list[UserPublic]:
         return [UserPublic.model_validate(r) for r in rows]
 
 
-def _principal(row: UserRow) -> Principal:
+def principal_of(row: UserRow) -> Principal:
     return Principal(
         user_id=row.id,
         name=row.name,
@@ -160,7 +160,7 @@ def authenticate_token(engine: Engine, token: str) -> Principal | None:
     )
     with Session(engine) as session:
         row = session.scalars(stmt).first()
-        return None if row is None else _principal(row)
+        return None if row is None else principal_of(row)
 
 
 def authenticate_password(engine: Engine, name: str, password: str) -> Principal | None:
@@ -168,7 +168,7 @@ def authenticate_password(engine: Engine, name: str, password: str) -> Principal
     with Session(engine) as session:
         row = session.scalars(select(UserRow).where(UserRow.name == name, UserRow.active)).first()
         ok = row is not None and verify_password(row.password_hash, password)
-        return _principal(row) if ok and row is not None else None
+        return principal_of(row) if ok and row is not None else None
 
 
 def ensure_team(session: Session, team: str) -> None:

@@ -102,12 +102,21 @@ class ItemView:
     points: str
     fatal: bool
     evidence: list[EvidenceView]
+    machine_verdict: str | None = None
+    machine_verdict_zh: str = ""
+    review_by: str = ""
+    review_comment: str = ""
+    review_source: str = ""
+    disagrees: bool = False
+    turns: list[int] = field(default_factory=list)
+    """The turns the evidence points at (the page lights them up when the item is clicked)."""
 
 
 @dataclass
 class TurnView:
     index: int
     anchor: str
+    start: float | None
     speaker: str
     speaker_zh: str
     span: str
@@ -200,6 +209,7 @@ def _evidence_view(ev: Evidence, turns: Sequence[PublicTurn], anchor: str) -> Ev
 
 def _item_view(item_id: str, item: ItemResult, turns: Sequence[PublicTurn], anchor: str) -> ItemView:
     points = "—" if item.verdict == "na" else f"{item.points:g}"
+    review = item.review
     return ItemView(
         id=item_id,
         name=item_name(item_id),
@@ -208,6 +218,13 @@ def _item_view(item_id: str, item: ItemResult, turns: Sequence[PublicTurn], anch
         points=f"{points} / {item.max_points:g}",
         fatal=item.fatal,
         evidence=[_evidence_view(ev, turns, anchor) for ev in item.evidence],
+        machine_verdict=item.machine_verdict,
+        machine_verdict_zh=VERDICT_ZH.get(item.machine_verdict or "", ""),
+        review_by=review.by if review else "",
+        review_comment=review.comment if review else "",
+        review_source="申诉" if review and review.source == "appeal" else ("复核" if review else ""),
+        disagrees=bool(review and review.disagrees),
+        turns=sorted({ev.turn for ev in item.evidence if ev.turn is not None and 0 <= ev.turn < len(turns)}),
     )
 
 
@@ -264,6 +281,7 @@ def _turn_view(i: int, turn: PublicTurn, notes: _TurnNotes, anchor: str) -> Turn
     return TurnView(
         index=i,
         anchor=f"{anchor}-t{i}",
+        start=turn.start,
         speaker=turn.speaker,
         speaker_zh=SPEAKER_ZH.get(turn.speaker, turn.speaker),
         span=fmt_span(turn.start, turn.end),

@@ -122,13 +122,22 @@ class ReviewService:
         """The KPI figures of every result in the filters and ``scope``, human verdicts applied."""
         stored = self.repository.list_facts(agent_id, team, start, end, scope=scope)
         with Session(self.engine) as session:
-            decided = decisions_for(session, [cid for cid, _ in stored])
+            decided = decisions_for(session, [cid for cid, _, _ in stored])
         out = []
-        for cid, facts in stored:
-            figures = figures_from_facts(cid, facts)
+        for cid, facts, when in stored:
+            figures = figures_from_facts(cid, facts, when)
             mine = decided.get(cid)
             out.append(decided_figures(figures, facts, mine, self.scoring.grade) if mine else figures)
         return out
+
+    def final_results(
+        self, scope: Scope | None, *, agent_id: str | None = None, start: datetime | None = None
+    ) -> list[ConversationResult]:
+        """Whole results (items and evidence) in ``scope``, human verdicts applied: for one agent's page."""
+        results = self.repository.list_results(agent_id, None, start, None, scope=scope)
+        with Session(self.engine) as session:
+            decided = decisions_for(session, [r.id for r in results])
+        return [apply_decisions(r, decided.get(r.id, {}), self.scoring.grade) for r in results]
 
     # -- queue -----------------------------------------------------------------------------------
 

@@ -55,14 +55,17 @@ def facts_of(r: ConversationResult) -> list[Any]:
     ]
 
 
-def figures_from_facts(conversation_id: str, facts: list[Any]) -> Figures:
+def figures_from_facts(
+    conversation_id: str, facts: list[Any], period_time: datetime | None = None
+) -> Figures:
+    """The figures of stored facts; ``period_time`` (the import time) stands in for an unknown start."""
     (_v, agent, team, channel, started, q, e, grade, hold, latency, csat, aht, fl, fv, ll, lv, _items) = facts
     return Figures(
         id=conversation_id,
         agent_id=agent,
         team=team,
         channel=channel,
-        started_at=datetime.fromisoformat(started) if started else None,
+        started_at=datetime.fromisoformat(started) if started else period_time,
         quality_index=q,
         emotion_index=e,
         grade=grade,

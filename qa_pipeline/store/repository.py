@@ -235,28 +235,33 @@ class Repository:
         start: datetime | None = None,
         end: datetime | None = None,
         scope: Scope | None = None,
-    ) -> list[tuple[str, list[Any]]]:
-        """(conversation id, KPI facts) of the current results :meth:`list_results` would return,
-        oldest first (:mod:`kpi_facts`): a few hundred bytes each, for large pulls. Results stored
-        before facts existed are read whole once."""
+    ) -> list[tuple[str, list[Any], datetime]]:
+        """(conversation id, KPI facts, period time) of the current results :meth:`list_results`
+        would return, oldest first (:mod:`kpi_facts`): a few hundred bytes each, for large pulls. The
+        period time is the start, or the import time when the start is unknown (as the filters use).
+        Results stored before facts existed are read whole once."""
         conds = [*_filters(agent_id, team, start, end), *scope_conditions(scope)]
         stmt = (
-            select(ResultRow.id, ResultRow.conversation_id, ResultRow.facts)
+            select(ResultRow.id, ResultRow.conversation_id, ResultRow.facts, _period_column())
             .join(ConversationRow, ConversationRow.current_result_id == ResultRow.id)
             .where(*conds)
             .order_by(*_chronological())
         )
         with self._session() as session:
             rows = session.execute(stmt).all()
-            old = [rid for rid, _, facts in rows if not _current(facts)]
+            old = [rid for rid, _, facts, _ in rows if not _current(facts)]
             whole = (
                 {r.id: r.result for r in session.scalars(select(ResultRow).where(ResultRow.id.in_(old)))}
                 if old
                 else {}
             )
         return [
-            (cid, facts if _current(facts) else facts_of(ConversationResult.model_validate(whole[rid])))
-            for rid, cid, facts in rows
+            (
+                cid,
+                facts if _current(facts) else facts_of(ConversationResult.model_validate(whole[rid])),
+                as_utc(when),
+            )
+            for rid, cid, facts, when in rows
         ]
 
     def list_summaries(

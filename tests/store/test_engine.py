@@ -22,8 +22,9 @@ TABLES = {
     *("conversations", "turns", "results", "jobs", "alembic_version"),
     *("teams", "agents", "users", "api_tokens", "audit_log"),
     *("review_queue", "reviews", "human_verdicts", "appeals", "webhooks", "webhook_deliveries"),
+    *("web_sessions", "app_secrets"),
 }
-HEAD = "0002"
+HEAD = "0003"
 
 
 def test_migrations_create_every_table(engine: Engine) -> None:
