@@ -43,7 +43,7 @@ from qa_pipeline.store import init_db
 from qa_pipeline.store.kpi_facts import facts_of
 from qa_pipeline.store.models import ConversationRow, ResultRow
 from qa_pipeline.store.reviews import add_verdict
-from qa_pipeline.types import ConversationResult
+from qa_pipeline.types import Conversation, ConversationResult
 
 log = logging.getLogger("bench")
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -57,7 +57,7 @@ def templates(settings: Settings) -> list[ConversationResult]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     pipeline = Pipeline.from_config(settings=settings)
     convs = pipeline.pipe([conversation_from_dict(r, settings=settings) for r in rows])
-    return [c.to_result() for c in convs if not isinstance(c, Exception)]
+    return [c.to_result() for c in convs if isinstance(c, Conversation)]
 
 
 def populate(engine: Engine, base: list[ConversationResult], n: int, agents: int, days: int) -> None:

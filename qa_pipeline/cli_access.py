@@ -14,7 +14,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from qa_pipeline.access.audit_log import AuditFilter, entries, record
+from qa_pipeline.access.audit_log import Actor, AuditFilter, entries
 from qa_pipeline.access.principal import SYSTEM
 from qa_pipeline.access.roles import ROLES
 from qa_pipeline.access.users import NewUser, add_user, issue_token, list_users, revoke, set_agent_team
@@ -22,6 +22,7 @@ from qa_pipeline.cli_support import errors, settings_from_env
 from qa_pipeline.errors import E, InputError
 from qa_pipeline.store import init_db
 
+CLI = Actor(SYSTEM, "cli")
 users_app = typer.Typer(no_args_is_help=True, help="Users, roles, teams and API tokens.")
 
 
@@ -65,8 +66,7 @@ def users_add(
         )
         engine = _engine()
         try:
-            user, token = add_user(engine, new)
-            record(engine, SYSTEM, "user_add", "user", user.name, client="cli", reason=f"role {user.role}")
+            user, token = add_user(engine, new, CLI)
         finally:
             engine.dispose()
     typer.echo(f"created {user.role} {user.name}" + (f" (team {user.team})" if user.team else ""), err=True)
@@ -79,8 +79,7 @@ def users_token(name: str) -> None:
     with errors():
         engine = _engine()
         try:
-            token = issue_token(engine, name)
-            record(engine, SYSTEM, "token_issue", "user", name, client="cli")
+            token = issue_token(engine, name, CLI)
         finally:
             engine.dispose()
     typer.echo(token)
@@ -92,8 +91,7 @@ def users_revoke(name: str) -> None:
     with errors():
         engine = _engine()
         try:
-            count = revoke(engine, name)
-            record(engine, SYSTEM, "user_revoke", "user", name, client="cli")
+            count = revoke(engine, name, CLI)
         finally:
             engine.dispose()
     typer.echo(f"revoked {count} token(s) of {name}", err=True)
@@ -120,8 +118,7 @@ def users_set_team(agent_id: str, team: str) -> None:
     with errors():
         engine = _engine()
         try:
-            set_agent_team(engine, agent_id, team)
-            record(engine, SYSTEM, "agent_team", "agent", agent_id, client="cli", reason=team)
+            set_agent_team(engine, agent_id, team, CLI)
         finally:
             engine.dispose()
 

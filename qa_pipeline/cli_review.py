@@ -56,7 +56,11 @@ def export(out: Annotated[Path, typer.Argument(help="labelled conversations (.js
 
 
 def _labels(line: str) -> tuple[str, dict[str, Any]] | None:
-    data: Any = json.loads(line)
+    try:
+        data: Any = json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        typer.echo("skipped: a line that is not JSON", err=True)
+        return None
     labels = data.get("labels") if isinstance(data, dict) else None
     if not isinstance(labels, dict) or not isinstance(data.get("id"), str):
         return None
@@ -91,6 +95,9 @@ def _import_one(service: ReviewService, who: Principal, conv_id: str, labels: di
         current = service.final_result(None, conv_id)
         verdicts = {k: gold_verdict(labels, k, record=conv_id) for k in labels if k in current.items}
         items = {k: ItemVerdictCreate(verdict=v) for k, v in verdicts.items() if v is not None}  # type: ignore[arg-type]
+        if not items:
+            typer.echo(f"skipped: conversation {conv_id!r} has no label for a scorecard item", err=True)
+            return False
         service.review(who, conv_id, ReviewCreate(items=items, comment="labels import"), client="cli")
     except QAError as exc:
         typer.echo(f"skipped: {exc.message}", err=True)

@@ -169,8 +169,8 @@ CATALOGUE: dict[E, ErrorInfo] = {
     E.CONFLICT: ErrorInfo("conflicts with what is stored", "See the detail; nothing was changed."),
     E.APPEAL_CLOSED: ErrorInfo(
         "appeal window closed",
-        "Appeals are accepted for QA_APPEAL_WINDOW_DAYS (review config: appeal_window_days) after the "
-        "conversation was scored; ask a QA reviewer to re-review instead.",
+        "Appeals are accepted for appeal_window_days (rubrics/review.yaml, QA_REVIEW_CONFIG) after the "
+        "verdict was given; ask a QA reviewer to re-review instead.",
     ),
 }
 

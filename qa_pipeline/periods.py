@@ -7,7 +7,6 @@ bound given without a zone (``2026-04-08``, ``2026-04-08T09:00``) is a local wal
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
 
@@ -15,7 +14,6 @@ from qa_pipeline.errors import E, InputError
 from qa_pipeline.sources.fields import describe_value, in_range, localize, range_detail
 
 PeriodKind = Literal["day", "week", "month"]
-PERIOD_KINDS: tuple[PeriodKind, ...] = ("day", "week", "month")
 
 
 def parse_bound(value: str | None, field: str, tz: tzinfo) -> datetime | None:
@@ -65,11 +63,3 @@ def next_period(start: datetime, kind: PeriodKind) -> datetime:
     else:
         naive = naive.replace(year=naive.year + naive.month // 12, month=naive.month % 12 + 1)
     return naive.replace(tzinfo=start.tzinfo)
-
-
-def periods_between(start: datetime, end: datetime, kind: PeriodKind, tz: tzinfo) -> Iterator[datetime]:
-    """Start of every period that overlaps ``[start, end)``, in order."""
-    current = period_start(start, kind, tz)
-    while current < end:
-        yield current
-        current = next_period(current, kind)

@@ -25,6 +25,7 @@ from qa_pipeline.settings import Settings
 from qa_pipeline.types import Conversation, PiiSpan, Turn
 
 PAD_S = 0.15
+MAX_S = 24 * 3600.0  # "to the end" when neither the turn's end nor the recording's length is known
 ORIGINALS = "originals"
 
 
@@ -70,8 +71,9 @@ def pii_mutes(conv: Conversation, pad_s: float = PAD_S) -> list[Mute]:
     for span in conv.pii:
         turn = conv.turns[span.turn]
         placed = _word_span(turn, span)
-        if placed is None:
-            placed = (turn.start or 0.0, turn.end if turn.end is not None else float("inf"))
+        if placed is None:  # the whole turn (to the end of the recording when its end is unknown)
+            until = turn.end if turn.end is not None else (conv.audio.duration_s if conv.audio else None)
+            placed = (turn.start or 0.0, until if until is not None else MAX_S)
         start, end = placed
         mutes.append(Mute(_channel(conv, turn), max(0.0, start - pad_s), end + pad_s))
     return mutes

@@ -26,7 +26,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -36,6 +36,9 @@ from sqlalchemy.orm import Session
 from qa_pipeline.errors import E, InputError, NotFoundError
 from qa_pipeline.store.models import utcnow
 from qa_pipeline.store.models_access import DeliveryRow, WebhookRow
+
+if TYPE_CHECKING:  # the audit log imports the store, which imports this module
+    from qa_pipeline.access.audit_log import Actor
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +61,8 @@ class WebhookCreate(BaseModel):
     @classmethod
     def _http(cls, url: str) -> str:
         parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError("url must be an http:// or https:// address")
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or not url.isprintable() or " " in url:
+            raise ValueError("url must be an http:// or https:// address without spaces")
         return url
 
 
@@ -99,18 +102,19 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def register(engine: Engine, body: WebhookCreate, created_by: str) -> WebhookCreated:
+def register(engine: Engine, body: WebhookCreate, actor: Actor) -> WebhookCreated:
     row = WebhookRow(
         id=uuid.uuid4().hex,
         url=body.url,
         events=list(body.events),
         secret=secrets.token_hex(32),
         active=True,
-        created_by=created_by,
+        created_by=actor.who.name,
         created_at=utcnow(),
     )
     with Session(engine, expire_on_commit=False) as session, session.begin():
         session.add(row)
+        actor.note(session, "webhook_add", "webhook", row.id, reason=body.url)
     return WebhookCreated(**WebhookPublic.model_validate(row).model_dump(), secret=row.secret)
 
 
@@ -122,12 +126,13 @@ def list_hooks(engine: Engine) -> list[WebhookPublic]:
         ]
 
 
-def remove(engine: Engine, hook_id: str) -> None:
+def remove(engine: Engine, hook_id: str, actor: Actor) -> None:
     with Session(engine) as session, session.begin():
         row = session.get(WebhookRow, hook_id)
         if row is None:
             raise NotFoundError("webhook", hook_id)
         session.delete(row)
+        actor.note(session, "webhook_remove", "webhook", hook_id)
 
 
 def deliveries(engine: Engine, hook_id: str, limit: int = 100) -> list[DeliveryPublic]:
@@ -205,17 +210,25 @@ class Sender:
         with Session(self.engine) as session:
             due = list(session.scalars(stmt))
         for delivery_id in due:
-            self._attempt(delivery_id, now)
+            try:
+                self._attempt(delivery_id, now)
+            except Exception:  # one broken delivery must not hold up the others
+                log.exception("webhook delivery %s could not be attempted", delivery_id)
         return len(due)
 
     def _attempt(self, delivery_id: str, now: datetime) -> None:
-        with Session(self.engine) as session, session.begin():
+        with Session(self.engine) as session:  # read, then send outside any transaction
             row = session.get(DeliveryRow, delivery_id)
             hook = session.get(WebhookRow, row.webhook_id) if row is not None else None
             if row is None or hook is None or row.state != "pending":
                 return
             body = json.dumps(row.payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            status, error = self._send(hook, row, body)
+            url, secret, event = hook.url, hook.secret, row.event
+        status, error = self._send(url, secret, event, delivery_id, body)
+        with Session(self.engine) as session, session.begin():
+            row = session.get(DeliveryRow, delivery_id)
+            if row is None or row.state != "pending":
+                return
             row.attempts += 1
             row.last_status, row.last_error = status, error
             if status is not None and 200 <= status < 300:
@@ -226,26 +239,28 @@ class Sender:
                 row.next_attempt_at = now + backoff(row.attempts)
             log.info(
                 "webhook %s delivery %s (%s) attempt %d: %s",
-                hook.id,
+                row.webhook_id,
                 row.id,
                 row.event,
                 row.attempts,
                 status or error,
             )
 
-    def _send(self, hook: WebhookRow, row: DeliveryRow, body: bytes) -> tuple[int | None, str | None]:
+    def _send(
+        self, url: str, secret: str, event: str, delivery_id: str, body: bytes
+    ) -> tuple[int | None, str | None]:
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "qa-pipeline-webhooks",
-            "X-QA-Event": row.event,
-            "X-QA-Delivery": row.id,
+            "X-QA-Event": event,
+            "X-QA-Delivery": delivery_id,
             "X-QA-Timestamp": timestamp,
-            "X-QA-Signature": signature(hook.secret, timestamp, body),
+            "X-QA-Signature": signature(secret, timestamp, body),
         }
         try:
-            return self.post(hook.url, body, headers), None
-        except OSError as exc:
+            return self.post(url, body, headers), None
+        except Exception as exc:  # refused, timed out, not HTTP, a bad URL: a failed attempt
             return None, f"{type(exc).__name__}: {exc}"[:500]
 
     def start(self) -> Sender:

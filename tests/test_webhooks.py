@@ -16,11 +16,15 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from qa_pipeline.access.audit_log import Actor
+from qa_pipeline.access.principal import SYSTEM
 from qa_pipeline.store import Repository, init_db
 from qa_pipeline.store.models import utcnow
 from qa_pipeline.store.models_access import DeliveryRow
 from qa_pipeline.webhooks import MAX_ATTEMPTS, Sender, WebhookCreate, deliveries, register
 from tests.store.factory import make_conversation
+
+ADMIN = Actor(SYSTEM, "test")
 
 
 class Receiver(ThreadingHTTPServer):
@@ -89,7 +93,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def _subscribe(engine: Engine, receiver: Receiver, events: list[str]) -> str:
-    hook = register(engine, WebhookCreate.model_validate({"url": receiver.url, "events": events}), "admin")
+    hook = register(engine, WebhookCreate.model_validate({"url": receiver.url, "events": events}), ADMIN)
     receiver.secret = hook.secret
     return hook.id
 
@@ -149,3 +153,25 @@ def test_only_subscribed_events_are_queued(engine: Engine, receiver: Receiver) -
 def test_bad_urls_are_refused() -> None:
     with pytest.raises(ValueError, match="http"):
         WebhookCreate.model_validate({"url": "file:///etc/passwd", "events": ["scored"]})
+
+
+def test_a_broken_subscriber_does_not_hold_up_the_others(engine: Engine, receiver: Receiver) -> None:
+    import http.client
+
+    from qa_pipeline.webhooks import http_post
+
+    _subscribe(engine, receiver, ["scored"])
+    broken = register(
+        engine, WebhookCreate.model_validate({"url": "http://broken.invalid/", "events": ["scored"]}), ADMIN
+    )
+
+    def post(url: str, body: bytes, headers: dict[str, str]) -> int:
+        if "broken" in url:
+            raise http.client.BadStatusLine("not HTTP")
+        return http_post(url, body, headers)
+
+    Repository(engine).save(make_conversation("c1"))
+    assert Sender(engine, post).run_once() == 2
+    assert len(receiver.effects) == 1
+    [failed] = deliveries(engine, broken.id)
+    assert (failed.state, failed.attempts) == ("pending", 1) and "BadStatusLine" in (failed.last_error or "")

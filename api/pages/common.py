@@ -91,7 +91,9 @@ def render(
 
 
 def is_page(request: Request) -> bool:
-    return not request.url.path.startswith(API_PREFIXES)
+    """A browser asking for a page (HTML errors); API paths and API clients get JSON errors."""
+    accepts_html = "text/html" in request.headers.get("accept", "")
+    return accepts_html and not request.url.path.startswith(API_PREFIXES)
 
 
 def error_page(request: Request, exc: QAError) -> Response:

@@ -17,7 +17,7 @@ from qa_pipeline.access.principal import Principal
 from qa_pipeline.access.roles import Action
 from qa_pipeline.kpi import CSV_COLUMNS, KpiRow, csv_record, kpi_rows
 from qa_pipeline.periods import PeriodKind, check_order, parse_bound
-from qa_pipeline.store.kpi_facts import data_version
+from qa_pipeline.store.version import data_version
 
 router = APIRouter(tags=["indices"])
 IndexReader = Annotated[Principal, Depends(Caller(Action.INDICES_READ))]

@@ -246,7 +246,7 @@ def _queue(payload: CallPayload, key: str | None, request: Request, settings: Se
     with the same key, or without a key the same recording under the same id: this upload's spool
     file is dropped). A failed job does not block a new upload of the same recording without a key."""
     if key is None:
-        key = content_key(payload.content_sha256, payload.conversation_id)
+        key = content_key(payload.content_sha256, payload.conversation_id, payload.metadata)
         release_failed_key(request.app.state.qa.engine, key)
     job = create_job(
         request.app.state.qa.engine, CALL_JOB, payload.model_dump(mode="json"), idempotency_key=key

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import AnyUser, Caller, ClientDep, ReviewsDep, StateDep
+from api.deps import Caller, ClientDep, ReviewsDep, StateDep
 from api.routes.agents import DATE_DOC
 from api.routes.conversations import ERRORS, MAX_OFFSET
 from qa_pipeline.access.principal import Principal
@@ -19,6 +19,10 @@ from qa_pipeline.types import ConversationResult
 
 router = APIRouter(tags=["review"])
 QueueReader = Annotated[Principal, Depends(Caller(Action.QUEUE_READ))]
+Reviewer = Annotated[Principal, Depends(Caller(Action.REVIEW_WRITE))]
+Appellant = Annotated[Principal, Depends(Caller(Action.APPEAL_CREATE))]
+AppealReader = Annotated[Principal, Depends(Caller(Action.APPEAL_READ))]
+Decider = Annotated[Principal, Depends(Caller(Action.APPEAL_DECIDE))]
 
 
 @router.get("/v1/review/queue", response_model=QueuePage, responses=ERRORS, summary="Flagged conversations")
@@ -52,7 +56,7 @@ def read_queue(
     summary="Confirm or overturn item verdicts",
 )
 def create_review(
-    conversation_id: str, body: ReviewCreate, reviews: ReviewsDep, who: AnyUser, client: ClientDep
+    conversation_id: str, body: ReviewCreate, reviews: ReviewsDep, who: Reviewer, client: ClientDep
 ) -> ConversationResult:
     """All items apply or none; the returned result has the new quality index and grade."""
     return reviews.review(who, conversation_id, body, client=client)
@@ -66,7 +70,7 @@ def create_review(
     summary="Appeal a failed item of your own conversation",
 )
 def create_appeal(
-    conversation_id: str, body: AppealCreate, reviews: ReviewsDep, who: AnyUser, client: ClientDep
+    conversation_id: str, body: AppealCreate, reviews: ReviewsDep, who: Appellant, client: ClientDep
 ) -> AppealPublic:
     """409 when the item was appealed already; 422 (QA607) after the appeal window."""
     return reviews.appeal(who, conversation_id, body, client=client)
@@ -75,7 +79,7 @@ def create_appeal(
 @router.get("/v1/appeals", response_model=list[AppealPublic], responses=ERRORS, summary="Appeals in scope")
 def read_appeals(
     reviews: ReviewsDep,
-    who: AnyUser,
+    who: AppealReader,
     state: AppealState | None = None,
     team: str | None = None,
     agent_id: str | None = None,
@@ -93,7 +97,7 @@ def read_appeals(
     summary="Uphold or reject an appeal",
 )
 def decide_appeal(
-    appeal_id: str, body: AppealDecisionCreate, reviews: ReviewsDep, who: AnyUser, client: ClientDep
+    appeal_id: str, body: AppealDecisionCreate, reviews: ReviewsDep, who: Decider, client: ClientDep
 ) -> AppealPublic:
     """``upheld`` makes the item pass (like a review); 409 when the appeal was decided already."""
     return reviews.decide(who, appeal_id, body, client=client)

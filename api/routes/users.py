@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Caller, ClientDep, StateDep
 from api.routes.conversations import ERRORS
-from qa_pipeline.access.audit_log import record
+from qa_pipeline.access.audit_log import Actor
 from qa_pipeline.access.principal import Principal
 from qa_pipeline.access.roles import Action
 from qa_pipeline.access.users import (
@@ -61,23 +61,21 @@ def read_users(state: StateDep, _who: Admin) -> list[UserPublic]:
 @router.post("/v1/users", status_code=201, response_model=UserCreatedPublic, responses=ERRORS)
 async def create_user(body: UserCreate, state: StateDep, who: Admin, client: ClientDep) -> UserCreatedPublic:
     """Create a user and its first API token (the password, if any, is hashed with Argon2id)."""
-    user, token = await anyio.to_thread.run_sync(add_user, state.engine, NewUser(**body.model_dump()))
-    record(state.engine, who, "user_add", "user", user.name, client=client, reason=f"role {user.role}")
+    new = NewUser(**body.model_dump())
+    user, token = await anyio.to_thread.run_sync(add_user, state.engine, new, Actor(who, client))
     return UserCreatedPublic(user=user, token=token)
 
 
 @router.post("/v1/users/{name}/tokens", status_code=201, response_model=TokenPublic, responses=ERRORS)
 def create_token(name: str, state: StateDep, who: Admin, client: ClientDep) -> TokenPublic:
-    token = issue_token(state.engine, name)
-    record(state.engine, who, "token_issue", "user", name, client=client)
+    token = issue_token(state.engine, name, Actor(who, client))
     return TokenPublic(name=name, token=token)
 
 
 @router.post("/v1/users/{name}/revoke", response_model=RevokedPublic, responses=ERRORS)
 def revoke_user(name: str, state: StateDep, who: Admin, client: ClientDep) -> RevokedPublic:
     """Revoke every token of the user and disable their login (a new token re-enables them)."""
-    count = revoke(state.engine, name)
-    record(state.engine, who, "user_revoke", "user", name, client=client)
+    count = revoke(state.engine, name, Actor(who, client))
     return RevokedPublic(name=name, revoked_tokens=count)
 
 
@@ -86,5 +84,4 @@ def put_agent_team(
     agent_id: str, body: AgentTeamUpdate, state: StateDep, who: Admin, client: ClientDep
 ) -> None:
     """Put an agent in a team (its conversations without a team of their own follow)."""
-    set_agent_team(state.engine, agent_id, body.team)
-    record(state.engine, who, "agent_team", "agent", agent_id, client=client, reason=body.team)
+    set_agent_team(state.engine, agent_id, body.team, Actor(who, client))

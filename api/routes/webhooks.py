@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from api.deps import Caller, ClientDep, StateDep
 from api.routes.conversations import ERRORS
-from qa_pipeline.access.audit_log import record
+from qa_pipeline.access.audit_log import Actor
 from qa_pipeline.access.principal import Principal
 from qa_pipeline.access.roles import Action
 from qa_pipeline.webhooks import (
@@ -32,9 +32,7 @@ Admin = Annotated[Principal, Depends(Caller(Action.WEBHOOKS_MANAGE))]
 def create_webhook(body: WebhookCreate, state: StateDep, who: Admin, client: ClientDep) -> WebhookCreated:
     """Events ``scored``, ``flagged``, ``reviewed``, ``appealed``; the secret (for X-QA-Signature) is
     shown once."""
-    hook = register(state.engine, body, who.name)
-    record(state.engine, who, "webhook_add", "webhook", hook.id, client=client, reason=body.url)
-    return hook
+    return register(state.engine, body, Actor(who, client))
 
 
 @router.get("", response_model=list[WebhookPublic], responses=ERRORS, summary="List webhooks")
@@ -44,8 +42,7 @@ def read_webhooks(state: StateDep, _who: Admin) -> list[WebhookPublic]:
 
 @router.delete("/{hook_id}", status_code=204, responses=ERRORS, summary="Remove a webhook")
 def delete_webhook(hook_id: str, state: StateDep, who: Admin, client: ClientDep) -> None:
-    remove(state.engine, hook_id)
-    record(state.engine, who, "webhook_remove", "webhook", hook_id, client=client)
+    remove(state.engine, hook_id, Actor(who, client))
 
 
 @router.get(

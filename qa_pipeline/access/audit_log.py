@@ -4,6 +4,7 @@ no function to change an entry, and the database refuses UPDATE and DELETE on th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
@@ -60,6 +61,24 @@ def entry_row(
         client=(client or None) and client[:64],
         reason=(reason or None) and reason[:MAX_REASON],
     )
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change and from where: the change writes its audit entry in its own transaction."""
+
+    who: Principal
+    client: str | None = None
+
+    def note(
+        self,
+        session: Session,
+        action: str,
+        object_type: str,
+        object_id: str | None,
+        reason: str | None = None,
+    ) -> None:
+        session.add(entry_row(self.who, action, object_type, object_id, client=self.client, reason=reason))
 
 
 def record(

@@ -31,12 +31,6 @@ class Scope:
     def everything(self) -> bool:
         return self.team is None and self.agent_id is None
 
-    def covers(self, team: str | None, agent_id: str | None) -> bool:
-        """Whether an object of ``team`` and ``agent_id`` lies in this scope."""
-        if self.team is not None and team != self.team:
-            return False
-        return self.agent_id is None or agent_id == self.agent_id
-
     def covers_team(self, team: str) -> bool:
         """Whether a whole team's figures are visible (an agent sees no team)."""
         return self.agent_id is None and self.team in (None, team)

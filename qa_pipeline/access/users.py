@@ -16,13 +16,15 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from qa_pipeline.access.audit_log import Actor
 from qa_pipeline.access.passwords import hash_password, verify_password
 from qa_pipeline.access.principal import Principal
 from qa_pipeline.access.roles import ROLES, Role
 from qa_pipeline.errors import ConflictError, E, InputError, NotFoundError
 from qa_pipeline.sources.fields import ID_LENGTH
-from qa_pipeline.store.models import ConversationRow, utcnow
-from qa_pipeline.store.models_access import AgentRow, TeamRow, TokenRow, UserRow
+from qa_pipeline.store.models import utcnow
+from qa_pipeline.store.models_access import TokenRow, UserRow
+from qa_pipeline.store.teams import ensure_team, move_agent
 
 TOKEN_PREFIX = "qa_"
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
@@ -77,11 +79,18 @@ def _check_new(user: NewUser) -> None:
         raise InputError(E.MISSING_FIELD, "an agent user needs an agent id", field="agent_id", hint=hint)
     for field in ("team", "agent_id"):
         value = getattr(user, field)
-        if value is not None and not 0 < len(value) <= ID_LENGTH:
-            raise InputError(E.BAD_REQUEST, f"{field} must be 1 to {ID_LENGTH} characters", field=field)
+        if value is not None:
+            check_identifier(value, field)
 
 
-def add_user(engine: Engine, user: NewUser) -> tuple[UserPublic, str]:
+def check_identifier(value: str, field: str) -> None:
+    """A team or agent id: 1 to ID_LENGTH printable characters (no NUL or control characters)."""
+    if not 0 < len(value) <= ID_LENGTH or not value.isprintable():
+        detail = f"{field} must be 1 to {ID_LENGTH} printable characters"
+        raise InputError(E.BAD_REQUEST, detail, field=field)
+
+
+def add_user(engine: Engine, user: NewUser, actor: Actor | None = None) -> tuple[UserPublic, str]:
     """Create ``user`` and its first API token; returns the user and the token (shown once)."""
     _check_new(user)
     password_hash = hash_password(user.password) if user.password is not None else None
@@ -101,6 +110,8 @@ def add_user(engine: Engine, user: NewUser) -> tuple[UserPublic, str]:
             if user.team:
                 ensure_team(session, user.team)
             session.add(TokenRow(user_id=row.id, token_hash=token_hash(token)))
+            if actor is not None:
+                actor.note(session, "user_add", "user", user.name, reason=f"role {user.role}")
     except IntegrityError:
         raise ConflictError(f"a user named {user.name!r} exists already", field="name") from None
     return UserPublic.model_validate(row), token
@@ -113,22 +124,26 @@ def _user(session: Session, name: str) -> UserRow:
     return row
 
 
-def issue_token(engine: Engine, name: str) -> str:
+def issue_token(engine: Engine, name: str, actor: Actor | None = None) -> str:
     """Another API token for user ``name`` (the earlier ones stay valid until revoked)."""
     token = new_token()
     with Session(engine) as session, session.begin():
         row = _user(session, name)
         row.active = True
         session.add(TokenRow(user_id=row.id, token_hash=token_hash(token)))
+        if actor is not None:
+            actor.note(session, "token_issue", "user", name)
     return token
 
 
-def revoke(engine: Engine, name: str) -> int:
+def revoke(engine: Engine, name: str, actor: Actor | None = None) -> int:
     """Revoke every token of ``name`` and disable password login; returns how many tokens."""
     now = utcnow()
     with Session(engine) as session, session.begin():
         row = _user(session, name)
         row.active, row.updated_at = False, now
+        if actor is not None:
+            actor.note(session, "user_revoke", "user", name)
         stmt = update(TokenRow).where(TokenRow.user_id == row.id, TokenRow.revoked_at.is_(None))
         return int(session.execute(stmt.values(revoked_at=now)).rowcount or 0)  # type: ignore[attr-defined]
 
@@ -171,21 +186,12 @@ def authenticate_password(engine: Engine, name: str, password: str) -> Principal
         return principal_of(row) if ok and row is not None else None
 
 
-def ensure_team(session: Session, team: str) -> None:
-    if session.get(TeamRow, team) is None:
-        session.add(TeamRow(id=team, name=team))
-        session.flush()
-
-
-def set_agent_team(engine: Engine, agent_id: str, team: str) -> None:
+def set_agent_team(engine: Engine, agent_id: str, team: str, actor: Actor | None = None) -> None:
     """An admin puts ``agent_id`` in ``team``: its conversations without a team of their own, stored
-    and future, belong to ``team`` from now on."""
+    and future, belong to ``team`` from now on (see :mod:`qa_pipeline.store.teams`)."""
+    for field, value in (("agent_id", agent_id), ("team", team)):
+        check_identifier(value, field)
     with Session(engine) as session, session.begin():
-        ensure_team(session, team)
-        row = session.get(AgentRow, agent_id) or AgentRow(agent_id=agent_id)
-        row.team, row.team_source, row.updated_at = team, "admin", utcnow()
-        session.add(row)
-        stmt = update(ConversationRow).where(
-            ConversationRow.agent_id == agent_id, ConversationRow.team.is_(None)
-        )
-        session.execute(stmt.values(team=team, updated_at=utcnow()))
+        move_agent(session, agent_id, team, "admin")
+        if actor is not None:
+            actor.note(session, "agent_team", "agent", agent_id, reason=team)

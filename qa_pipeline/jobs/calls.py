@@ -12,6 +12,7 @@ the worker thread, so a text-only start-up never loads the speech model.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 import string
@@ -108,9 +109,13 @@ def digest_letters(digest: bytes) -> str:
     return digest.hex().translate(_HEX_TO_LETTERS)
 
 
-def content_key(content_sha256: str | None, conversation_id: str) -> str:
-    """Default idempotency key of an upload: the recording's content and the id it is stored under."""
-    blob = f"{content_sha256 or ''}\0{conversation_id}".encode()
+def content_key(
+    content_sha256: str | None, conversation_id: str, metadata: dict[str, Any] | None = None
+) -> str:
+    """Default idempotency key of an upload: the recording's content, the id it is stored under and its
+    metadata (the same file sent again with corrected metadata is new work, not a duplicate)."""
+    meta = json.dumps(metadata or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    blob = f"{content_sha256 or ''}\0{conversation_id}\0{meta}".encode()
     return "content:" + hashlib.sha256(blob).hexdigest()
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from qa_pipeline.access.audit_log import entry_row, record
@@ -28,6 +29,7 @@ from qa_pipeline.scoring import ScoringConfig
 from qa_pipeline.store import Repository
 from qa_pipeline.store.kpi_facts import decided_figures, figures_from_facts
 from qa_pipeline.store.models import ConversationRow, as_utc, utcnow
+from qa_pipeline.store.models_review import QueueRow
 from qa_pipeline.store.queue import QueueCounts, QueueEntry, QueueFilter, queue_counts, queue_page, set_state
 from qa_pipeline.store.reviews import (
     AppealFilter,
@@ -41,6 +43,7 @@ from qa_pipeline.store.reviews import (
     get_appeal,
     list_appeals,
 )
+from qa_pipeline.store.version import bump
 from qa_pipeline.types import ConversationResult, ItemResult
 from qa_pipeline.webhooks import enqueue
 
@@ -122,12 +125,13 @@ class ReviewService:
         """The KPI figures of every result in the filters and ``scope``, human verdicts applied."""
         stored = self.repository.list_facts(agent_id, team, start, end, scope=scope)
         with Session(self.engine) as session:
-            decided = decisions_for(session, [cid for cid, _, _ in stored])
+            decided = decisions_for(session, [row.conversation_id for row in stored])
         out = []
-        for cid, facts, when in stored:
-            figures = figures_from_facts(cid, facts, when)
-            mine = decided.get(cid)
-            out.append(decided_figures(figures, facts, mine, self.scoring.grade) if mine else figures)
+        for row in stored:
+            figures = figures_from_facts(row.conversation_id, row.facts, row.period_time)
+            figures.team = row.team
+            mine = decided.get(row.conversation_id)
+            out.append(decided_figures(figures, row.facts, mine, self.scoring.grade) if mine else figures)
         return out
 
     def final_results(
@@ -147,6 +151,14 @@ class ReviewService:
             items = queue_page(session, who.scope, flt, limit=limit, offset=offset)
             counts = queue_counts(session, who.scope, flt)
         return QueuePage(items=items, counts=counts, limit=limit, offset=offset)
+
+    def start_review(self, who: Principal, conversation_id: str) -> None:
+        """A reviewer opened an open flagged conversation: it is ``in_review`` until decided."""
+        who.require(Action.REVIEW_WRITE)
+        with Session(self.engine) as session, session.begin():
+            row = session.get(QueueRow, conversation_id)
+            if row is not None and row.state == "open":
+                set_state(session, conversation_id, "in_review")
 
     # -- reviews -----------------------------------------------------------------------------------
 
@@ -178,6 +190,7 @@ class ReviewService:
                 )
                 add_verdict(session, decision, current.items[item_id].rubric_version)
             set_state(session, conversation_id, "done")
+            bump(session)
             verdicts = {k: v.verdict for k, v in body.items.items()}
             enqueue(
                 session, "reviewed", {"conversation_id": conversation_id, "by": who.name, "items": verdicts}
@@ -201,23 +214,32 @@ class ReviewService:
         if item.verdict != "fail":
             detail = f"only a failed item can be appealed; {body.item!r} is {item.verdict!r}"
             raise InputError(E.BAD_REQUEST, detail, field="item")
-        with Session(self.engine) as session, session.begin():
-            self._check_window(session, conversation_id)
-            if find_appeal(session, conversation_id, body.item) is not None:
-                raise ConflictError(
-                    f"item {body.item!r} of this conversation was appealed already", field="item"
+        duplicate = ConflictError(
+            f"item {body.item!r} of this conversation was appealed already", field="item"
+        )
+        try:
+            with Session(self.engine) as session, session.begin():
+                self._check_window(session, conversation_id, item)
+                if find_appeal(session, conversation_id, body.item) is not None:
+                    raise duplicate
+                row = add_appeal(session, conversation_id, body.item, who.name, body.reason, item.verdict)
+                enqueue(session, "appealed", _appeal_event(row.id, conversation_id, body.item, "open"))
+                entry = entry_row(
+                    who, "appeal", "conversation", conversation_id, client=client, reason=body.reason
                 )
-            row = add_appeal(session, conversation_id, body.item, who.name, body.reason, item.verdict)
-            enqueue(session, "appealed", _appeal_event(row.id, conversation_id, body.item, "open"))
-            session.add(
-                entry_row(who, "appeal", "conversation", conversation_id, client=client, reason=body.reason)
-            )
-            return AppealPublic.model_validate(row)
+                session.add(entry)
+                return AppealPublic.model_validate(row)
+        except IntegrityError:  # a simultaneous appeal on the same item committed first
+            raise duplicate from None
 
-    def _check_window(self, session: Session, conversation_id: str) -> None:
+    def _check_window(self, session: Session, conversation_id: str, item: ItemResult) -> None:
+        """Open for ``appeal_window_days`` after the verdict was given: the audit, or the latest
+        human verdict on the item (a fail a reviewer added can be appealed too)."""
         conv = session.get(ConversationRow, conversation_id)
-        opened = as_utc(conv.imported_at) if conv is not None else utcnow()
-        closes = opened + timedelta(days=self.config.appeal_window_days)
+        given = [as_utc(conv.updated_at)] if conv is not None else [utcnow()]
+        if item.review is not None:
+            given.append(as_utc(item.review.at))
+        closes = max(given) + timedelta(days=self.config.appeal_window_days)
         if utcnow() > closes:
             detail = f"the appeal window closed at {closes.isoformat(timespec='minutes')}"
             raise InputError(E.APPEAL_CLOSED, detail, field="item")
@@ -238,6 +260,7 @@ class ReviewService:
             row.decision_comment = body.comment
             enqueue(session, "appealed", _appeal_event(row.id, row.conversation_id, row.item, body.decision))
             if body.decision == "upheld":
+                bump(session)
                 self._uphold(session, row.conversation_id, row.item, row.id, who, body.comment, now)
             session.add(
                 entry_row(
@@ -256,7 +279,11 @@ class ReviewService:
         comment: str,
         now: datetime,
     ) -> None:
-        current = self.final_result(None, conv_id).items[item]
+        current = self.final_result(None, conv_id).items.get(item)
+        if current is None:  # a re-audit with another scorecard dropped the item
+            raise ConflictError(
+                f"item {item!r} is no longer on this conversation's scorecard; reject the appeal"
+            )
         decision = Decision(
             conversation_id=conv_id,
             item=item,

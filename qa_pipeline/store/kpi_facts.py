@@ -14,14 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
-
 from qa_pipeline.figures import Figures, figures_of
 from qa_pipeline.review.verdicts import Decision, decided_item
 from qa_pipeline.rubric.scorecard import score_items
-from qa_pipeline.store.models import ConversationRow, ResultRow
-from qa_pipeline.store.models_access import AgentRow
-from qa_pipeline.store.models_review import HumanVerdictRow
 from qa_pipeline.types import ConversationResult, ItemResult
 
 VERSION = 2
@@ -105,18 +100,3 @@ def decided_figures(
     hold = items["hold_etiquette"].verdict if "hold_etiquette" in items else figures.hold
     figures.quality_index, figures.grade, figures.hold = quality, grade(quality), hold
     return figures
-
-
-def data_version(engine: Engine) -> tuple[object, ...]:
-    """A token that changes whenever anything a KPI figure depends on changes: a new result, a human
-    verdict, a conversation's header (team, agent) or an agent's team."""
-    stmt = select(
-        select(func.max(ResultRow.id)).scalar_subquery(),
-        select(func.max(HumanVerdictRow.id)).scalar_subquery(),
-        select(func.max(ConversationRow.updated_at)).scalar_subquery(),
-        select(func.max(AgentRow.updated_at)).scalar_subquery(),
-        select(func.count()).select_from(ConversationRow).scalar_subquery(),
-    )
-    with engine.connect() as conn:
-        row = conn.execute(stmt).one()
-    return tuple(row)

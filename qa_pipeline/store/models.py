@@ -85,7 +85,8 @@ class ConversationRow(Base):
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     agent_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
-    team: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    team: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)  # in force: see store.teams
+    own_team: Mapped[str | None] = mapped_column(String(ID_LENGTH))  # what the conversation itself said
     channel: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime | None] = mapped_column(index=True)
     imported_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -58,6 +58,7 @@ class HumanVerdictRow(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     machine_verdict: Mapped[str] = mapped_column(String(16))
     machine_rules: Mapped[list[str]] = mapped_column(json_type(), default=list)  # evidence rule ids
+    content_hash: Mapped[str] = mapped_column(String(64), default="")  # the transcript decided on
     rubric_version: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
     source: Mapped[str] = mapped_column(String(16))  # review | appeal
     review_id: Mapped[int | None] = mapped_column(Integer)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
@@ -30,9 +30,10 @@ from qa_pipeline.sources.fields import Locator, check_metadata, in_range, range_
 from qa_pipeline.store.kpi_facts import VERSION as FACTS_VERSION
 from qa_pipeline.store.kpi_facts import facts_of
 from qa_pipeline.store.models import ID_LENGTH, ConversationRow, ResultRow, TurnRow, as_utc, utcnow
-from qa_pipeline.store.models_access import AgentRow, TeamRow
 from qa_pipeline.store.queue import flag_conversation
 from qa_pipeline.store.scope import scope_conditions
+from qa_pipeline.store.teams import agent_team, register_agent
+from qa_pipeline.store.version import bump
 from qa_pipeline.types import Channel, Conversation, ConversationResult, PublicTurn
 from qa_pipeline.webhooks import enqueue
 
@@ -60,6 +61,17 @@ class SaveOutcome:
     status: SaveStatus
     result_id: int
     new_result: bool
+
+
+class StoredFacts(NamedTuple):
+    """One conversation's KPI facts as stored, with what the store knows beside them."""
+
+    conversation_id: str
+    facts: list[Any]
+    period_time: datetime
+    """The start time, or the import time when the start is unknown (what the period filters use)."""
+    team: str | None
+    """The team in force (the conversation's own, else its agent's)."""
 
 
 class ConversationKey(BaseModel):
@@ -176,6 +188,8 @@ class Repository:
             try:
                 with self._session(write=True) as session:
                     outcome = _save(session, conv, audit)
+                    if outcome.status != "unchanged":
+                        bump(session)
                     if outcome.new_result:
                         _announce(
                             session,
@@ -235,33 +249,39 @@ class Repository:
         start: datetime | None = None,
         end: datetime | None = None,
         scope: Scope | None = None,
-    ) -> list[tuple[str, list[Any], datetime]]:
-        """(conversation id, KPI facts, period time) of the current results :meth:`list_results`
-        would return, oldest first (:mod:`kpi_facts`): a few hundred bytes each, for large pulls. The
-        period time is the start, or the import time when the start is unknown (as the filters use).
-        Results stored before facts existed are read whole once."""
+    ) -> list[StoredFacts]:
+        """The KPI facts of the current results :meth:`list_results` would return, oldest first
+        (:mod:`kpi_facts`): a few hundred bytes each, for large pulls. Results stored before facts
+        existed are read whole once."""
         conds = [*_filters(agent_id, team, start, end), *scope_conditions(scope)]
         stmt = (
-            select(ResultRow.id, ResultRow.conversation_id, ResultRow.facts, _period_column())
+            select(
+                ResultRow.id,
+                ResultRow.conversation_id,
+                ResultRow.facts,
+                _period_column(),
+                ConversationRow.team,
+            )
             .join(ConversationRow, ConversationRow.current_result_id == ResultRow.id)
             .where(*conds)
             .order_by(*_chronological())
         )
         with self._session() as session:
             rows = session.execute(stmt).all()
-            old = [rid for rid, _, facts, _ in rows if not _current(facts)]
+            old = [rid for rid, _, facts, _, _ in rows if not _current(facts)]
             whole = (
                 {r.id: r.result for r in session.scalars(select(ResultRow).where(ResultRow.id.in_(old)))}
                 if old
                 else {}
             )
         return [
-            (
+            StoredFacts(
                 cid,
                 facts if _current(facts) else facts_of(ConversationResult.model_validate(whole[rid])),
                 as_utc(when),
+                team,
             )
-            for rid, cid, facts, when in rows
+            for rid, cid, facts, when, team in rows
         ]
 
     def list_summaries(
@@ -325,7 +345,7 @@ def _save(session: Session, conv: Conversation, audit: _Audit) -> SaveOutcome:
             _write_turns(session, row, audit.result, replace=True)
         _write_header(session, row, conv, audit)
         status = "updated"
-    _register_agent(session, conv)
+    register_agent(session, conv)
     session.flush()
     result_row, new_result = _find_or_add_result(session, conv, audit)
     if row.current_result_id != result_row.id:
@@ -353,27 +373,6 @@ def _announce(session: Session, result: ConversationResult, flagged: list[str]) 
         enqueue(session, "flagged", head | {"reasons": flagged})
 
 
-def _agent_team(session: Session, agent_id: str | None) -> str | None:
-    """The team an admin or an earlier conversation gave ``agent_id`` (None if unknown)."""
-    if agent_id is None:
-        return None
-    agent = session.get(AgentRow, agent_id)
-    return None if agent is None else agent.team
-
-
-def _register_agent(session: Session, conv: Conversation) -> None:
-    """Record the agent and its team (a team an admin set is kept); teams exist as records."""
-    if conv.team and session.get(TeamRow, conv.team) is None:
-        session.add(TeamRow(id=conv.team, name=conv.team))
-    if conv.agent_id is None:
-        return
-    agent = session.get(AgentRow, conv.agent_id)
-    if agent is None:
-        session.add(AgentRow(agent_id=conv.agent_id, team=conv.team, team_source="conversation"))
-    elif conv.team and agent.team_source != "admin" and agent.team != conv.team:
-        agent.team, agent.updated_at = conv.team, utcnow()
-
-
 def _header_changed(row: ConversationRow, conv: Conversation, audit: _Audit) -> bool:
     return (
         row.content_hash != audit.content_hash or row.metadata_ != audit.metadata or row.source != conv.source
@@ -382,8 +381,8 @@ def _header_changed(row: ConversationRow, conv: Conversation, audit: _Audit) -> 
 
 def _write_header(session: Session, row: ConversationRow, conv: Conversation, audit: _Audit) -> None:
     row.agent_id = conv.agent_id
-    with session.no_autoflush:  # the row may be new and incomplete until this function returns
-        row.team = conv.team or _agent_team(session, conv.agent_id)
+    row.own_team = conv.team
+    row.team = conv.team or agent_team(session, conv.agent_id)
     row.channel = conv.channel
     row.started_at = None if conv.started_at is None else as_utc(conv.started_at)
     row.source = conv.source

@@ -50,13 +50,18 @@ def _decision(row: HumanVerdictRow) -> Decision:
 
 
 def decisions_for(session: Session, conversation_ids: Iterable[str]) -> dict[str, dict[str, Decision]]:
-    """The decision in force per item (the latest row) for each conversation that has any."""
+    """The decision in force per item (the latest row) for each conversation that has any. A verdict
+    given on another transcript (the conversation was re-imported with other turns) is not in force."""
     out: dict[str, dict[str, Decision]] = defaultdict(dict)
     ids = list(dict.fromkeys(conversation_ids))
     for i in range(0, len(ids), IN_CHUNK):
         stmt = (
             select(HumanVerdictRow)
-            .where(HumanVerdictRow.conversation_id.in_(ids[i : i + IN_CHUNK]))
+            .join(ConversationRow, ConversationRow.id == HumanVerdictRow.conversation_id)
+            .where(
+                HumanVerdictRow.conversation_id.in_(ids[i : i + IN_CHUNK]),
+                HumanVerdictRow.content_hash == ConversationRow.content_hash,
+            )
             .order_by(HumanVerdictRow.id)
         )
         for row in session.scalars(stmt):
@@ -75,12 +80,6 @@ def all_decisions(session: Session, scope: Scope | None) -> list[Decision]:
     return [_decision(r) for r in session.scalars(stmt)]
 
 
-def history(session: Session, conversation_id: str) -> list[Decision]:
-    """Every human verdict on the conversation, oldest first (nothing is overwritten)."""
-    stmt = select(HumanVerdictRow).where(HumanVerdictRow.conversation_id == conversation_id)
-    return [_decision(r) for r in session.scalars(stmt.order_by(HumanVerdictRow.id))]
-
-
 def add_review(
     session: Session, conversation_id: str, result_id: int | None, who: str, role: str, comment: str
 ) -> ReviewRow:
@@ -93,6 +92,8 @@ def add_review(
 
 
 def add_verdict(session: Session, d: Decision, rubric_version: str) -> None:
+    """Record a human verdict on the conversation's current transcript."""
+    conv = session.get(ConversationRow, d.conversation_id)
     session.add(
         HumanVerdictRow(
             conversation_id=d.conversation_id,
@@ -100,6 +101,7 @@ def add_verdict(session: Session, d: Decision, rubric_version: str) -> None:
             verdict=d.verdict,
             machine_verdict=d.machine_verdict,
             machine_rules=d.machine_rules,
+            content_hash=conv.content_hash if conv is not None else "",
             rubric_version=rubric_version,
             source=d.source,
             review_id=d.review_id,

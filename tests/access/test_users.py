@@ -110,3 +110,19 @@ def test_agents_take_the_team_of_their_conversations_or_an_admins(engine: Engine
     repo.save(make_conversation("c4", agent_id="A9", team="T3"))  # an admin's team is kept
     repo.save(make_conversation("c5", agent_id="A9", team=None))  # type: ignore[arg-type]
     assert repo.get_conversation("c5", Scope(team="T2")) is not None
+
+
+def test_conversations_without_a_team_of_their_own_follow_their_agent(engine: Engine) -> None:
+    repo = Repository(engine)
+    repo.save(make_conversation("c1", agent_id="A1", team="T1"))
+    repo.save(make_conversation("c2", agent_id="A1", team=None))  # type: ignore[arg-type]
+    set_agent_team(engine, "A1", "T2")  # moved: the team-less conversation goes along, c1 stays
+    assert repo.get_conversation("c2", Scope(team="T2")) is not None
+    assert repo.get_conversation("c2", Scope(team="T1")) is None
+    assert repo.get_conversation("c1", Scope(team="T1")) is not None
+
+
+@pytest.mark.parametrize(("agent_id", "team"), [("A" * 300, "T1"), ("A\x00", "T1"), ("A1", "")])
+def test_bad_agent_or_team_ids_are_refused(engine: Engine, agent_id: str, team: str) -> None:
+    with pytest.raises(InputError):
+        set_agent_team(engine, agent_id, team)

@@ -97,7 +97,7 @@ def expected(user: str | None, conv: str, action: Action) -> set[int]:
         return {403}
     if not in_scope(user, conv):
         return {404}
-    return {200, 201, 409, 422}  # done, or refused on its merits (e.g. appealed already), never hidden
+    return {200, 201, 409}  # done, or refused on its merits (appealed already), never hidden
 
 
 CASES = [
@@ -118,8 +118,6 @@ def test_object_endpoints(
     path = template.format(conv=conv, agent=CONVERSATIONS[conv][0])
     response = world_client.call(user, method, path, body)
     assert response.status_code in expected(user, conv, action), (user, path, response.text)
-    if response.status_code == 404:
-        assert conv not in response.text.replace(path, "") or "does not exist" in response.text
 
 
 @pytest.mark.parametrize("user", [None, *USERS])

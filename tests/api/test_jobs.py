@@ -130,6 +130,17 @@ def test_without_an_id_the_conversation_id_is_the_file_name(start_app: StartApp,
     assert (again.status_code, again.json()["job_id"]) == (200, done["job_id"])
 
 
+def test_the_same_recording_with_corrected_metadata_is_a_new_job(
+    start_app: StartApp, recording: Path
+) -> None:
+    client = start_app()
+    first = poll(client, upload(client, recording, {"agent_id": "A7"}).json()["links"]["self"])
+    fixed = upload(client, recording, {"agent_id": "A8"})
+    assert fixed.status_code == 202 and fixed.json()["job_id"] != first["job_id"]
+    poll(client, fixed.json()["links"]["self"])
+    assert client.get("/v1/conversations/call-0042").json()["agent_id"] == "A8"
+
+
 def test_the_same_recording_under_another_id_is_a_new_job(start_app: StartApp, recording: Path) -> None:
     client = start_app()
     first = poll(client, upload(client, recording).json()["links"]["self"])

@@ -117,7 +117,9 @@ def test_appeal_errors(service: ReviewService, engine: Engine) -> None:
         service.appeal(SUP_T1, "c2", AppealCreate(item="empathy", reason="x"))
     with Session(engine) as session, session.begin():
         old = utcnow() - timedelta(days=8)
-        session.execute(update(ConversationRow).where(ConversationRow.id == "c2").values(imported_at=old))
+        session.execute(
+            update(ConversationRow).where(ConversationRow.id == "c2").values(imported_at=old, updated_at=old)
+        )
     with pytest.raises(InputError) as err:
         service.appeal(AGENT_A02, "c2", AppealCreate(item="empathy", reason="late"))
     assert err.value.code is E.APPEAL_CLOSED

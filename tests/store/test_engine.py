@@ -22,7 +22,7 @@ TABLES = {
     *("conversations", "turns", "results", "jobs", "alembic_version"),
     *("teams", "agents", "users", "api_tokens", "audit_log"),
     *("review_queue", "reviews", "human_verdicts", "appeals", "webhooks", "webhook_deliveries"),
-    *("web_sessions", "app_secrets"),
+    *("web_sessions", "app_secrets", "counters"),
 }
 HEAD = "0003"
 

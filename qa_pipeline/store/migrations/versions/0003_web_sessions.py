@@ -1,4 +1,5 @@
-"""Browser sessions of the review pages and per-installation secrets.
+"""Browser sessions of the review pages, per-installation secrets, a data-version counter; a
+conversation's own team beside the team in force; the transcript a human verdict was given on.
 
 Revision ID: 0003
 Revises: 0002
@@ -19,6 +20,21 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("conversations") as batch:
+        batch.add_column(sa.Column("own_team", sa.String(255), nullable=True))
+    op.execute("UPDATE conversations SET own_team = team")
+    with op.batch_alter_table("human_verdicts") as batch:
+        batch.add_column(sa.Column("content_hash", sa.String(64), nullable=False, server_default=""))
+    op.execute(
+        "UPDATE human_verdicts SET content_hash = "
+        "(SELECT content_hash FROM conversations WHERE conversations.id = human_verdicts.conversation_id)"
+    )
+    counters = op.create_table(
+        "counters",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("value", sa.Integer(), nullable=False),
+    )
+    op.bulk_insert(counters, [{"name": "data", "value": 0}])
     op.create_table(
         "web_sessions",
         sa.Column("id_hash", sa.String(64), primary_key=True),
@@ -43,3 +59,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("app_secrets")
     op.drop_table("web_sessions")
+    op.drop_table("counters")
+    with op.batch_alter_table("human_verdicts") as batch:
+        batch.drop_column("content_hash")
+    with op.batch_alter_table("conversations") as batch:
+        batch.drop_column("own_team")
