@@ -28,6 +28,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, Field
 
 from qa_pipeline.errors import E, InputError
+from qa_pipeline.eval_intervals import Interval, bootstrap
 from qa_pipeline.types import ConversationResult
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ class ItemReport(BaseModel):
     missing: int = 0
     confusion: dict[str, dict[str, int]] = Field(default_factory=dict)
     """gold verdict -> predicted verdict -> count."""
+    agreement_ci: Interval | None = None
+    recall_ci: Interval | None = None
+    """95 % bootstrap intervals over conversations (:mod:`qa_pipeline.eval_intervals`)."""
 
 
 class SentimentReport(BaseModel):
@@ -105,6 +109,7 @@ class EvalReport(BaseModel):
     items: dict[str, ItemReport]
     macro_agreement: float | None
     sentiment: SentimentReport
+    macro_agreement_ci: Interval | None = None
     interruption_count: CountReport
 
     @property
@@ -268,15 +273,21 @@ class _Evaluation:
     sentiment: _SentimentTally = field(default_factory=_SentimentTally)
     count_errors: list[int] = field(default_factory=list)
     conversations: int = 0
+    rows: list[dict[str, tuple[str, str]]] = field(default_factory=list)
+    """Per conversation: item -> (gold, predicted), for the bootstrap intervals."""
 
     def add(self, labels: Any, result: ConversationResult) -> None:
         if not isinstance(labels, dict):
             raise InputError(E.BAD_FIELD, "labels must be a JSON object", field="labels", record=result.id)
         self.conversations += 1
+        row: dict[str, tuple[str, str]] = {}
         for item, tally in self.items.items():
             gold = gold_verdict(labels, item, record=result.id)
             if gold is not None:
-                tally.add(gold, _predicted_verdict(result, item, self.review_as))
+                pred = _predicted_verdict(result, item, self.review_as)
+                tally.add(gold, pred)
+                row[item] = (gold, pred or "na")
+        self.rows.append(row)
         gold_sentiment = labels.get("customer_sentiment")
         if isinstance(gold_sentiment, list):
             self.sentiment.add(gold_sentiment, result)
@@ -289,7 +300,11 @@ class _Evaluation:
 
     def report(self) -> EvalReport:
         columns = GOLD_VERDICTS + (("review",) if self.review_as == "keep" else ())
-        items = {i: t.report(columns) for i, t in self.items.items()}
+        ci = bootstrap(self.rows, list(self.items))
+        items = {
+            i: t.report(columns).model_copy(update={"agreement_ci": ci.items[i], "recall_ci": ci.recall[i]})
+            for i, t in self.items.items()
+        }
         agreements = [r.agreement for r in items.values() if r.agreement is not None]
         errors = self.count_errors
         return EvalReport(
@@ -297,6 +312,7 @@ class _Evaluation:
             review_as=self.review_as,
             items=items,
             macro_agreement=sum(agreements) / len(agreements) if agreements else None,
+            macro_agreement_ci=ci.macro,
             sentiment=self.sentiment.report(),
             interruption_count=CountReport(
                 n=len(errors),
@@ -411,12 +427,18 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _ci(ci: Interval | None) -> str:
+    return "-" if ci is None else f"{ci.low:.2f}-{ci.high:.2f}"
+
+
 def _item_lines(report: EvalReport) -> list[str]:
-    head = f"{'item':<20}{'n':>5}{'agree':>8}{'fail-P':>8}{'fail-R':>8}{'fail-F1':>9}{'miss':>6}"
+    head = (
+        f"{'item':<20}{'n':>5}{'agree':>8}{'95% CI':>11}{'fail-P':>8}{'fail-R':>8}{'fail-F1':>9}{'miss':>6}"
+    )
     lines = [head, "-" * len(head)]
     for r in report.items.values():
         lines.append(
-            f"{r.item:<20}{r.n:>5}{_fmt(r.agreement):>8}{_fmt(r.precision):>8}"
+            f"{r.item:<20}{r.n:>5}{_fmt(r.agreement):>8}{_ci(r.agreement_ci):>11}{_fmt(r.precision):>8}"
             f"{_fmt(r.recall):>8}{_fmt(r.f1):>9}{r.missing:>6}"
         )
     return lines
@@ -425,8 +447,9 @@ def _item_lines(report: EvalReport) -> list[str]:
 def _summary_lines(report: EvalReport) -> list[str]:
     s, c = report.sentiment, report.interruption_count
     return [
-        f"{'macro agreement':<34}{_fmt(report.macro_agreement)}",
-        f"{'forbidden_phrase fail recall':<34}{_fmt(report.forbidden_phrase_recall)}  (key figure)",
+        f"{'macro agreement':<34}{_fmt(report.macro_agreement)}  (95% CI {_ci(report.macro_agreement_ci)})",
+        f"{'forbidden_phrase fail recall':<34}{_fmt(report.forbidden_phrase_recall)}  (key figure; 95% CI "
+        f"{_ci(report.items['forbidden_phrase'].recall_ci if 'forbidden_phrase' in report.items else None)})",
         f"{'customer sentiment per turn':<34}{_fmt(s.agreement)}  "
         f"({s.n_turns} turns in {s.conversations} conversations, {s.misaligned} misaligned skipped)",
         f"{'interruption count exact match':<34}{_fmt(c.rate)}  "

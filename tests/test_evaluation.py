@@ -284,14 +284,17 @@ def test_table_and_json() -> None:
     report = evaluate(fp_pairs(["fail", "pass"], ["fail", "review"]), review_as="keep")
     table = report.to_table()
     row = next(line for line in table.splitlines() if line.startswith("forbidden_phrase "))
-    assert row.split() == ["forbidden_phrase", "2", "0.500", "1.000", "1.000", "1.000", "0"]
+    assert row.split() == ["forbidden_phrase", "2", "0.500", "0.00-1.00", "1.000", "1.000", "1.000", "0"]
     assert "kept as its own column" in table
     assert "review" in table.split("Confusion matrices")[1]
-    assert "greeting" in table and "(key figure)" in table
+    assert "greeting" in table and "(key figure; 95% CI" in table
     data = json.loads(report.to_json())
     assert data["forbidden_phrase_recall"] == 1.0
     assert data["items"]["forbidden_phrase"]["confusion"]["pass"]["review"] == 1
-    assert data["items"]["greeting"]["agreement"] is None
+    assert (
+        data["items"]["greeting"]["agreement"] is None and data["items"]["greeting"]["agreement_ci"] is None
+    )
+    assert data["items"]["forbidden_phrase"]["agreement_ci"] == {"low": 0.0, "high": 1.0}
 
 
 # --------------------------------------------------------------------------- real label files
