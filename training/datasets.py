@@ -65,6 +65,9 @@ EVAL_FILES: tuple[str, ...] = (
     "helpdesk_dialogues/stc3_dev.json",
 )
 
+#: The internal hold-out set (issue 11): never trained on either; it lives with the code.
+HOLDOUT_DIR = PROJECT_DIR / "tests" / "data" / "holdout"
+
 SMP_MAP = {"neutral": "neu", "angry": "neg", "sad": "neg", "fear": "neg", "happy": "pos"}
 csv.field_size_limit(10_000_000)
 
@@ -287,6 +290,8 @@ def eval_keys(data_dir: Path, exclude_files: tuple[str, ...] = ()) -> set[str]:
             keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())
         else:
             log.warning("evaluation file %s not found; its texts cannot be excluded", path)
+    for path in sorted(HOLDOUT_DIR.glob("*.jsonl")):
+        keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())
     return keys
 
 
