@@ -44,6 +44,7 @@ log = logging.getLogger("bench")
 AUDIO_PIPELINE = Path(__file__).resolve().parents[1] / "qa_pipeline" / "config" / "pipeline.audio.yaml"
 VARIANTS: dict[str, dict[str, Any]] = {
     "cond_off": {"condition_on_previous_text": False},
+    "cond_on": {"condition_on_previous_text": True},
     "hotwords": {"hotwords": RUBRIC_HOTWORDS},
     "cond_off+hotwords": {"condition_on_previous_text": False, "hotwords": RUBRIC_HOTWORDS},
     "vad500": {"vad_min_silence_ms": 500},
