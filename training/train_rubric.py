@@ -42,7 +42,7 @@ from qa_pipeline.rubric.models import pair_text
 from training import evaluate
 from training.cards import write_card
 from training.cli import setup_logging
-from training.datasets import PROJECT_DIR
+from training.datasets import PROJECT_DIR, default_data_dir, eval_keys, normalise
 from training.tracking import log_report, start_run
 
 log = logging.getLogger("training.train_rubric")
@@ -135,9 +135,19 @@ def cross_validate(texts: list[str], labels: list[str], folds: int, seed: int) -
     return report
 
 
+def _without_evaluation_texts(texts: list[str], labels: list[str]) -> tuple[list[str], list[str]]:
+    """Drop any example that is a turn of an evaluation file (the dev dialogues, the hold-out set)."""
+    keys = eval_keys(default_data_dir())
+    kept = [(t, lab) for t, lab in zip(texts, labels, strict=True) if normalise(t) not in keys]
+    if len(kept) < len(texts):
+        log.info("dropped %d examples found in evaluation files", len(texts) - len(kept))
+    return [t for t, _ in kept], [lab for _, lab in kept]
+
+
 def train_one(task: RubricTask, examples: Path, models_dir: Path, folds: int, seed: int) -> dict[str, float]:
     path = examples / task.file
     texts, labels = read_examples(path, task)
+    texts, labels = _without_evaluation_texts(texts, labels)
     report = cross_validate(texts, labels, folds, seed)
     model = build_model().fit(texts, labels)
     out = models_dir / f"rubric-{task.name}"
@@ -170,13 +180,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", type=Path, default=PROJECT_DIR / "models")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--task", choices=[t.name for t in TASKS], action="append", help="only these (default: all)"
+    )
     args = parser.parse_args(argv)
     setup_logging()
-    missing = [t.file for t in TASKS if not (args.examples / t.file).is_file()]
+    tasks = [t for t in TASKS if not args.task or t.name in args.task]
+    missing = [t.file for t in tasks if not (args.examples / t.file).is_file()]
     if missing:
         log.error("missing example files in %s: %s", args.examples, ", ".join(missing))
         return 2
-    for task in TASKS:
+    for task in tasks:
         train_one(task, args.examples, args.models_dir, args.folds, args.seed)
     return 0
 

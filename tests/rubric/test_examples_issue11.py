@@ -1,0 +1,62 @@
+"""The example files written for issue 11 (rubrics/examples/README.md): well-formed, labelled from
+their label sets, no repeats, and never a turn of the hold-out set or the dev dialogues."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from qa_pipeline.settings import PROJECT_DIR
+from training.datasets import HOLDOUT_DIR
+
+EXAMPLES = PROJECT_DIR / "rubrics" / "examples"
+OBJECTION_LABELS = {"price", "refund", "distrust", "delay", "cancel", "hesitate", "other", "none"}
+_PUNCT = re.compile(r"[\s\W_]+")
+
+
+def norm(text: str) -> str:
+    return _PUNCT.sub("", text)
+
+
+def rows(name: str) -> list[dict[str, object]]:
+    path = EXAMPLES / name
+    if not path.is_file():
+        pytest.skip(f"{name} not written yet")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def evaluation_turns(extra: Path | None = None) -> set[str]:
+    files = sorted(HOLDOUT_DIR.glob("*.jsonl")) + ([extra] if extra and extra.is_file() else [])
+    return {
+        norm(t["text"])
+        for path in files
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+        for t in json.loads(line)["turns"]
+        if len(norm(t["text"])) >= 8
+    }
+
+
+def test_objection_context_file() -> None:
+    data = rows("objection_context.jsonl")
+    assert len(data) >= 800 and {r["label"] for r in data} == OBJECTION_LABELS
+    assert all(isinstance(r["agent"], str) and isinstance(r["first_customer_turn"], bool) for r in data)
+    pairs = [(norm(str(r["agent"])), norm(str(r["customer"]))) for r in data]
+    assert len(pairs) == len(set(pairs))
+
+
+def test_forbidden_disguised_file() -> None:
+    data = rows("forbidden_disguised.jsonl")
+    assert {r["label"] for r in data} == {"forbidden", "ok"}
+    texts = [norm(str(r["text"])) for r in data]
+    assert len(texts) == len(set(texts))
+
+
+def test_no_example_is_an_evaluation_turn(shared_data: Path) -> None:
+    seen = evaluation_turns(shared_data / "conversations_dev" / "dialogues.jsonl")
+    texts = [str(r["customer"]) for r in rows("objection_context.jsonl")]
+    texts += [str(r["text"]) for r in rows("forbidden_disguised.jsonl")]
+    assert sum(norm(t) in seen for t in texts) <= 0.01 * len(texts)  # stock formulas may coincide
