@@ -4,7 +4,7 @@ A rubric names models in ``classifier`` rules (:class:`~qa_pipeline.rubric.rules
 The rubric stage loads each model once and, per batch of conversations, runs each
 (model, pair, speaker) combination over every turn in scope in one ``predict`` call; rules then
 read the predictions from the :class:`MatchContext`. A pair model reads :func:`pair_text` of the
-previous customer turn and the turn, the same way ``training.train_rubric`` trained it.
+previous customer (or agent, ``pair_with``) turn and the turn, as ``training.train_rubric`` trained it.
 """
 
 from __future__ import annotations
@@ -37,14 +37,13 @@ def classifier_rules(rubric: Rubric) -> list[ClassifierRule]:
 def model_inputs(conv: Conversation, rule: ClassifierRule) -> list[str | None]:
     """Per turn: the text the rule's model reads, or None when the turn is out of its speaker scope."""
     out: list[str | None] = []
-    last_customer = ""
+    last = {"customer": "", "agent": ""}
     for turn in conv.turns:
         if rule.speaker in ("any", turn.speaker):
-            out.append(pair_text(last_customer, turn.text) if rule.pair else turn.text)
+            out.append(pair_text(last[rule.pair_with], turn.text) if rule.pair else turn.text)
         else:
             out.append(None)
-        if turn.speaker == "customer":
-            last_customer = turn.text
+        last[turn.speaker] = turn.text
     return out
 
 

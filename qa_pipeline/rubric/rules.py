@@ -274,22 +274,25 @@ class SentimentRule(RuleBase):
 
 class ClassifierRule(RuleBase):
     """A trained rubric classifier (a model folder under QA_MODELS_DIR) says one of ``labels``
-    with total probability at least ``min_prob``. With ``pair`` the model reads the previous
-    customer turn and this turn together (e.g. was the customer's objection handled). The rubric
-    stage runs the models over a whole batch first (:mod:`qa_pipeline.rubric.models`)."""
+    with total probability at least ``min_prob``. With ``pair`` the model reads an earlier turn and
+    this turn together: the previous customer turn (``pair_with: customer``, e.g. was the customer's
+    objection handled) or the previous agent turn (``pair_with: agent``, e.g. is this customer turn
+    pushback on what the agent just said). The rubric stage runs the models over a whole batch first
+    (:mod:`qa_pipeline.rubric.models`)."""
 
     type: Literal["classifier"]
     model: str = Field(min_length=1)
     labels: list[str] = Field(min_length=1)
     min_prob: float = Field(default=0.5, ge=0, le=1)
     pair: bool = False
+    pair_with: Literal["customer", "agent"] = "customer"
     review: bool = Field(
         default=False, description="a fail resting only on this rule's hits becomes `review`"
     )
 
     @property
     def key(self) -> str:
-        return f"{self.model}|{'pair' if self.pair else 'turn'}|{self.speaker}"
+        return f"{self.model}|{f'pair-{self.pair_with}' if self.pair else 'turn'}|{self.speaker}"
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
         preds = ctx.model_preds.get(self.key)

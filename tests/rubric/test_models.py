@@ -114,3 +114,21 @@ def test_fatal_fail_resting_only_on_a_review_only_model_goes_to_review() -> None
     for c, verdict in ((model_only, "review"), (keyword, "fail"), (conv(("agent", "您好")), "pass")):
         (preds,) = models.predict([c])
         assert card.evaluate(c, preds)["banned"].verdict == verdict
+
+
+def test_pair_with_agent_reads_the_agent_turn_before() -> None:
+    from qa_pipeline.rubric.models import model_inputs, pair_text
+    from qa_pipeline.rubric.rules import ClassifierRule
+    from tests.rubric.conftest import make_conv
+
+    conv = make_conv([("customer", "我要退订"), ("agent", "可以给您打八折"), ("customer", "那也太贵了")])
+    rule = ClassifierRule(
+        type="classifier", model="m", labels=["price"], speaker="customer", pair=True, pair_with="agent"
+    )
+    assert model_inputs(conv, rule) == [
+        pair_text("", "我要退订"),
+        None,
+        pair_text("可以给您打八折", "那也太贵了"),
+    ]
+    customer = rule.model_copy(update={"pair_with": "customer"})
+    assert model_inputs(conv, customer)[2] == pair_text("我要退订", "那也太贵了") and customer.key != rule.key
