@@ -31,7 +31,7 @@ from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.settings import PACKAGE_DIR, Settings
 from qa_pipeline.sources.fields import ID_LENGTH
 from qa_pipeline.store.jobs import Job
-from qa_pipeline.text.pii import detect
+from qa_pipeline.text.pii import identifier_is_personal
 from qa_pipeline.types import Conversation
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def upload_conversation_id(filename: str | None) -> str:
     hint = 'Send the conversation id in the metadata field, e.g. {"id": "0408-A01"}.'
     if not stem:
         raise InputError(E.MISSING_FIELD, "the upload has no file name", field="metadata.id", hint=hint)
-    if len(stem) > ID_LENGTH or detect(stem):
+    if len(stem) > ID_LENGTH or identifier_is_personal(stem):
         why = "too long" if len(stem) > ID_LENGTH else "looks like personal data (phone, ID or card number)"
         raise InputError(E.BAD_FIELD, f"the file name {why}", field="file", hint=hint)
     return stem

@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from qa_pipeline.errors import E, InputError
 from qa_pipeline.pipeline import BuildContext, Stage, StageConfig, registry
-from qa_pipeline.text.pii import PII_TYPES, MaskPolicy, detect, mask_text, mask_value
+from qa_pipeline.text.pii import PII_TYPES, MaskPolicy, identifier_is_personal, mask_text, mask_value
 from qa_pipeline.types import Conversation, PiiSpan, PiiType, Turn
 
 __all__ = ["IDENTIFIER_FIELDS", "Pii", "PiiConfig", "check_identifiers", "mask_text", "mask_value"]
@@ -53,7 +53,7 @@ def check_identifiers(conv: Conversation) -> None:
     """Raise :class:`InputError` (not naming the value) if id, agent_id or team is personal data."""
     for field in IDENTIFIER_FIELDS:
         value = getattr(conv, field)
-        if isinstance(value, str) and detect(value):
+        if isinstance(value, str) and identifier_is_personal(value):
             raise InputError(E.BAD_FIELD, IDENTIFIER_DETAIL, field=field, record=None)
 
 

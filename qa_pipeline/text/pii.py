@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -172,6 +173,19 @@ def id_card_valid(number: str) -> bool:
 
 
 # --- detection ---------------------------------------------------------------------------------
+
+
+def identifier_is_personal(value: str) -> bool:
+    """Whether an identifier (conversation id, agent id, team, file name) holds personal data.
+
+    A UUID never does: its hex groups can look like a phone or card number written with dashes
+    (about 1 in 1,400 random UUIDs would), but clients use them as ids.
+    """
+    try:
+        uuid.UUID(value.strip())
+    except ValueError:
+        return bool(detect(value))
+    return False
 
 
 def detect(text: str, types: Iterable[PiiType] = PII_TYPES) -> list[Match]:

@@ -55,8 +55,17 @@ def test_forbidden_disguised_file() -> None:
     assert len(texts) == len(set(texts))
 
 
+def test_confirmation_file() -> None:
+    data = rows("confirmation.jsonl")
+    assert {r["label"] for r in data} == {"restated", "none"}
+    assert all(isinstance(r["agent_turns"], list) and 1 <= len(r["agent_turns"]) <= 3 for r in data)  # type: ignore[arg-type]
+    keys = [norm(str(r["context"])) + "|" + "|".join(norm(str(t)) for t in r["agent_turns"]) for r in data]  # type: ignore[attr-defined]
+    assert len(keys) == len(set(keys))
+
+
 def test_no_example_is_an_evaluation_turn(shared_data: Path) -> None:
     seen = evaluation_turns(shared_data / "conversations_dev" / "dialogues.jsonl")
     texts = [str(r["customer"]) for r in rows("objection_context.jsonl")]
     texts += [str(r["text"]) for r in rows("forbidden_disguised.jsonl")]
+    texts += [str(t) for r in rows("confirmation.jsonl") for t in r["agent_turns"]]  # type: ignore[attr-defined]
     assert sum(norm(t) in seen for t in texts) <= 0.01 * len(texts)  # stock formulas may coincide

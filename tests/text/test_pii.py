@@ -358,3 +358,13 @@ def test_importing_the_masker_does_not_import_errors() -> None:
     """qa_pipeline.errors imports mask_message, so the masker must not import it back (a cycle)."""
     code = "import sys, qa_pipeline.text.pii; sys.exit('qa_pipeline.errors' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_uuids_are_never_personal_but_phone_numbers_in_ids_are() -> None:
+    import uuid
+
+    from qa_pipeline.text.pii import identifier_is_personal
+
+    assert not any(identifier_is_personal(str(uuid.uuid4())) for _ in range(20_000))
+    assert not identifier_is_personal("c37a1713-8280-460a-80df-7e050f9c4b37")  # looks like 1713-8280-460…
+    assert identifier_is_personal("call-13812345678") and identifier_is_personal("13812345678")
