@@ -8,6 +8,7 @@ parameters) become 422 ``QA601``; Starlette's own 404/405 get the same shape; an
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -90,11 +91,33 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(InputError(E.BAD_REQUEST, str(first.get("msg", "")), field=".".join(loc) or None))
 
 
-async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = E.NOT_FOUND if exc.status_code == 404 else E.BAD_REQUEST
     err = QAError(code, str(exc.detail))
-    return JSONResponse(status_code=exc.status_code, content={"error": err.to_dict()}, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method the path answers, not only the first route's
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return JSONResponse(status_code=exc.status_code, content={"error": err.to_dict()}, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI document lists for the request's path (OPTIONS included)."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = [
+            (
+                re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$"),
+                {m.upper() for m in ops},
+            )
+            for path, ops in request.app.openapi().get("paths", {}).items()
+        ]
+        request.app.state.allowed_methods = table
+    methods = {"OPTIONS"}
+    for pattern, ops in table:
+        if pattern.match(request.url.path):
+            methods |= ops
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

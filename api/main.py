@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import pages
+from api import access_log, pages
 from api.deps import get_settings
 from api.errors import install_error_handlers
 from api.pages.handlers import STATIC_DIR, install_page_handlers
@@ -108,6 +108,7 @@ def create_app(
     )
     install_error_handlers(app)
     install_page_handlers(app)
+    access_log.install()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in pages.ROUTERS:
         app.include_router(router)

@@ -5,18 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from qa_pipeline.scoring import AgentScore
-from qa_pipeline.sources.fields import ID_LENGTH
+from qa_pipeline.sources.fields import ID_LENGTH, SPEAKER_ALIASES
 from qa_pipeline.store import ConversationSummary, StoredConversation
 from qa_pipeline.store.repository import ConversationHeader
 from qa_pipeline.store.reviews import AppealPublic
-from qa_pipeline.types import Channel, ConversationResult, Evidence, PublicTurn, Speaker
+from qa_pipeline.types import Channel, ConversationResult, Evidence, PublicTurn
 
 
 class TurnCreate(BaseModel):
-    speaker: Speaker | str = Field(description="agent or customer (aliases such as 客服/客户 are accepted)")
+    speaker: str = Field(
+        description="agent or customer (aliases such as 客服/客户 are accepted, in any case)",
+        json_schema_extra={"enum": list[JsonValue](sorted(SPEAKER_ALIASES))},
+    )
     text: str
     start: float | None = Field(default=None, description="seconds from the start (call) or send time (chat)")
     end: float | None = None

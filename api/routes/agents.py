@@ -18,6 +18,8 @@ from qa_pipeline.scoring import score_figures
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 IndexReader = Annotated[Principal, Depends(Caller(Action.INDICES_READ))]
 
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
+"""What ``from``/``to`` accept (ISO-8601 date or date-time); the range is checked after parsing."""
 DATE_DOC = (
     "ISO date or date-time (2025-03-01, 2025-03-01T09:00:00+08:00); without a zone, local time in "
     "QA_TIMEZONE (default Asia/Shanghai)"
@@ -36,8 +38,8 @@ def agent_indices(
     repo: RepositoryDep,
     reviews: ReviewsDep,
     who: IndexReader,
-    from_: Annotated[str | None, Query(alias="from", description=DATE_DOC)] = None,
-    to: Annotated[str | None, Query(description=DATE_DOC + "; exclusive")] = None,
+    from_: Annotated[str | None, Query(alias="from", description=DATE_DOC, pattern=ISO_DATE)] = None,
+    to: Annotated[str | None, Query(description=DATE_DOC + "; exclusive", pattern=ISO_DATE)] = None,
 ) -> AgentIndicesPublic:
     """A conversation belongs to the period by its start time, or by its import time when unknown.
 

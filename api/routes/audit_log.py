@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import Caller, StateDep
-from api.routes.agents import DATE_DOC
+from api.routes.agents import DATE_DOC, ISO_DATE
 from api.routes.conversations import ERRORS, MAX_OFFSET
 from qa_pipeline.access.audit_log import AuditEntry, AuditFilter, entries
 from qa_pipeline.access.principal import Principal
@@ -26,8 +26,8 @@ def read_audit_log(
     action: str | None = None,
     object_type: str | None = None,
     object_id: str | None = None,
-    from_: Annotated[str | None, Query(alias="from", description=DATE_DOC)] = None,
-    to: Annotated[str | None, Query(description=DATE_DOC + "; exclusive")] = None,
+    from_: Annotated[str | None, Query(alias="from", description=DATE_DOC, pattern=ISO_DATE)] = None,
+    to: Annotated[str | None, Query(description=DATE_DOC + "; exclusive", pattern=ISO_DATE)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[AuditEntry]:

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorPublic} for s in (401, 403, 404, 409, 413, 415, 422, 500, 503)
+    s: {"model": ErrorPublic} for s in (401, 403, 404, 409, 413, 415, 422, 503)
 }
 Reader = Annotated[Principal, Depends(Caller(Action.CONVERSATION_READ))]
 Submitter = Annotated[Principal, Depends(Caller(Action.CONVERSATION_CREATE))]

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from api.deps import Caller, ReviewsDep, StateDep
-from api.routes.agents import DATE_DOC
+from api.routes.agents import DATE_DOC, ISO_DATE
 from api.routes.conversations import ERRORS
 from qa_pipeline.access.principal import Principal
 from qa_pipeline.access.roles import Action
@@ -43,8 +43,8 @@ def read_indices(
     who: IndexReader,
     team: str | None = None,
     agent_id: str | None = None,
-    from_: Annotated[str | None, Query(alias="from", description=DATE_DOC)] = None,
-    to: Annotated[str | None, Query(description=DATE_DOC + "; exclusive")] = None,
+    from_: Annotated[str | None, Query(alias="from", description=DATE_DOC, pattern=ISO_DATE)] = None,
+    to: Annotated[str | None, Query(description=DATE_DOC + "; exclusive", pattern=ISO_DATE)] = None,
     period: PeriodKind = "week",
     format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response:

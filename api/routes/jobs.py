@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["jobs"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorPublic} for s in (401, 403, 404, 413, 415, 422, 500, 503)
+    s: {"model": ErrorPublic} for s in (401, 403, 404, 409, 413, 415, 422, 503)
 }
 Uploader = Annotated[Principal, Depends(Caller(Action.CALL_UPLOAD))]
 JobReader = Annotated[Principal, Depends(Caller(Action.JOB_READ))]
@@ -231,12 +231,6 @@ def spool_upload(upload: UploadFile, settings: Settings) -> tuple[str, bytes]:
         raise
 
 
-def _check_key(key: str | None) -> str | None:
-    if key is not None and not 0 < len(key) <= ID_LENGTH:
-        raise InputError(E.BAD_FIELD, f"must be 1 to {ID_LENGTH} characters", field="Idempotency-Key")
-    return key
-
-
 def _answer(job: Job, status: int) -> JSONResponse:
     return JSONResponse(status_code=status, content=JobPublic.build(job).model_dump(mode="json"))
 
@@ -266,12 +260,34 @@ def _queue(payload: CallPayload, key: str | None, request: Request, settings: Se
     response_model=JobPublic,
     responses={200: {"model": JobPublic, "description": "same Idempotency-Key: the existing job"}, **ERRORS},
     summary="Upload a call recording to audit in the background",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary", "description": "the recording"},
+                            "metadata": {
+                                "type": "string",
+                                "description": 'one JSON object: {"id", "agent_id", "team", "started_at"}',
+                            },
+                        },
+                    }
+                }
+            },
+        }
+    },
 )
 async def create_call(
     request: Request,
     state: StateDep,
     _who: Uploader,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=ID_LENGTH)
+    ] = None,
 ) -> JSONResponse:
     """``multipart/form-data`` with ``file`` (WAV, MP3, FLAC, M4A/AAC, OGG/Opus) and an optional
     ``metadata`` JSON field (``id``, ``agent_id``, ``team``, ``started_at``, any other fields).
@@ -279,7 +295,7 @@ async def create_call(
     names it). 202 with the job; poll ``links.self`` until ``state`` is ``done`` or ``failed``.
     The same recording uploaded again under the same id answers 200 with the first job."""
     settings = state.settings
-    key = _check_key(idempotency_key)
+    key = idempotency_key  # 1..ID_LENGTH characters: the header's declared constraints
     if key is not None and (existing := find_job_by_key(state.engine, key)) is not None:
         return _answer(existing, 200)
     form = await _read_form(request, settings.max_upload_bytes)

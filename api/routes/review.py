@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import Caller, ClientDep, ReviewsDep, StateDep
-from api.routes.agents import DATE_DOC
+from api.routes.agents import DATE_DOC, ISO_DATE
 from api.routes.conversations import ERRORS, MAX_OFFSET
 from qa_pipeline.access.principal import Principal
 from qa_pipeline.access.roles import Action
@@ -34,8 +34,8 @@ def read_queue(
     agent_id: str | None = None,
     reason: str | None = None,
     state_: Annotated[QueueState | None, Query(alias="state")] = None,
-    from_: Annotated[str | None, Query(alias="from", description=DATE_DOC)] = None,
-    to: Annotated[str | None, Query(description=DATE_DOC + "; exclusive")] = None,
+    from_: Annotated[str | None, Query(alias="from", description=DATE_DOC, pattern=ISO_DATE)] = None,
+    to: Annotated[str | None, Query(description=DATE_DOC + "; exclusive", pattern=ISO_DATE)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> QueuePage:

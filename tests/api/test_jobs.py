@@ -162,7 +162,7 @@ def test_idempotency_key_returns_the_same_job(start_app: StartApp, recording: Pa
 
 def test_too_long_idempotency_key_is_refused(start_app: StartApp, recording: Path) -> None:
     client = start_app()
-    err = assert_error(upload(client, recording, headers={"Idempotency-Key": "k" * 300}), 422, "QA106")
+    err = assert_error(upload(client, recording, headers={"Idempotency-Key": "k" * 300}), 422, "QA601")
     assert err["field"] == "Idempotency-Key"
 
 
