@@ -54,8 +54,8 @@ class Mirror:
 def oracle(user: Principal, agent: str, team: str | None) -> bool:
     if user.role in ("admin", "qa"):
         return True
-    if user.role == "supervisor":
-        return team == user.team
+    if user.role == "supervisor":  # a supervisor without a team sees no conversation at all
+        return user.team is not None and team == user.team
     if user.role == "agent":
         return agent == user.agent_id
     return user.team is None or team == user.team  # kpi

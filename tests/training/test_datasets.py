@@ -139,7 +139,10 @@ def test_build_mix_dedups_excludes_eval_and_records_files(tmp_path: Path) -> Non
     assert all(len(h) == 64 for h in mix.files.values())
 
 
-def test_own_examples_join_the_mix_and_their_labels_win(tmp_path: Path) -> None:
+def test_own_examples_join_the_mix_and_their_labels_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ds, "HOLDOUT_DIR", tmp_path / "no-holdout")  # only the fake data's evaluation files
     own = tmp_path / "own.jsonl"
     own.write_text(
         '{"text": "很差", "label": "neu", "speaker": "customer"}\n'
@@ -157,3 +160,13 @@ def test_own_examples_join_the_mix_and_their_labels_win(tmp_path: Path) -> None:
 def test_build_mix_names_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"train\.tsv"):
         ds.build_mix(tmp_path, MixOptions())
+
+
+def test_hold_out_texts_never_join_the_mix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    holdout = tmp_path / "holdout"
+    holdout.mkdir()
+    record = {"id": "h1", "turns": [{"speaker": "customer", "text": "请问什么时候发货"}], "labels": {}}
+    (holdout / "writer-x.jsonl").write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    monkeypatch.setattr(ds, "HOLDOUT_DIR", holdout)
+    texts = {e.text for e in ds.build_mix(_fake_data_dir(tmp_path), MixOptions(seed=1)).examples}
+    assert "请问什么时候发货" not in texts
