@@ -29,7 +29,8 @@ class Intervals(BaseModel):
     """Interval of the recall of ``fail`` per item (where a gold fail exists)."""
 
 
-def _interval(samples: np.ndarray, level: float) -> Interval | None:
+def percentile_interval(samples: np.ndarray, level: float) -> Interval | None:
+    """The central ``level`` share of bootstrap ``samples`` (NaNs ignored); None when there are none."""
     samples = samples[~np.isnan(samples)]
     if samples.size == 0:
         return None
@@ -75,9 +76,13 @@ def bootstrap(
     labelled = ~np.all(np.isnan(correct), axis=0)
     has_fail = np.nansum(gold_fail, axis=0) > 0
     return Intervals(
-        items={item: _interval(agree[:, c], level) if labelled[c] else None for c, item in enumerate(items)},
-        macro=_interval(macro, level),
+        items={
+            item: percentile_interval(agree[:, c], level) if labelled[c] else None
+            for c, item in enumerate(items)
+        },
+        macro=percentile_interval(macro, level),
         recall={
-            item: _interval(recall[:, c], level) if has_fail[c] else None for c, item in enumerate(items)
+            item: percentile_interval(recall[:, c], level) if has_fail[c] else None
+            for c, item in enumerate(items)
         },
     )

@@ -16,16 +16,12 @@ from datetime import datetime, tzinfo
 import numpy as np
 from pydantic import BaseModel
 
+from qa_pipeline.eval_intervals import Interval, percentile_interval
 from qa_pipeline.periods import period_start
 from qa_pipeline.review.verdicts import Decision
 
 LABELS = ("pass", "fail", "na")
 RESAMPLES = 1000
-
-
-class Interval(BaseModel):
-    low: float
-    high: float
 
 
 class Stat(BaseModel):
@@ -83,15 +79,6 @@ def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
-def _interval(samples: np.ndarray, level: float) -> Interval | None:
-    samples = samples[~np.isnan(samples)]
-    if samples.size == 0:
-        return None
-    tail = (1.0 - level) / 2 * 100
-    low, high = np.percentile(samples, [tail, 100 - tail])
-    return Interval(low=float(low), high=float(high))
-
-
 def stat(
     decisions: Sequence[Decision], level: float = 0.95, resamples: int = RESAMPLES, seed: int = 0
 ) -> Stat:
@@ -119,11 +106,11 @@ def stat(
         n=n,
         confirmed=confirmed,
         agreement=confirmed / n,
-        agreement_ci=_interval((boot_m == boot_h).mean(axis=1), level),
+        agreement_ci=percentile_interval((boot_m == boot_h).mean(axis=1), level),
         precision=_ratio(tp, int((machine == fail).sum())),
         recall=_ratio(tp, int((human == fail).sum())),
         kappa=None if np.isnan(kappa) else kappa,
-        kappa_ci=_interval(_kappa(boot_m, boot_h), level),
+        kappa_ci=percentile_interval(_kappa(boot_m, boot_h), level),
     )
 
 
