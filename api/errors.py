@@ -84,7 +84,7 @@ async def _qa_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body", "header")]
@@ -128,6 +128,6 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QAError, _qa_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -120,3 +120,11 @@ def test_pages_fit_a_phone(browser: Any, site: Site) -> None:
         page.goto(site.base + path)
         assert page.evaluate("document.documentElement.scrollWidth") <= 392, path
     context.close()
+
+
+def test_bad_query_parameters_get_an_error_page_not_json(page: Any, site: Site) -> None:
+    login(page, site, "qa1")
+    for query in ("page=0", "from=garbage", "state=bogus&team=&from=&to="):
+        response = page.goto(site.base + "/review?" + query)
+        assert response.status in (200, 422), query
+        assert page.locator("header.top").count() == 1  # a page with the menu, not a JSON body
