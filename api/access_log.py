@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import unquote
 
 from qa_pipeline.text.pii import mask_value
 
@@ -14,8 +15,8 @@ class MaskPii(logging.Filter):
     """Masks every string argument of a log record (uvicorn passes the path as one of them)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(mask_value(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.args, tuple):  # the path decoded first: 138%201234%205678 is a phone too
+            record.args = tuple(mask_value(unquote(a)) if isinstance(a, str) else a for a in record.args)
         record.msg = mask_value(record.msg) if isinstance(record.msg, str) else record.msg
         return True
 

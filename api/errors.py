@@ -96,13 +96,14 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     code = E.NOT_FOUND if exc.status_code == 404 else E.BAD_REQUEST
     err = QAError(code, str(exc.detail))
     headers = dict(exc.headers or {})
-    if exc.status_code == 405:  # every method the path answers, not only the first route's
-        headers["Allow"] = ", ".join(allowed_methods(request))
+    if exc.status_code == 405 and (methods := allowed_methods(request)):  # every method of the path
+        headers["Allow"] = ", ".join(methods)
     return JSONResponse(status_code=exc.status_code, content={"error": err.to_dict()}, headers=headers)
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method the OpenAPI document lists for the request's path (OPTIONS included)."""
+    """Every method the OpenAPI document lists for the request's path (the JSON API; empty for pages,
+    which keep the router's own ``Allow``)."""
     table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(request.app.state, "allowed_methods", None)
     if table is None:
         table = [
@@ -113,7 +114,7 @@ def allowed_methods(request: Request) -> list[str]:
             for path, ops in request.app.openapi().get("paths", {}).items()
         ]
         request.app.state.allowed_methods = table
-    methods = {"OPTIONS"}
+    methods: set[str] = set()
     for pattern, ops in table:
         if pattern.match(request.url.path):
             methods |= ops

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     audio_dir: Path = Path("audio")
     keep_original_audio: bool = False  # also keep the unsilenced original (audio_dir/originals/)
 
+    # the session cookie's Secure flag; None: when the request came over https (behind a TLS proxy,
+    # set true, or run uvicorn with --proxy-headers)
+    cookie_secure: bool | None = None
+
     batch_size: int = Field(default=32, gt=0, le=4096)
     workers: int = Field(default=1, ge=1, le=64)  # text-pipeline processes for batch audits (2 cores: 2)
     log_level: str = "INFO"

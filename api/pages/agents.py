@@ -70,8 +70,9 @@ def agent_page(
     web: PageSession,
 ) -> Response:
     who = web.principal
-    who.require(Action.INDICES_READ)
-    if not repo.agent_known(agent_id, who.scope):
+    who.require(Action.CONVERSATION_READ)  # the page lists conversations: not for the kpi role
+    own = who.role == "agent" and who.agent_id == agent_id  # an agent's own page, even before any call
+    if not own and not repo.agent_known(agent_id, who.scope):
         raise NotFoundError("agent", agent_id)
     figures = reviews.final_figures(who.scope, agent_id=agent_id)
     rows = kpi_rows(figures, "week", state.settings.tz, state.scoring)[-WEEKS:]

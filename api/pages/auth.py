@@ -52,7 +52,7 @@ async def login(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     if not check_csrf(request.cookies.get(PRE_LOGIN_CSRF, ""), csrf_token):
-        return RedirectResponse("/login?error=expired", status_code=303)
+        return RedirectResponse(f"/login?error=expired&next={quote(next)}", status_code=303)
     who = await anyio.to_thread.run_sync(authenticate_password, state.engine, username, password)
     if who is None:
         return RedirectResponse(f"/login?error=bad&next={quote(next)}", status_code=303)
@@ -60,7 +60,11 @@ async def login(
     client = request.client.host if request.client else None
     record(state.engine, who, "login", "user", who.name, client=client)
     response = RedirectResponse(_safe_next(next) or start_page(who), status_code=303)
-    secure = request.url.scheme == "https"
+    secure = (
+        state.settings.cookie_secure
+        if state.settings.cookie_secure is not None
+        else request.url.scheme == "https"
+    )
     response.set_cookie(
         COOKIE, cookie, httponly=True, samesite="lax", secure=secure, max_age=int(LIFETIME.total_seconds())
     )

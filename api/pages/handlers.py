@@ -40,7 +40,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if is_page(request) and exc.status_code in (404, 405):
+    if is_page(request) and exc.status_code == 404:
         return error_page(request, NotFoundError("page", request.url.path))
     return await http_error(request, exc)
 

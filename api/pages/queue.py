@@ -64,6 +64,10 @@ def queue_page(
         end=end,
     )
     found = reviews.queue(web.principal, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    last = max(1, -(-found.counts.total // PAGE_SIZE))
+    if page > last:  # past the end (a bookmark after the queue shrank): show the last page
+        page = last
+        found = reviews.queue(web.principal, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     params = {
         k: v
         for k, v in {

@@ -59,7 +59,7 @@ def team_page(
     team: str, request: Request, state: StateDep, reviews: ReviewsDep, web: PageSession
 ) -> Response:
     who = web.principal
-    who.require(Action.INDICES_READ)
+    who.require(Action.QUEUE_READ)  # supervisors, qa, admin: a team's agents and their flags
     if not who.scope.covers_team(team):
         raise NotFoundError("team", team)
     rows = kpi_rows(reviews.final_figures(who.scope, team=team), "week", state.settings.tz, state.scoring)

@@ -83,10 +83,11 @@
     const verdict = item.querySelector("[data-verdict]").textContent.trim();
     const comment = (item.querySelector("input.comment")?.value || "").trim();
     const current = item.className.match(/verdict-(\w+)/)?.[1];
-    let target = current === "fail" ? "fail" : "pass";
+    // "review" is a deduction waiting for a person: confirming keeps it (fail), overturning lifts it
+    let target = current === "pass" ? "pass" : "fail";
     if (action === "overturn") {
       if (!comment) { say("推翻判定请先填写复核意见。", true); item.querySelector("input.comment")?.focus(); return; }
-      target = current === "fail" ? "pass" : "fail";
+      target = current === "pass" ? "fail" : "pass";
     }
     try {
       const data = await post(`/ui/conversations/${encodeURIComponent(head.dataset.conversation)}/review`,
@@ -97,6 +98,7 @@
       item.querySelector("[data-verdict]").textContent = label;
       item.className = item.className.replace(/verdict-\w+/, `verdict-${target}`);
       item.querySelector("[data-verdict]").className = `badge v-${target}`;
+      item.setAttribute("aria-label", `${item.querySelector(".name").textContent.trim()} ${label}`);
       say(`已保存：${verdict} → ${label}，质检分 ${data.quality_index}`);
     } catch (err) { say(err.message, true); }
   }
@@ -117,9 +119,8 @@
   });
 
   document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === "?" ) { e.preventDefault(); help?.open ? help.close() : help?.showModal(); return; }
-    if (typing(e)) return;
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(e)) return;
+    if (e.key === "?") { e.preventDefault(); help?.open ? help.close() : help?.showModal(); return; }
     if (rows.length) {
       if (e.key === "j") { select(current + 1); e.preventDefault(); }
       else if (e.key === "k") { select(current - 1); e.preventDefault(); }
@@ -134,6 +135,8 @@
     else if (e.key === "p") pick(selected - 1);
     else if (e.key === "c" && selected >= 0) decide(items[selected], "confirm");
     else if (e.key === "o" && selected >= 0) decide(items[selected], "overturn");
-    else if (e.key === " " && player) { e.preventDefault(); player.paused ? player.play() : player.pause(); }
+    else if (e.key === " " && player && !e.target.closest("button, a, summary, audio")) {
+      e.preventDefault(); player.paused ? player.play() : player.pause();
+    }
   });
 })();
