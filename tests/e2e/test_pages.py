@@ -86,6 +86,7 @@ def test_keyboard_loop_and_help(page: Any, site: Site) -> None:
     page.keyboard.press("Shift+?")
     assert page.locator("#help").evaluate("d => d.open")
     page.keyboard.press("Escape")
+    page.evaluate("document.querySelector('#player').load()")  # headless Chromium may defer a preload
     page.wait_for_function("document.querySelector('#player').readyState >= 1")  # the recording is there
     page.keyboard.press(" ")
     page.wait_for_function("!document.querySelector('#player').paused")
