@@ -92,6 +92,8 @@ class AudioComparison(BaseModel):
     macro: ItemGap
     cer: float | None
     cer_per_call: dict[str, float]
+    differing: dict[str, list[str]] = {}
+    """Per call, the items whose verdict on the recording differs from the verdict on its text."""
 
     def max_gap(self) -> float:
         return max((g.gap for g in self.items.values() if g.gap is not None), default=0.0)
@@ -105,6 +107,9 @@ class AudioComparison(BaseModel):
             lines.append(
                 f"CER of the recognised turns: {self.cer:.4f} (pooled over {len(self.cer_per_call)})"
             )
+        for conv_id, items in self.differing.items():
+            cer = self.cer_per_call.get(conv_id)
+            lines.append(f"  {conv_id} (CER {_f(cer).strip()}): text and audio differ on {', '.join(items)}")
         return "\n".join(lines)
 
 
@@ -130,7 +135,28 @@ def compare(
         macro=_gap(text_rep.macro_agreement, audio_rep.macro_agreement),
         cer=pooled.cer if pooled is not None and pooled.ref_chars else None,
         cer_per_call={i: round(r.cer, 4) for i, r in sorted(cer_rows.items()) if i in both},
+        differing=_differing(text_pairs, audio_pairs, both),
     )
+
+
+def _differing(
+    text_pairs: list[LabelledResult], audio_pairs: list[LabelledResult], both: set[str]
+) -> dict[str, list[str]]:
+    """Which items get another verdict on the recording than on the text, per call."""
+    text = {r.id: r for _, r in text_pairs if r.id in both}
+    out: dict[str, list[str]] = {}
+    for _, audio in sorted(audio_pairs, key=lambda p: p[1].id):
+        ref = text.get(audio.id)
+        if ref is None:
+            continue
+        items = [
+            item
+            for item, res in ref.items.items()
+            if (other := audio.items.get(item)) is not None and other.verdict != res.verdict
+        ]
+        if items:
+            out[audio.id] = items
+    return out
 
 
 def _agreement(report: EvalReport, item: str) -> float | None:

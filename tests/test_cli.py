@@ -71,8 +71,8 @@ def test_eval_prints_table_and_fails_below_threshold(env: Path) -> None:
     ok = runner.invoke(app, ["eval", str(EXAMPLES / "conversations.jsonl"), "-t", "macro=0.5"])
     assert ok.exit_code == 0, ok.output
     assert "forbidden_phrase" in ok.output and "macro agreement" in ok.output
-    strict = runner.invoke(app, ["eval", str(EXAMPLES / "conversations.jsonl"), "-t", "confirmation=1.0"])
-    assert strict.exit_code == 1 and "confirmation" in strict.output
+    strict = runner.invoke(app, ["eval", str(EXAMPLES / "conversations.jsonl"), "-t", "empathy=1.0"])
+    assert strict.exit_code == 1 and "empathy" in strict.output
 
 
 def test_eval_without_labels_is_a_typed_error(env: Path) -> None:

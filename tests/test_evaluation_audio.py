@@ -27,6 +27,8 @@ def test_gap_is_text_minus_audio_on_shared_conversations() -> None:
     assert comp.items["closing"].gap == pytest.approx(1.0)
     assert comp.max_gap() == pytest.approx(1.0)
     assert comp.cer is None and "closing" in comp.to_table()
+    assert comp.differing == {"a": ["closing"]}  # which call moved which verdict
+    assert "a (CER -): text and audio differ on closing" in comp.to_table()
 
 
 def test_cer_is_per_speaker_for_stereo_and_in_time_order_for_mono(tmp_path: Path) -> None:

@@ -67,6 +67,8 @@ EVAL_FILES: tuple[str, ...] = (
 
 #: The internal hold-out set (issue 11): never trained on either; it lives with the code.
 HOLDOUT_DIR = PROJECT_DIR / "tests" / "data" / "holdout"
+#: The tuning set (issue 11): read by whoever tunes rules, so it is evaluation data too, never trained on.
+TUNING_DIR = PROJECT_DIR / "tests" / "data" / "tuning"
 
 SMP_MAP = {"neutral": "neu", "angry": "neg", "sad": "neg", "fear": "neg", "happy": "pos"}
 csv.field_size_limit(10_000_000)
@@ -290,7 +292,7 @@ def eval_keys(data_dir: Path, exclude_files: tuple[str, ...] = ()) -> set[str]:
             keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())
         else:
             log.warning("evaluation file %s not found; its texts cannot be excluded", path)
-    for path in sorted(HOLDOUT_DIR.glob("*.jsonl")):
+    for path in sorted([*HOLDOUT_DIR.glob("*.jsonl"), *TUNING_DIR.glob("*.jsonl")]):
         keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())
     return keys
 

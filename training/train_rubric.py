@@ -20,8 +20,11 @@ for it, never derived from ``conversations_dev``), so these models ship; judge t
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
+import random
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,12 +36,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 
-from qa_pipeline.classifiers.features import model_text
+from qa_pipeline.classifiers.features import model_text, pair_context_text, pair_own_text
 from qa_pipeline.classifiers.sklearn_model import ExportInfo, export_model
 from qa_pipeline.hashing import sha256_file
-from qa_pipeline.rubric.models import pair_text
+from qa_pipeline.rubric.models import pair_text, window_text
 from training import evaluate
 from training.cards import write_card
 from training.cli import setup_logging
@@ -60,52 +63,266 @@ LIMITS = [
     "Character n-grams only: no context beyond the turn (handling: the customer's turn and the reply).",
 ]
 EXAMPLES = PROJECT_DIR / "rubrics" / "examples"
+JDDC_REPLIES = "helpdesk_dialogues/jddc2018_train.dec"
+
+
+Row = dict[str, object]
+
+
+def _text(r: Row) -> list[tuple[str, str]]:
+    return [(str(r["text"]), str(r["label"]))]
+
+
+def _objection_pair(r: Row) -> list[tuple[str, str]]:
+    """objection_context / objection_dialogue: the agent's turn before and the customer's turn."""
+    return [(pair_text(str(r.get("agent", "")), str(r["customer"])), str(r["label"]))]
+
+
+def _objection_alone(r: Row) -> list[tuple[str, str]]:
+    """objection.jsonl has no agent turn: the pair's first half is empty, as for an opening turn."""
+    return [(pair_text("", str(r["text"])), str(r["label"]))]
+
+
+def _handling_dialogue(r: Row) -> list[tuple[str, str]]:
+    """An objection with its one or two replies: handled pairs join both replies (the answer may come
+    second); a dismissed objection makes each reply a dismissed example."""
+    if r.get("handled") is None or r.get("label") == "none":
+        return []
+    replies = [str(x) for x in r["replies"]]  # type: ignore[attr-defined]
+    if r["handled"]:
+        return [(pair_text(str(r["customer"]), window_text(replies)), "handled")]
+    return [(pair_text(str(r["customer"]), reply), "dismissed") for reply in replies]
+
+
+def _settled_customer_turn(r: Row) -> list[tuple[str, str]]:
+    """A customer turn of the mood files that is no objection: thanks or relief (pos), or a short
+    neutral answer (好的, 没了, 行那就这么办): closings the objection files hardly have."""
+    text = str(r["text"])
+    if r["label"] == "pos" or (r["label"] == "neu" and len(text) <= 12):
+        return [(pair_text(str(r.get("agent", "")), text), "none")]
+    return []
+
+
+def _empathy_alone(r: Row) -> list[tuple[str, str]]:
+    return [(pair_text("", str(r["text"])), str(r["label"]))]
+
+
+def _empathy_pair(r: Row) -> list[tuple[str, str]]:
+    return [(pair_text(str(r["customer"]), str(r["reply"])), str(r["label"]))]
+
+
+def _mood_pair(r: Row) -> list[tuple[str, str]]:
+    return [(pair_text(str(r.get("agent", "")), str(r["text"])), str(r["label"]))]
+
+
+def _confirmation(r: Row) -> list[tuple[str, str]]:
+    """The agent's last (up to three) turns joined; the customer's request is not read, since at the end
+    of a conversation the turn before is mostly thanks, not the request."""
+    turns = [str(t) for t in r["agent_turns"]]  # type: ignore[attr-defined]
+    return [(window_text(turns[-3:]), str(r["label"]))]
+
+
+def _borrow(field: str, their_label: str | None, ours: str) -> Callable[[Row], list[tuple[str, str]]]:
+    """Another task's rows lending a text field as examples of ``ours`` (e.g. rude refusals as
+    non-empathy), optionally only the rows with ``their_label``; a list field lends every element."""
+
+    def lend(r: Row) -> list[tuple[str, str]]:
+        if their_label is not None and r.get("label") != their_label:
+            return []
+        value = r[field]
+        texts = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        return [(t, ours) for t in texts if t.strip()]
+
+    return lend
+
+
+_PLACEHOLDER = re.compile(r"#E-s\[[^\]]*\]|\[(?!数字)[^\]]*x\]")
+
+
+def _jddc_agent_turns(path: Path) -> list[Row]:
+    """Real e-commerce agents' replies (JDDC ``.dec``; one line a reply, sentences comma-joined) with the
+    anonymisation placeholders taken out: weak ``ok`` examples of ordinary service speech."""
+    out: list[Row] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        for part in line.split(","):
+            text = _PLACEHOLDER.sub("", part).replace("[数字x]", "3").strip(" ’'~:：")
+            if len(text) >= 4:
+                out.append({"text": text})
+    return out
+
+
+@dataclass(frozen=True)
+class Source:
+    """One examples file and how its rows become (model input, label) pairs. ``shared`` files are read
+    from ``../shared/data`` (never copied here) and skipped with a warning when it is absent; ``cap``
+    keeps a seeded sample of that many rows."""
+
+    file: str
+    examples: Callable[[Row], list[tuple[str, str]]]
+    shared: Callable[[Path], list[Row]] | None = None
+    cap: int | None = None
 
 
 @dataclass(frozen=True)
 class RubricTask:
     name: str
-    file: str
-    text: Callable[[dict[str, str]], str]
-    # (other file, its label, label here): agent turns of another task as extra negatives, so that e.g. a
-    # rude refusal (never seen by the empathy model otherwise) is not read as empathy
-    borrow: tuple[str, str, str] | None = None
+    sources: tuple[Source, ...]
+    purpose: str
+    # the labels a rule looks for, when not "all but none/dismissed/ok" (mood: only neg triggers)
+    positive: tuple[str, ...] | None = None
+    pair_features: bool = False  # separate features for the two halves of a pair (build_model)
+
+    @property
+    def files(self) -> list[str]:
+        """The task's own example files (``rubrics/examples``), not the shared data it borrows."""
+        return [s.file for s in self.sources if s.shared is None]
 
 
 TASKS = (
-    RubricTask("objection", "objection.jsonl", lambda r: r["text"]),
-    RubricTask("handling", "handling.jsonl", lambda r: pair_text(r["objection"], r["reply"])),
-    RubricTask("empathy", "empathy.jsonl", lambda r: r["text"], ("forbidden.jsonl", "forbidden", "none")),
-    RubricTask("forbidden", "forbidden.jsonl", lambda r: r["text"], ("empathy.jsonl", "empathy", "ok")),
+    RubricTask("objection", (Source("objection.jsonl", _text),), PURPOSES["objection"]),
+    RubricTask(
+        "handling",
+        (Source("handling.jsonl", lambda r: [(pair_text(str(r["objection"]), str(r["reply"])), str(r["label"]))]),),
+        PURPOSES["handling"],
+    ),
+    RubricTask(
+        "empathy",
+        (Source("empathy.jsonl", _text), Source("forbidden.jsonl", _borrow("text", "forbidden", "none"))),
+        PURPOSES["empathy"],
+    ),
+    RubricTask(
+        "forbidden",
+        (Source("forbidden.jsonl", _text), Source("empathy.jsonl", _borrow("text", "empathy", "ok"))),
+        PURPOSES["forbidden"],
+    ),
+    # issue 11: context-aware models, trained on more varied examples (rubrics/examples/README.md)
+    RubricTask(
+        "objection-pair",
+        (
+            Source("objection_context.jsonl", _objection_pair),
+            Source("objection_dialogue.jsonl", _objection_pair),
+            Source("objection.jsonl", _objection_alone),
+            Source("customer_mood.jsonl", _settled_customer_turn),
+            Source("customer_mood_2.jsonl", _settled_customer_turn),
+        ),
+        "Whether a customer turn is an objection to what the agent just said, and its type; reads "
+        "`<agent turn before> || <customer turn>`.",
+    ),
+    RubricTask(
+        "handling-2",
+        (
+            Source("handling.jsonl", lambda r: [(pair_text(str(r["objection"]), str(r["reply"])), str(r["label"]))]),
+            Source("objection_dialogue.jsonl", _handling_dialogue),
+        ),
+        PURPOSES["handling"],
+    ),
+    RubricTask(
+        "empathy-pair",
+        (
+            Source("empathy_context.jsonl", _empathy_pair),
+            Source("empathy.jsonl", _empathy_alone),
+        ),
+        "Whether the agent's reply soothes the customer (apology, empathy, reassurance); reads "
+        "`<customer turn> || <agent reply>`.",
+        pair_features=True,
+    ),
+    RubricTask(
+        "mood-pair",
+        (Source("customer_mood.jsonl", _mood_pair), Source("customer_mood_2.jsonl", _mood_pair)),
+        "A customer turn's mood in service context (neg / neu / pos); reads `<agent turn before> || "
+        "<customer turn>`. Triggers the empathy item.",
+        positive=("neg",),
+        pair_features=True,
+    ),
+    RubricTask(
+        "confirmation-window",
+        (
+            Source("confirmation.jsonl", _confirmation),
+            Source("confirmation_dialogue.jsonl", _confirmation),
+            # brush-offs and banned phrases state no outcome either: without them, any ending that is
+            # not a polite vague promise looked like a recap
+            Source("handling.jsonl", _borrow("reply", "dismissed", "none")),
+            Source("forbidden.jsonl", _borrow("text", "forbidden", "none")),
+        ),
+        "Whether the agent's last turns restate the outcome or next step; reads the agent's last "
+        "three turns joined.",
+    ),
+    RubricTask(
+        "forbidden-2",
+        (
+            Source("forbidden.jsonl", _text),
+            Source("forbidden_disguised.jsonl", _text),
+            Source("forbidden_agent_turns.jsonl", _text),
+            Source("empathy.jsonl", _borrow("text", "empathy", "ok")),
+            # ordinary agent speech, so that short questions and closings are not read as banned
+            Source("handling.jsonl", _borrow("reply", "handled", "ok")),
+            Source("confirmation.jsonl", _borrow("agent_turns", None, "ok")),
+            Source("empathy_context.jsonl", _borrow("reply", None, "ok")),
+            Source(JDDC_REPLIES, _borrow("text", None, "ok"), shared=_jddc_agent_turns, cap=4000),
+        ),
+        PURPOSES["forbidden"] + " Trained with the disguised banned phrases too.",
+    ),
 )
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
+def _rows(path: Path) -> list[Row]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def read_examples(path: Path, task: RubricTask) -> tuple[list[str], list[str]]:
-    """The task's examples, plus the borrowed negatives from its sibling file."""
-    rows = _rows(path)
-    texts, labels = [task.text(r) for r in rows], [str(r["label"]) for r in rows]
-    if task.borrow is not None:
-        other, their_label, ours = task.borrow
-        extra = [r["text"] for r in _rows(path.parent / other) if r["label"] == their_label]
-        seen = set(texts)
-        texts += [t for t in extra if t not in seen]
-        labels += [ours] * (len(texts) - len(labels))
-    return texts, labels
+def _source_rows(folder: Path, source: Source, seed: int) -> list[Row]:
+    if source.shared is None:
+        return _rows(folder / source.file)
+    path = default_data_dir() / source.file
+    if not path.is_file():
+        log.warning("%s not found: trained without it", path)
+        return []
+    rows = source.shared(path)
+    if source.cap is not None and len(rows) > source.cap:
+        rows = random.Random(seed).sample(rows, source.cap)
+    return rows
 
 
-def build_model(C: float = 4.0) -> Pipeline:
-    features = TfidfVectorizer(
-        analyzer="char",
-        preprocessor=model_text,
-        ngram_range=(1, 4),
-        sublinear_tf=True,
-        min_df=1,
-        dtype=np.float32,
+@dataclass
+class Examples:
+    texts: list[str]
+    labels: list[str]
+    groups: list[str]  # the source file (one writer each), for leave-one-writer-out
+    industries: list[str]
+
+
+def read_examples(folder: Path, task: RubricTask, seed: int = 13) -> Examples:
+    """The task's examples from all its files; a text seen before (in an earlier file) is skipped."""
+    out = Examples([], [], [], [])
+    seen: set[str] = set()
+    for source in task.sources:
+        for row in _source_rows(folder, source, seed):
+            for text, label in source.examples(row):
+                if text in seen:
+                    continue
+                seen.add(text)
+                out.texts.append(text)
+                out.labels.append(label)
+                out.groups.append(source.file)
+                out.industries.append(str(row.get("industry", "")))
+    return out
+
+
+def _chars(preprocessor: Callable[[str], str], top: int) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        analyzer="char", preprocessor=preprocessor, ngram_range=(1, top), sublinear_tf=True, dtype=np.float32
     )
+
+
+def build_model(C: float = 4.0, pair_features: bool = False) -> Pipeline:
+    """Character n-gram TF-IDF + calibrated logistic regression. With ``pair_features`` the turn judged
+    and the turn it answers get features of their own (the context at half weight): in one bag, a long
+    agent turn drowned a short customer turn, and 没了 after "anything else?" read as an objection."""
+    features: TfidfVectorizer | FeatureUnion = _chars(model_text, 4)
+    if pair_features:
+        features = FeatureUnion(
+            [("own", _chars(pair_own_text, 4)), ("context", _chars(pair_context_text, 3))],
+            transformer_weights={"own": 1.0, "context": 0.5},
+        )
     # a few hundred examples leave a regularised LR under-confident (ECE ~0.2): sigmoid calibration on
     # inner folds brings its probabilities in line with its accuracy
     clf = CalibratedClassifierCV(
@@ -114,59 +331,160 @@ def build_model(C: float = 4.0) -> Pipeline:
     return Pipeline([("features", features), ("clf", clf)])
 
 
-def cross_validate(texts: list[str], labels: list[str], folds: int, seed: int) -> evaluate.Report:
-    """Out-of-fold predictions of a fresh model: accuracy, macro-F1, per-class F1, ECE, confusion."""
+Make = Callable[[], Pipeline]
+
+
+def _oof_probs(
+    texts: list[str], labels: list[str], folds: int, seed: int, make: Make
+) -> tuple[np.ndarray, list[str]]:
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    probs = cross_val_predict(build_model(), texts, labels, cv=cv, method="predict_proba")
-    classes = sorted(set(labels))
+    probs = cross_val_predict(make(), texts, labels, cv=cv, method="predict_proba")
+    return probs, sorted(set(labels))
+
+
+def positive_threshold(
+    probs: np.ndarray, classes: list[str], labels: list[str], positive: tuple[str, ...]
+) -> float:
+    """The decision rule fixed before any conversation is scored: the cut-off on P(``positive``) that
+    maximises the out-of-fold F1 of "positive vs the rest" on the examples."""
+    cols = [classes.index(c) for c in positive if c in classes]
+    if not cols:
+        return 0.5
+    pos = probs[:, cols].sum(axis=1)
+    truth = np.array([lab in positive for lab in labels])
+    best, best_f1 = 0.5, -1.0
+    for cut in np.arange(0.1, 0.96, 0.05):
+        pred = pos >= cut
+        f1 = f1_score(truth, pred, zero_division=0)
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = float(round(cut, 2)), f1
+    return best
+
+
+def cross_validate(
+    ex: Examples, folds: int, seed: int, positive: tuple[str, ...], make: Make = build_model
+) -> evaluate.Report:
+    """Out-of-fold predictions of a fresh model: accuracy, macro-F1, per-class F1, ECE, confusion,
+    and the F1-best cut-off for the positive labels."""
+    probs, classes = _oof_probs(ex.texts, ex.labels, folds, seed, make)
     pred = [classes[i] for i in probs.argmax(axis=1)]
-    correct = np.array([p == t for p, t in zip(pred, labels, strict=True)], dtype=float)
+    correct = np.array([p == t for p, t in zip(pred, ex.labels, strict=True)], dtype=float)
     report = evaluate.Report()
     values = {
-        "accuracy": accuracy_score(labels, pred),
-        "macro_f1": f1_score(labels, pred, average="macro"),
+        "accuracy": accuracy_score(ex.labels, pred),
+        "macro_f1": f1_score(ex.labels, pred, average="macro"),
         "ece": evaluate.expected_calibration_error(probs.max(axis=1), correct),
-        "n": len(labels),
+        "n": len(ex.labels),
+        "threshold": positive_threshold(probs, classes, ex.labels, positive),
     }
-    per_class = f1_score(labels, pred, labels=classes, average=None, zero_division=0)
+    per_class = f1_score(ex.labels, pred, labels=classes, average=None, zero_division=0)
     values |= {f"f1_{c}": f for c, f in zip(classes, per_class, strict=True)}
     report.add("cv", values)
-    report.confusion["cv"] = evaluate._confusion("cross-validated", labels, pred, classes)
+    report.confusion["cv"] = evaluate._confusion("cross-validated", ex.labels, pred, classes)
     return report
 
 
-def _without_evaluation_texts(texts: list[str], labels: list[str]) -> tuple[list[str], list[str]]:
-    """Drop any example that is a turn of an evaluation file (the dev dialogues, the hold-out set)."""
+#: metric names must be ASCII (MLflow): the examples' industries by their English names
+INDUSTRIES = {
+    "电信": "telecom", "银行": "banking", "电商": "ecommerce", "物流": "logistics", "保险": "insurance",
+    "旅行": "travel", "外卖": "food_delivery", "医疗": "healthcare", "教育": "education", "汽车": "car",
+    "水电燃气": "utilities", "政务": "government", "游戏": "games", "物业": "property",
+}  # fmt: skip
+
+
+def _group_name(group: str) -> str:
+    if group.endswith(".jsonl"):
+        return Path(group).stem
+    return INDUSTRIES.get(group) or re.sub(r"[^A-Za-z0-9_]+", "_", group) or "other"
+
+
+def leave_one_out(
+    ex: Examples, by: list[str], positive: tuple[str, ...], make: Make = build_model
+) -> dict[str, float]:
+    """Train without one group (a writer's file, or an industry), score that group: positive-vs-negative
+    F1 at the 0.5 cut-off and accuracy per left-out group. Groups under 30 examples, or of one label
+    (a file lending negatives), are skipped."""
+    out: dict[str, float] = {}
+    for group in sorted(set(by)):
+        test = [i for i, g in enumerate(by) if g == group]
+        train = [i for i, g in enumerate(by) if g != group]
+        if len(test) < 30 or min(len({ex.labels[i] for i in idx}) for idx in (test, train)) < 2:
+            continue
+        model = make().fit([ex.texts[i] for i in train], [ex.labels[i] for i in train])
+        pred = model.predict([ex.texts[i] for i in test])
+        truth = [ex.labels[i] for i in test]
+        name = _group_name(group)
+        out[f"{name}_accuracy"] = accuracy_score(truth, pred)
+        out[f"{name}_f1"] = f1_score(
+            [t in positive for t in truth], [p in positive for p in pred], zero_division=0
+        )
+    return out
+
+
+def _leaks(text: str, keys: set[str]) -> bool:
+    """A model input leaks an evaluation file when its own turn is an evaluation turn, or a context part
+    of 8 characters or more is."""
+    *context, own = re.split(r" \|\|? ", text)
+    return normalise(own) in keys or any(len(p) >= 8 and normalise(p) in keys for p in context)
+
+
+def _without_evaluation_texts(ex: Examples) -> Examples:
+    """Drop any example that holds a turn of an evaluation file (dev dialogues, hold-out, tuning set)."""
     keys = eval_keys(default_data_dir())
-    kept = [(t, lab) for t, lab in zip(texts, labels, strict=True) if normalise(t) not in keys]
-    if len(kept) < len(texts):
-        log.info("dropped %d examples found in evaluation files", len(texts) - len(kept))
-    return [t for t, _ in kept], [lab for _, lab in kept]
+    keep = [i for i, t in enumerate(ex.texts) if not _leaks(t, keys)]
+    if len(keep) < len(ex.texts):
+        log.info("dropped %d examples found in evaluation files", len(ex.texts) - len(keep))
+    pick = lambda xs: [xs[i] for i in keep]  # noqa: E731
+    return Examples(pick(ex.texts), pick(ex.labels), pick(ex.groups), pick(ex.industries))
+
+
+def positive_labels(task: RubricTask, labels: list[str]) -> tuple[str, ...]:
+    """What the task's rules look for: its ``positive``, else every class but the one meaning
+    "nothing to flag" (none, dismissed or ok)."""
+    if task.positive is not None:
+        return task.positive
+    classes = sorted(set(labels))
+    negative = next((c for c in ("none", "dismissed", "ok") if c in classes), classes[0])
+    return tuple(c for c in classes if c != negative)
+
+
+def _data_files(examples: Path, task: RubricTask) -> dict[str, str]:
+    files = {f"rubrics/examples/{f}": sha256_file(examples / f) for f in task.files}
+    for source in task.sources:
+        if source.shared is not None and (default_data_dir() / source.file).is_file():
+            files[source.file] = sha256_file(default_data_dir() / source.file)
+    return files
 
 
 def train_one(task: RubricTask, examples: Path, models_dir: Path, folds: int, seed: int) -> dict[str, float]:
-    path = examples / task.file
-    texts, labels = read_examples(path, task)
-    texts, labels = _without_evaluation_texts(texts, labels)
-    report = cross_validate(texts, labels, folds, seed)
-    model = build_model().fit(texts, labels)
+    ex = _without_evaluation_texts(read_examples(examples, task, seed))
+    positive = positive_labels(task, ex.labels)
+    make = functools.partial(build_model, pair_features=task.pair_features)
+    report = cross_validate(ex, folds, seed, positive, make)
+    if len(set(ex.groups)) > 1:
+        report.add("lowo", leave_one_out(ex, ex.groups, positive, make))
+    if len({i for i in ex.industries if i}) > 1:
+        report.add("loio", leave_one_out(ex, [i or "none" for i in ex.industries], positive, make))
+    model = make().fit(ex.texts, ex.labels)
     out = models_dir / f"rubric-{task.name}"
     info = ExportInfo(
         name=f"rubric-{task.name}",
-        data_files={f"rubrics/examples/{task.file}": sha256_file(path)},
+        data_files=_data_files(examples, task),
         metrics=report.metrics,
-        params={"features": "char 1-4 tf-idf", "C": 4.0, "folds": folds},
+        params={"features": "char 1-4 tf-idf" + (" (own) + char 1-3 (context, x0.5)" if task.pair_features else ""), "C": 4.0, "folds": folds, "positive": ",".join(positive)},
     )
     meta = export_model(model, out, info)
-    write_card(out, meta, PURPOSES[task.name], LIMITS)
+    write_card(out, meta, task.purpose, LIMITS)
     with start_run("rubric", task.name):
         log_report(info.params, report, out, meta)
     log.info(
-        "%s: %d examples, cv accuracy %.3f, macro-F1 %.3f -> %s",
+        "%s: %d examples, cv accuracy %.3f, macro-F1 %.3f, F1-best cut-off %.2f on P(%s) -> %s",
         task.name,
-        len(texts),
+        len(ex.texts),
         report.metrics["cv_accuracy"],
         report.metrics["cv_macro_f1"],
+        report.metrics["cv_threshold"],
+        "|".join(positive),
         out,
     )
     return report.metrics
@@ -186,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging()
     tasks = [t for t in TASKS if not args.task or t.name in args.task]
-    missing = [t.file for t in tasks if not (args.examples / t.file).is_file()]
+    missing = sorted({f for t in tasks for f in t.files if not (args.examples / f).is_file()})
     if missing:
         log.error("missing example files in %s: %s", args.examples, ", ".join(missing))
         return 2

@@ -40,6 +40,24 @@ def model_text(text: str) -> str:
     return _NUMBER.sub(NUMBER_TOKEN, normalise_text(text))
 
 
+PAIR_SEP = " || "
+
+
+NO_CONTEXT = "∅"
+
+
+def pair_context_text(text: str) -> str:
+    """The first half of a pair input (the turn answered), as the features see it; :data:`NO_CONTEXT`
+    when it is empty (the customer spoke first) or the input is no pair."""
+    before, _, _ = text.rpartition(PAIR_SEP)
+    return model_text(before) or NO_CONTEXT
+
+
+def pair_own_text(text: str) -> str:
+    """The second half of a pair input (the turn judged), or the whole input when it is no pair."""
+    return model_text(text.rpartition(PAIR_SEP)[2])
+
+
 @functools.lru_cache(maxsize=4096)
 def model_tokens(text: str) -> tuple[str, ...]:
     """jieba tokens of :func:`model_text` (whitespace dropped), cut with jieba's main dictionary only.

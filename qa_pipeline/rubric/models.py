@@ -9,14 +9,16 @@ previous customer (or agent, ``pair_with``) turn and the turn, as ``training.tra
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from qa_pipeline.classifiers.base import TextClassifier
+from qa_pipeline.classifiers.features import PAIR_SEP
 from qa_pipeline.rubric.rules import ClassifierRule
 from qa_pipeline.rubric.schema import Rubric
 from qa_pipeline.types import Conversation, Prediction
 
-PAIR_SEP = " || "
+TURN_SEP = " | "
 Preds = dict[str, list[Prediction | None]]
 
 
@@ -34,16 +36,22 @@ def classifier_rules(rubric: Rubric) -> list[ClassifierRule]:
     return list(found.values())
 
 
+def window_text(texts: Sequence[str]) -> str:
+    """What a window model reads: a speaker's consecutive turns, oldest first."""
+    return TURN_SEP.join(texts)
+
+
 def model_inputs(conv: Conversation, rule: ClassifierRule) -> list[str | None]:
     """Per turn: the text the rule's model reads, or None when the turn is out of its speaker scope."""
     out: list[str | None] = []
-    last = {"customer": "", "agent": ""}
+    said: dict[str, list[str]] = {"customer": [""], "agent": [""]}
     for turn in conv.turns:
         if rule.speaker in ("any", turn.speaker):
-            out.append(pair_text(last[rule.pair_with], turn.text) if rule.pair else turn.text)
+            own = window_text([*said[turn.speaker][1:], turn.text][-rule.window :]) if rule.window else turn.text
+            out.append(pair_text(said[rule.pair_with][-1], own) if rule.pair else own)
         else:
             out.append(None)
-        last[turn.speaker] = turn.text
+        said[turn.speaker].append(turn.text)
     return out
 
 
@@ -63,8 +71,24 @@ class RubricModels:
         out: list[Preds] = [{} for _ in convs]
         for rule in self.rules:
             inputs = [model_inputs(conv, rule) for conv in convs]
-            flat = [text for per_conv in inputs for text in per_conv if text is not None]
-            preds = iter(self.classifiers[rule.model].predict(flat))
+            variants = [sentence_variants(t) if rule.sentences else [t] for c in inputs for t in c if t is not None]
+            preds = iter(self.classifiers[rule.model].predict([v for vs in variants for v in vs]))
+            best = iter([_best([next(preds) for _ in vs], rule.labels) for vs in variants])
             for slots, per_conv in zip(out, inputs, strict=True):
-                slots[rule.key] = [next(preds) if text is not None else None for text in per_conv]
+                slots[rule.key] = [next(best) if text is not None else None for text in per_conv]
         return out
+
+
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])")
+
+
+def sentence_variants(text: str) -> list[str]:
+    """The model input, then (when the turn has several sentences) one input per sentence of the
+    turn's own part; a pair's first half stays with each sentence."""
+    before, sep, own = text.rpartition(PAIR_SEP)
+    parts = [p for p in _SENTENCE_END.split(own) if len(p.strip()) > 1]
+    return [text, *(f"{before}{sep}{p}" for p in parts)] if len(parts) > 1 else [text]
+
+
+def _best(preds: list[Prediction], labels: Sequence[str]) -> Prediction:
+    return max(preds, key=lambda p: sum(p.probs.get(label, 0.0) for label in labels))

@@ -265,11 +265,13 @@ class SentimentRule(RuleBase):
     label: str
     min_prob: float = Field(default=0.5, ge=0, le=1)
 
-    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+    def probability(self, ctx: MatchContext, i: int) -> float | None:
         pred = ctx.turn(i).sentiment
-        if pred is None or pred.probs.get(self.label, 0.0) < self.min_prob:
-            return []
-        return [Hit(i, "", self.id, -1, pred.probs[self.label])]
+        return None if pred is None else pred.probs.get(self.label, 0.0)
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        prob = self.probability(ctx, i)
+        return [] if prob is None or prob < self.min_prob else [Hit(i, "", self.id, -1, prob)]
 
 
 class ClassifierRule(RuleBase):
@@ -277,7 +279,8 @@ class ClassifierRule(RuleBase):
     with total probability at least ``min_prob``. With ``pair`` the model reads an earlier turn and
     this turn together: the previous customer turn (``pair_with: customer``, e.g. was the customer's
     objection handled) or the previous agent turn (``pair_with: agent``, e.g. is this customer turn
-    pushback on what the agent just said). The rubric stage runs the models over a whole batch first
+    pushback on what the agent just said). With ``window`` the model reads the speaker's last turns
+    joined (:data:`~qa_pipeline.rubric.models.TURN_SEP`). The rubric stage runs the models over a whole batch first
     (:mod:`qa_pipeline.rubric.models`)."""
 
     type: Literal["classifier"]
@@ -286,21 +289,38 @@ class ClassifierRule(RuleBase):
     min_prob: float = Field(default=0.5, ge=0, le=1)
     pair: bool = False
     pair_with: Literal["customer", "agent"] = "customer"
+    window: int | None = Field(
+        default=None,
+        ge=2,
+        le=8,
+        description="read this turn joined with the same speaker's previous window-1 turns, oldest first "
+        "(e.g. did the agent's last turns restate the outcome); combined with `pair`, that joined text "
+        "is the second half of the pair",
+    )
+    sentences: bool = Field(
+        default=False,
+        description="also read each sentence of the turn alone and keep the highest probability: one "
+        "soothing clause in a long, businesslike reply is not averaged away",
+    )
     review: bool = Field(
         default=False, description="a fail resting only on this rule's hits becomes `review`"
     )
 
     @property
     def key(self) -> str:
-        return f"{self.model}|{f'pair-{self.pair_with}' if self.pair else 'turn'}|{self.speaker}"
+        context = f"pair-{self.pair_with}" if self.pair else "turn"
+        window = f"|window-{self.window}" if self.window else ""
+        split = "|sentences" if self.sentences else ""
+        return f"{self.model}|{context}{window}{split}|{self.speaker}"
 
-    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+    def probability(self, ctx: MatchContext, i: int) -> float | None:
         preds = ctx.model_preds.get(self.key)
         pred = preds[i] if preds is not None and i < len(preds) else None
-        if pred is None:
-            return []
-        prob = sum(pred.probs.get(label, 0.0) for label in self.labels)
-        return [Hit(i, ctx.turn(i).text[:60], self.id, -1, prob)] if prob >= self.min_prob else []
+        return None if pred is None else sum(pred.probs.get(label, 0.0) for label in self.labels)
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        prob = self.probability(ctx, i)
+        return [Hit(i, ctx.turn(i).text[:60], self.id, -1, prob)] if prob is not None and prob >= self.min_prob else []
 
 
 MetricName = Literal["silence_before", "overlap_s", "reply_gap"]
@@ -420,6 +440,25 @@ class AnyOf(RuleBase):
         return list(self.rules)
 
 
+class Mean(RuleBase):
+    """The mean probability of several models (``sentiment`` or ``classifier`` rules, their own
+    ``min_prob`` ignored) is at least ``min_prob``: two models trained on different data disagree in
+    different places, and their mean is steadier than either."""
+
+    type: Literal["mean"]
+    rules: list[SentimentRule | ClassifierRule] = Field(min_length=2)
+    min_prob: float = Field(default=0.5, ge=0, le=1)
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        probs = [p for r in self.rules if r.in_scope(ctx, i) and (p := r.probability(ctx, i)) is not None]
+        if not probs or (mean := sum(probs) / len(probs)) < self.min_prob:
+            return []
+        return [Hit(i, ctx.turn(i).text[:60], self.id, -1, mean)]
+
+    def children(self) -> list[RuleBase]:
+        return list(self.rules)
+
+
 class Not(RuleBase):
     """The child does not match the turn (the turn itself is the hit)."""
 
@@ -445,6 +484,7 @@ Rule = Annotated[
     | Previous
     | All
     | AnyOf
+    | Mean
     | Not,
     Field(discriminator="type"),
 ]

@@ -60,11 +60,22 @@ def test_one_predict_call_per_rule_for_a_whole_batch_and_threshold() -> None:
     assert r.find(MatchContext(conv=convs[1], model_preds=preds[1])) == []
 
 
-def test_default_rubric_loads_its_shipped_classifiers() -> None:
-    settings = Settings()
+@pytest.mark.parametrize(
+    ("rubric", "expected"),
+    [
+        (
+            None,
+            {"rubric-objection-pair", "rubric-handling-2", "rubric-empathy-pair", "rubric-mood-pair",
+             "rubric-confirmation-window", "rubric-forbidden-2"},
+        ),  # the archived scorecard still runs on the models it shipped with (bench.generalisation "before")
+        (PROJECT_DIR / "rubrics" / "archive" / "default-1.0.0.yaml", {"rubric-empathy", "rubric-handling", "rubric-forbidden"}),
+    ],
+)  # fmt: skip
+def test_rubrics_load_their_shipped_classifiers(rubric: Path | None, expected: set[str]) -> None:
+    settings = Settings() if rubric is None else Settings(rubric=rubric)
     stage = registry.build("rubric", {}, BuildContext(settings=settings))
     names = set(stage.models.classifiers)  # type: ignore[attr-defined]
-    assert {"rubric-empathy", "rubric-handling", "rubric-forbidden"} <= names
+    assert names == expected
     for name in names:
         assert (PROJECT_DIR / "models" / name / "metadata.json").is_file()
 
@@ -81,7 +92,7 @@ def test_disguised_forbidden_phrase_is_caught_by_the_trained_model(tmp_path: Pat
     settings = Settings()
     pipeline_stage = registry.build("rubric", {}, BuildContext(settings=settings))
     models = pipeline_stage.models  # type: ignore[attr-defined]
-    preds = models.classifiers["rubric-forbidden"].predict(["早干嘛去了，现在才想起来问", "我帮您查一下物流"])
+    preds = models.classifiers["rubric-forbidden-2"].predict(["早干嘛去了，现在才想起来问", "我帮您查一下物流"])
     assert preds[0].probs["forbidden"] > 0.5 > preds[1].probs["forbidden"]
     with pytest.raises(ValueError):
         rule(min_prob=2.0)
@@ -132,3 +143,81 @@ def test_pair_with_agent_reads_the_agent_turn_before() -> None:
     ]
     customer = rule.model_copy(update={"pair_with": "customer"})
     assert model_inputs(conv, customer)[2] == pair_text("我要退订", "那也太贵了") and customer.key != rule.key
+
+
+def test_window_joins_the_speakers_last_turns_oldest_first() -> None:
+    from qa_pipeline.rubric.models import model_inputs, pair_text, window_text
+    from qa_pipeline.rubric.rules import ClassifierRule
+    from tests.rubric.conftest import make_conv
+
+    conv = make_conv(
+        [
+            ("agent", "您好"),
+            ("customer", "我要改地址"),
+            ("agent", "已改到朝阳区"),
+            ("customer", "好的谢谢"),
+            ("agent", "明天送到，还有别的吗"),
+        ]
+    )
+    rule = ClassifierRule(type="classifier", model="m", labels=["restated"], speaker="agent", window=2)
+    assert model_inputs(conv, rule) == [
+        "您好",
+        None,
+        window_text(["您好", "已改到朝阳区"]),
+        None,
+        window_text(["已改到朝阳区", "明天送到，还有别的吗"]),
+    ]
+    paired = rule.model_copy(update={"pair": True})
+    assert model_inputs(conv, paired)[4] == pair_text("好的谢谢", window_text(["已改到朝阳区", "明天送到，还有别的吗"]))
+    assert len({rule.key, paired.key, rule.model_copy(update={"window": None}).key}) == 3
+
+
+def test_sentences_keep_the_best_sentence_of_a_long_turn() -> None:
+    from qa_pipeline.rubric.models import sentence_variants
+
+    assert sentence_variants(pair_text("太慢了", "确实久了。我帮您催。")) == [
+        pair_text("太慢了", "确实久了。我帮您催。"),
+        pair_text("太慢了", "确实久了。"),
+        pair_text("太慢了", "我帮您催。"),
+    ]
+    assert sentence_variants("一句话") == ["一句话"]
+    r = rule(sentences=True, min_prob=0.5)
+    whole = rule(min_prob=0.5)
+    turns = [("agent", "规定")]
+
+    class _Short(_Keyword):  # 'yes' only when the word is most of the text
+        def _forward(self, texts: list[str]) -> Probs:
+            p = np.array([0.9 if self.word in t and len(t) < 6 else 0.1 for t in texts])
+            return np.stack([p, 1 - p], axis=1)
+
+    c = conv(("agent", "您好，这边查到了订单。规定。"), *turns)
+    preds = RubricModels({"m": _Short("规定")}, [r, whole]).predict([c])[0]
+    ctx = MatchContext(conv=c, model_preds=preds)
+    assert [h.turn for h in r.find(ctx)] == [0, 1] and [h.turn for h in whole.find(ctx)] == [1]
+
+
+def test_mean_rule_averages_model_probabilities() -> None:
+    from qa_pipeline.rubric.rules import Mean
+    from qa_pipeline.types import Prediction
+
+    mean = Mean.model_validate(
+        {"type": "mean", "min_prob": 0.6, "rules": [
+            {"type": "classifier", "model": "m", "labels": ["yes"]},
+            {"type": "sentiment", "label": "neg"},
+        ]}
+    )  # fmt: skip
+    c = conv(("customer", "规定"), ("customer", "规定"), ("customer", "好的"))
+    c.turns[0].sentiment = Prediction(label="neg", probs={"neg": 0.5, "neu": 0.5})  # mean 0.7
+    c.turns[1].sentiment = Prediction(label="neu", probs={"neg": 0.1, "neu": 0.9})  # mean 0.5
+    c.turns[2].sentiment = Prediction(label="neg", probs={"neg": 0.95, "neu": 0.05})  # mean 0.525
+    preds = RubricModels({"m": _Keyword("规定")}, classifier_rules_of(mean)).predict([c])[0]
+    hits = mean.find(MatchContext(conv=c, model_preds=preds))
+    assert [h.turn for h in hits] == [0] and hits[0].score == pytest.approx(0.7)
+    with pytest.raises(ValueError):
+        Mean.model_validate({"type": "mean", "rules": [{"type": "sentiment", "label": "neg"}]})
+
+
+def classifier_rules_of(rule: object) -> list[ClassifierRule]:
+    from qa_pipeline.rubric.rules import walk
+
+    return [r for r in walk(rule) if isinstance(r, ClassifierRule)]  # type: ignore[arg-type]
