@@ -23,7 +23,6 @@ import argparse
 import functools
 import json
 import logging
-import random
 import re
 import sys
 from collections.abc import Callable
@@ -63,7 +62,6 @@ LIMITS = [
     "Character n-grams only: no context beyond the turn (handling: the customer's turn and the reply).",
 ]
 EXAMPLES = PROJECT_DIR / "rubrics" / "examples"
-JDDC_REPLIES = "helpdesk_dialogues/jddc2018_train.dec"
 
 
 Row = dict[str, object]
@@ -136,31 +134,14 @@ def _borrow(field: str, their_label: str | None, ours: str) -> Callable[[Row], l
     return lend
 
 
-_PLACEHOLDER = re.compile(r"#E-s\[[^\]]*\]|\[(?!数字)[^\]]*x\]")
-
-
-def _jddc_agent_turns(path: Path) -> list[Row]:
-    """Real e-commerce agents' replies (JDDC ``.dec``; one line a reply, sentences comma-joined) with the
-    anonymisation placeholders taken out: weak ``ok`` examples of ordinary service speech."""
-    out: list[Row] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        for part in line.split(","):
-            text = _PLACEHOLDER.sub("", part).replace("[数字x]", "3").strip(" ’'~:：")
-            if len(text) >= 4:
-                out.append({"text": text})
-    return out
-
-
 @dataclass(frozen=True)
 class Source:
-    """One examples file and how its rows become (model input, label) pairs. ``shared`` files are read
-    from ``../shared/data`` (never copied here) and skipped with a warning when it is absent; ``cap``
-    keeps a seeded sample of that many rows."""
+    """One examples file of ``rubrics/examples`` and how its rows become (model input, label) pairs.
+    Only the project's own hand-written files: a model trained on research-only dialogues (JDDC, STC-3)
+    could not ship."""
 
     file: str
     examples: Callable[[Row], list[tuple[str, str]]]
-    shared: Callable[[Path], list[Row]] | None = None
-    cap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -174,15 +155,19 @@ class RubricTask:
 
     @property
     def files(self) -> list[str]:
-        """The task's own example files (``rubrics/examples``), not the shared data it borrows."""
-        return [s.file for s in self.sources if s.shared is None]
+        return list(dict.fromkeys(s.file for s in self.sources))
 
 
 TASKS = (
     RubricTask("objection", (Source("objection.jsonl", _text),), PURPOSES["objection"]),
     RubricTask(
         "handling",
-        (Source("handling.jsonl", lambda r: [(pair_text(str(r["objection"]), str(r["reply"])), str(r["label"]))]),),
+        (
+            Source(
+                "handling.jsonl",
+                lambda r: [(pair_text(str(r["objection"]), str(r["reply"])), str(r["label"]))],
+            ),
+        ),
         PURPOSES["handling"],
     ),
     RubricTask(
@@ -211,7 +196,10 @@ TASKS = (
     RubricTask(
         "handling-2",
         (
-            Source("handling.jsonl", lambda r: [(pair_text(str(r["objection"]), str(r["reply"])), str(r["label"]))]),
+            Source(
+                "handling.jsonl",
+                lambda r: [(pair_text(str(r["objection"]), str(r["reply"])), str(r["label"]))],
+            ),
             Source("objection_dialogue.jsonl", _handling_dialogue),
         ),
         PURPOSES["handling"],
@@ -258,7 +246,6 @@ TASKS = (
             Source("handling.jsonl", _borrow("reply", "handled", "ok")),
             Source("confirmation.jsonl", _borrow("agent_turns", None, "ok")),
             Source("empathy_context.jsonl", _borrow("reply", None, "ok")),
-            Source(JDDC_REPLIES, _borrow("text", None, "ok"), shared=_jddc_agent_turns, cap=4000),
         ),
         PURPOSES["forbidden"] + " Trained with the disguised banned phrases too.",
     ),
@@ -269,19 +256,6 @@ def _rows(path: Path) -> list[Row]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _source_rows(folder: Path, source: Source, seed: int) -> list[Row]:
-    if source.shared is None:
-        return _rows(folder / source.file)
-    path = default_data_dir() / source.file
-    if not path.is_file():
-        log.warning("%s not found: trained without it", path)
-        return []
-    rows = source.shared(path)
-    if source.cap is not None and len(rows) > source.cap:
-        rows = random.Random(seed).sample(rows, source.cap)
-    return rows
-
-
 @dataclass
 class Examples:
     texts: list[str]
@@ -290,12 +264,12 @@ class Examples:
     industries: list[str]
 
 
-def read_examples(folder: Path, task: RubricTask, seed: int = 13) -> Examples:
+def read_examples(folder: Path, task: RubricTask) -> Examples:
     """The task's examples from all its files; a text seen before (in an earlier file) is skipped."""
     out = Examples([], [], [], [])
     seen: set[str] = set()
     for source in task.sources:
-        for row in _source_rows(folder, source, seed):
+        for row in _rows(folder / source.file):
             for text, label in source.examples(row):
                 if text in seen:
                     continue
@@ -448,16 +422,8 @@ def positive_labels(task: RubricTask, labels: list[str]) -> tuple[str, ...]:
     return tuple(c for c in classes if c != negative)
 
 
-def _data_files(examples: Path, task: RubricTask) -> dict[str, str]:
-    files = {f"rubrics/examples/{f}": sha256_file(examples / f) for f in task.files}
-    for source in task.sources:
-        if source.shared is not None and (default_data_dir() / source.file).is_file():
-            files[source.file] = sha256_file(default_data_dir() / source.file)
-    return files
-
-
 def train_one(task: RubricTask, examples: Path, models_dir: Path, folds: int, seed: int) -> dict[str, float]:
-    ex = _without_evaluation_texts(read_examples(examples, task, seed))
+    ex = _without_evaluation_texts(read_examples(examples, task))
     positive = positive_labels(task, ex.labels)
     make = functools.partial(build_model, pair_features=task.pair_features)
     report = cross_validate(ex, folds, seed, positive, make)
@@ -469,9 +435,15 @@ def train_one(task: RubricTask, examples: Path, models_dir: Path, folds: int, se
     out = models_dir / f"rubric-{task.name}"
     info = ExportInfo(
         name=f"rubric-{task.name}",
-        data_files=_data_files(examples, task),
+        data_files={f"rubrics/examples/{f}": sha256_file(examples / f) for f in task.files},
         metrics=report.metrics,
-        params={"features": "char 1-4 tf-idf" + (" (own) + char 1-3 (context, x0.5)" if task.pair_features else ""), "C": 4.0, "folds": folds, "positive": ",".join(positive)},
+        params={
+            "features": "char 1-4 tf-idf"
+            + (" (own) + char 1-3 (context, x0.5)" if task.pair_features else ""),
+            "C": 4.0,
+            "folds": folds,
+            "positive": ",".join(positive),
+        },
     )
     meta = export_model(model, out, info)
     write_card(out, meta, task.purpose, LIMITS)

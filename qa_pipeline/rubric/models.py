@@ -47,7 +47,11 @@ def model_inputs(conv: Conversation, rule: ClassifierRule) -> list[str | None]:
     said: dict[str, list[str]] = {"customer": [""], "agent": [""]}
     for turn in conv.turns:
         if rule.speaker in ("any", turn.speaker):
-            own = window_text([*said[turn.speaker][1:], turn.text][-rule.window :]) if rule.window else turn.text
+            own = (
+                window_text([*said[turn.speaker][1:], turn.text][-rule.window :])
+                if rule.window
+                else turn.text
+            )
             out.append(pair_text(said[rule.pair_with][-1], own) if rule.pair else own)
         else:
             out.append(None)
@@ -71,7 +75,9 @@ class RubricModels:
         out: list[Preds] = [{} for _ in convs]
         for rule in self.rules:
             inputs = [model_inputs(conv, rule) for conv in convs]
-            variants = [sentence_variants(t) if rule.sentences else [t] for c in inputs for t in c if t is not None]
+            variants = [
+                sentence_variants(t) if rule.sentences else [t] for c in inputs for t in c if t is not None
+            ]
             preds = iter(self.classifiers[rule.model].predict([v for vs in variants for v in vs]))
             best = iter([_best([next(preds) for _ in vs], rule.labels) for vs in variants])
             for slots, per_conv in zip(out, inputs, strict=True):

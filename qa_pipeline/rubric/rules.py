@@ -280,8 +280,8 @@ class ClassifierRule(RuleBase):
     this turn together: the previous customer turn (``pair_with: customer``, e.g. was the customer's
     objection handled) or the previous agent turn (``pair_with: agent``, e.g. is this customer turn
     pushback on what the agent just said). With ``window`` the model reads the speaker's last turns
-    joined (:data:`~qa_pipeline.rubric.models.TURN_SEP`). The rubric stage runs the models over a whole batch first
-    (:mod:`qa_pipeline.rubric.models`)."""
+    joined (:data:`~qa_pipeline.rubric.models.TURN_SEP`). The rubric stage runs the models over a
+    whole batch first (:mod:`qa_pipeline.rubric.models`)."""
 
     type: Literal["classifier"]
     model: str = Field(min_length=1)
@@ -320,7 +320,11 @@ class ClassifierRule(RuleBase):
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
         prob = self.probability(ctx, i)
-        return [Hit(i, ctx.turn(i).text[:60], self.id, -1, prob)] if prob is not None and prob >= self.min_prob else []
+        return (
+            [Hit(i, ctx.turn(i).text[:60], self.id, -1, prob)]
+            if prob is not None and prob >= self.min_prob
+            else []
+        )
 
 
 MetricName = Literal["silence_before", "overlap_s", "reply_gap"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from qa_pipeline.settings import PROJECT_DIR
-from training.datasets import HOLDOUT_DIR
+from training.datasets import HOLDOUT_DIR, TUNING_DIR
 
 EXAMPLES = PROJECT_DIR / "rubrics" / "examples"
 OBJECTION_LABELS = {"price", "refund", "distrust", "delay", "cancel", "hesitate", "other", "none"}
@@ -29,7 +29,8 @@ def rows(name: str) -> list[dict[str, object]]:
 
 
 def evaluation_turns(extra: Path | None = None) -> set[str]:
-    files = sorted(HOLDOUT_DIR.glob("*.jsonl")) + ([extra] if extra and extra.is_file() else [])
+    files = sorted([*HOLDOUT_DIR.glob("*.jsonl"), *TUNING_DIR.glob("*.jsonl")])
+    files += [extra] if extra and extra.is_file() else []
     return {
         norm(t["text"])
         for path in files
@@ -68,4 +69,29 @@ def test_no_example_is_an_evaluation_turn(shared_data: Path) -> None:
     texts = [str(r["customer"]) for r in rows("objection_context.jsonl")]
     texts += [str(r["text"]) for r in rows("forbidden_disguised.jsonl")]
     texts += [str(t) for r in rows("confirmation.jsonl") for t in r["agent_turns"]]  # type: ignore[attr-defined]
+    texts += [str(r["customer"]) for r in rows("objection_dialogue.jsonl")]
+    texts += [str(t) for r in rows("objection_dialogue.jsonl") for t in r["replies"]]  # type: ignore[attr-defined]
+    texts += [str(r["text"]) for f in ("customer_mood.jsonl", "customer_mood_2.jsonl") for r in rows(f)]
+    texts += [str(r["reply"]) for r in rows("empathy_context.jsonl")]
+    texts += [str(t) for r in rows("confirmation_dialogue.jsonl") for t in r["agent_turns"]]  # type: ignore[attr-defined]
+    texts += [str(r["text"]) for r in rows("forbidden_agent_turns.jsonl")]
     assert sum(norm(t) in seen for t in texts) <= 0.01 * len(texts)  # stock formulas may coincide
+
+
+@pytest.mark.parametrize(
+    ("name", "fields", "labels"),
+    [
+        ("objection_dialogue.jsonl", ("agent", "customer", "replies", "handled"), OBJECTION_LABELS),
+        ("customer_mood.jsonl", ("agent", "text", "industry"), {"neg", "neu", "pos"}),
+        ("customer_mood_2.jsonl", ("agent", "text", "industry"), {"neg", "neu", "pos"}),
+        ("empathy_context.jsonl", ("customer", "reply", "industry"), {"empathy", "none"}),
+        ("confirmation_dialogue.jsonl", ("context", "agent_turns", "industry"), {"restated", "none"}),
+        ("forbidden_agent_turns.jsonl", ("text", "family", "industry"), {"forbidden", "ok"}),
+    ],
+)
+def test_second_round_files(name: str, fields: tuple[str, ...], labels: set[str]) -> None:
+    data = rows(name)
+    assert len(data) >= 1000 and {r["label"] for r in data} == labels
+    assert all(all(f in r for f in fields) for r in data)
+    keys = [json.dumps([r[f] for f in fields if f != "industry"], ensure_ascii=False) for r in data]
+    assert len(keys) == len(set(keys))

@@ -68,7 +68,10 @@ def test_one_predict_call_per_rule_for_a_whole_batch_and_threshold() -> None:
             {"rubric-objection-pair", "rubric-handling-2", "rubric-empathy-pair", "rubric-mood-pair",
              "rubric-confirmation-window", "rubric-forbidden-2"},
         ),  # the archived scorecard still runs on the models it shipped with (bench.generalisation "before")
-        (PROJECT_DIR / "rubrics" / "archive" / "default-1.0.0.yaml", {"rubric-empathy", "rubric-handling", "rubric-forbidden"}),
+        (
+            PROJECT_DIR / "rubrics" / "archive" / "default-1.0.0.yaml",
+            {"rubric-empathy", "rubric-handling", "rubric-forbidden"},
+        ),
     ],
 )  # fmt: skip
 def test_rubrics_load_their_shipped_classifiers(rubric: Path | None, expected: set[str]) -> None:
@@ -92,7 +95,9 @@ def test_disguised_forbidden_phrase_is_caught_by_the_trained_model(tmp_path: Pat
     settings = Settings()
     pipeline_stage = registry.build("rubric", {}, BuildContext(settings=settings))
     models = pipeline_stage.models  # type: ignore[attr-defined]
-    preds = models.classifiers["rubric-forbidden-2"].predict(["早干嘛去了，现在才想起来问", "我帮您查一下物流"])
+    preds = models.classifiers["rubric-forbidden-2"].predict(
+        ["早干嘛去了，现在才想起来问", "我帮您查一下物流"]
+    )
     assert preds[0].probs["forbidden"] > 0.5 > preds[1].probs["forbidden"]
     with pytest.raises(ValueError):
         rule(min_prob=2.0)
@@ -168,7 +173,9 @@ def test_window_joins_the_speakers_last_turns_oldest_first() -> None:
         window_text(["已改到朝阳区", "明天送到，还有别的吗"]),
     ]
     paired = rule.model_copy(update={"pair": True})
-    assert model_inputs(conv, paired)[4] == pair_text("好的谢谢", window_text(["已改到朝阳区", "明天送到，还有别的吗"]))
+    assert model_inputs(conv, paired)[4] == pair_text(
+        "好的谢谢", window_text(["已改到朝阳区", "明天送到，还有别的吗"])
+    )
     assert len({rule.key, paired.key, rule.model_copy(update={"window": None}).key}) == 3
 
 

@@ -4,26 +4,87 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa_pipeline.classifiers import load_classifier
 from qa_pipeline.classifiers.metadata import read_metadata
+from qa_pipeline.rubric.models import pair_text
 from training import train_rubric
 
-pytestmark = pytest.mark.slow
 
-
-def test_train_rubric_exports_all_four(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.slow
+def test_train_rubric_exports_models_with_writer_and_industry_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)
-    assert train_rubric.main(["--models-dir", str(tmp_path), "--folds", "3"]) == 0
-    for task in train_rubric.TASKS:
-        meta = read_metadata(tmp_path / f"rubric-{task.name}")
-        assert meta.metrics["cv_macro_f1"] > 0.6
-        assert meta.data_files[0].path == f"rubrics/examples/{task.file}"
-    handling = load_classifier(tmp_path / "rubric-handling", models_dir=tmp_path)
-    assert handling.labels == ["dismissed", "handled"]
+    args = [
+        "--models-dir",
+        str(tmp_path),
+        "--folds",
+        "3",
+        "--task",
+        "handling",
+        "--task",
+        "confirmation-window",
+    ]
+    assert train_rubric.main(args) == 0
+    handling = read_metadata(tmp_path / "rubric-handling")
+    assert handling.metrics["cv_macro_f1"] > 0.6
+    assert [f.path for f in handling.data_files] == ["rubrics/examples/handling.jsonl"]
+    window = read_metadata(tmp_path / "rubric-confirmation-window")
+    assert 0.1 <= window.metrics["cv_threshold"] <= 0.95
+    # leave-one-writer-out (each examples file is one writer) and leave-one-industry-out figures
+    assert "lowo_confirmation_dialogue_f1" in window.metrics and "loio_banking_f1" in window.metrics
+    assert not any("forbidden" in k for k in window.metrics)  # a file lending one label is no writer
+    model = load_classifier(tmp_path / "rubric-handling", models_dir=tmp_path)
+    assert model.labels == ["dismissed", "handled"]
 
 
 def test_missing_examples_exit_2(tmp_path: Path) -> None:
     assert train_rubric.main(["--examples", str(tmp_path), "--models-dir", str(tmp_path)]) == 2
+
+
+def test_threshold_maximises_out_of_fold_f1_of_the_positive_labels() -> None:
+    classes = ["neg", "neu", "pos"]
+    probs = np.array([[0.7, 0.2, 0.1], [0.46, 0.5, 0.04], [0.22, 0.68, 0.1], [0.1, 0.1, 0.8]])
+    labels = ["neg", "neg", "neu", "pos"]
+    cut = train_rubric.positive_threshold(probs, classes, labels, ("neg",))
+    assert 0.22 < cut <= 0.46  # low enough for both negatives, above the neutral turn's 0.22
+    assert train_rubric.positive_threshold(probs, classes, labels, ("other",)) == 0.5
+
+
+def test_examples_from_several_files_keep_their_writer_and_skip_repeats(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text(
+        '{"agent": "要三天", "customer": "这么久？", "label": "delay", "industry": "物流"}\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "b.jsonl").write_text(
+        '{"agent": "要三天", "customer": "这么久？", "label": "delay"}\n', encoding="utf-8"
+    )
+    (tmp_path / "c.jsonl").write_text(
+        '{"text": "谢谢", "label": "pos"}\n{"text": "行吧", "label": "neu"}\n'
+        '{"text": "太过分了", "label": "neg"}\n',
+        encoding="utf-8",
+    )
+    task = train_rubric.RubricTask(
+        "t",
+        (
+            train_rubric.Source("a.jsonl", train_rubric._objection_pair),
+            train_rubric.Source("b.jsonl", train_rubric._objection_pair),
+            train_rubric.Source("c.jsonl", train_rubric._settled_customer_turn),
+        ),
+        "test",
+    )
+    ex = train_rubric.read_examples(tmp_path, task)
+    assert ex.texts == [pair_text("要三天", "这么久？"), pair_text("", "谢谢"), pair_text("", "行吧")]
+    assert ex.labels == ["delay", "none", "none"] and ex.groups == ["a.jsonl", "c.jsonl", "c.jsonl"]
+    assert ex.industries == ["物流", "", ""] and task.files == ["a.jsonl", "b.jsonl", "c.jsonl"]
+
+
+def test_a_context_turn_from_an_evaluation_file_is_a_leak() -> None:
+    keys = {"请问您的手机号是多少呢"}
+    assert train_rubric._leaks(pair_text("请问您的手机号是多少呢", "不告诉你"), keys)
+    assert not train_rubric._leaks(pair_text("好的", "不告诉你"), {"好的"})  # short context turns are common
+    assert train_rubric._leaks(pair_text("", "好的"), {"好的"})  # the judged turn itself, at any length
