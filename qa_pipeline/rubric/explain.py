@@ -20,6 +20,7 @@ from qa_pipeline.rubric.schema import BeforeCheck, EachCheck, Item, RequireCheck
 from qa_pipeline.types import Evidence
 
 MISSING = ":missing"
+LABEL_MARK = "#"  # evidence rule ids: "<rule id>#<what the model said>" (e.g. objection.model#价格)
 WINDOW_ZH = {
     "same_turn": "同一轮",
     "next_agent_turn": "下一轮",
@@ -61,7 +62,9 @@ class Explainer:
 
     def note(self, item: Item, ev: Evidence) -> str:
         if not ev.rule.endswith(MISSING):
-            return self.rule_name(ev.rule, item)
+            rule, _, label = ev.rule.partition(LABEL_MARK)
+            name = self.rule_name(rule, item)
+            return f"{name}（{label}）" if label else name
         return self._missing(item, ev.rule.removesuffix(MISSING), ev.turn)
 
     def annotate(self, item: Item, evidence: Iterable[Evidence]) -> list[Evidence]:

@@ -40,6 +40,7 @@ class Hit:
     start_char: int = -1
     score: float = 1.0
     source_turn: int | None = None
+    label: str = ""  # what a model said, in words (e.g. an objection's type), shown with the rule's name
 
     @property
     def quoted_turn(self) -> int:
@@ -297,6 +298,10 @@ class ClassifierRule(RuleBase):
         "(e.g. did the agent's last turns restate the outcome); combined with `pair`, that joined text "
         "is the second half of the pair",
     )
+    label_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="the words evidence shows for the most likely of `labels` (e.g. price: 价格)",
+    )
     sentences: bool = Field(
         default=False,
         description="also read each sentence of the turn alone and keep the highest probability: one "
@@ -320,11 +325,15 @@ class ClassifierRule(RuleBase):
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
         prob = self.probability(ctx, i)
-        return (
-            [Hit(i, ctx.turn(i).text[:60], self.id, -1, prob)]
-            if prob is not None and prob >= self.min_prob
-            else []
-        )
+        if prob is None or prob < self.min_prob:
+            return []
+        return [Hit(i, ctx.turn(i).text[:60], self.id, -1, prob, label=self._label(ctx, i))]
+
+    def _label(self, ctx: MatchContext, i: int) -> str:
+        pred = ctx.model_preds[self.key][i] if self.label_names else None
+        if pred is None:
+            return ""
+        return self.label_names.get(max(self.labels, key=lambda lab: pred.probs.get(lab, 0.0)), "")
 
 
 MetricName = Literal["silence_before", "overlap_s", "reply_gap"]

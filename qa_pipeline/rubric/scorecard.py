@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa_pipeline.rubric.explain import Explainer
+from qa_pipeline.rubric.explain import LABEL_MARK, Explainer
 from qa_pipeline.rubric.rules import ClassifierRule, Hit, MatchContext, RuleBase
 from qa_pipeline.rubric.schema import BeforeCheck, EachCheck, ForbidCheck, Item, RequireCheck, Rubric
 from qa_pipeline.types import Conversation, Evidence, ItemResult, Prediction, Verdict
@@ -146,7 +146,8 @@ def _evidence(ctx: MatchContext, hits: Sequence[Hit]) -> list[Evidence]:
     for h in hits:
         where = h.quoted_turn
         turn = ctx.conv.turns[where]
-        out.append(Evidence(turn=where, start=turn.start, end=turn.end, text=h.text, rule=h.rule))
+        rule = f"{h.rule}{LABEL_MARK}{h.label}" if h.label else h.rule
+        out.append(Evidence(turn=where, start=turn.start, end=turn.end, text=h.text, rule=rule))
     return out
 
 

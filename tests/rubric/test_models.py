@@ -228,3 +228,21 @@ def classifier_rules_of(rule: object) -> list[ClassifierRule]:
     from qa_pipeline.rubric.rules import walk
 
     return [r for r in walk(rule) if isinstance(r, ClassifierRule)]  # type: ignore[arg-type]
+
+
+def test_evidence_names_what_the_model_said() -> None:
+    from qa_pipeline.rubric.explain import Explainer
+    from qa_pipeline.rubric.scorecard import Scorecard
+    from tests.rubric.conftest import fatal_forbid_rubric
+
+    classifier = {
+        "type": "classifier", "model": "m", "labels": ["yes"], "speaker": "agent", "name": "模型判定",
+        "label_names": {"yes": "是"},
+    }  # fmt: skip
+    rubric = fatal_forbid_rubric(classifier)
+    models = RubricModels({"m": _Keyword("规定")}, classifier_rules(rubric))
+    c = conv(("agent", "规定就是这样"))
+    (preds,) = models.predict([c])
+    item = Scorecard(rubric).evaluate(c, preds)["banned"]
+    assert item.verdict == "fail" and item.evidence[0].rule.endswith("#是")
+    assert Explainer(rubric).note(rubric.items[0], item.evidence[0]) == "模型判定（是）"
