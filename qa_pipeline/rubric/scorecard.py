@@ -77,14 +77,18 @@ class Scorecard:
     def _uncertain(self, outcome: Outcome, ctx: MatchContext) -> bool:
         """A fail resting only on weak fuzzy matches, only on review-only model hits, or only on words
         ASR was unsure of, goes to a human."""
-        if outcome.rests_on and all(h.rule in self._review_only for h in outcome.rests_on):
-            return True
-        if self.rubric.review_below is not None and outcome.weakest < self.rubric.review_below:
-            return True
+        if outcome.rests_on and all(self._weak(h) for h in outcome.rests_on):
+            return True  # one sure hit (a literal banned phrase beside a model's guess) keeps the fail
+        if not outcome.rests_on and self.rubric.review_below is not None:
+            return outcome.weakest < self.rubric.review_below
         if self.word_review_below is None or not outcome.rests_on:
             return False
         confidences = [_word_confidence(ctx, h) for h in outcome.rests_on]
         return all(c is not None and c < self.word_review_below for c in confidences)
+
+    def _weak(self, hit: Hit) -> bool:
+        below = self.rubric.review_below
+        return hit.rule in self._review_only or (below is not None and hit.score < below)
 
     def score(self, items: dict[str, ItemResult]) -> Score:
         return score_items(items)
