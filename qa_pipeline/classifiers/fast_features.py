@@ -35,16 +35,21 @@ def compile_features(model: Any) -> tuple[Transform, Any] | None:
     if isinstance(features, TfidfVectorizer):
         one = _compile_vectorizer(features)
         return (one, estimator) if one is not None else None
-    if isinstance(features, FeatureUnion) and not features.transformer_weights:
+    if isinstance(features, FeatureUnion):
         parts = [_compile_vectorizer(vec) for _, vec in features.transformer_list]
+        weights = features.transformer_weights or {}
         if parts and all(p is not None for p in parts):
-            return _union([p for p in parts if p is not None]), estimator
+            scale = [float(weights.get(name, 1.0)) for name, _ in features.transformer_list]
+            return _union([p for p in parts if p is not None], scale), estimator
     return None
 
 
-def _union(parts: list[Transform]) -> Transform:
+def _union(parts: list[Transform], scale: list[float]) -> Transform:
+    """The parts side by side, each multiplied by its ``transformer_weights`` entry (as sklearn does)."""
+
     def transform(texts: list[str]) -> sp.csr_matrix:
-        return sp.hstack([part(texts) for part in parts], format="csr")
+        blocks = [part(texts) * w if w != 1.0 else part(texts) for part, w in zip(parts, scale, strict=True)]
+        return sp.hstack(blocks, format="csr")
 
     return transform
 

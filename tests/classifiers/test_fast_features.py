@@ -55,6 +55,18 @@ def test_word_and_char_union_matches_sklearn() -> None:
     _assert_same(model, [*TEXTS, "完全没见过的句子"])
 
 
+def test_weighted_union_matches_sklearn() -> None:
+    union = FeatureUnion(
+        [
+            ("a", TfidfVectorizer(analyzer="char")),
+            ("b", TfidfVectorizer(analyzer="char", ngram_range=(2, 3))),
+        ],
+        transformer_weights={"a": 1.0, "b": 0.5},
+    )
+    model = Pipeline([("features", union), ("clf", LogisticRegression())]).fit(TEXTS, LABELS)
+    _assert_same(model, [*TEXTS, "完全没见过的句子"])
+
+
 def test_plain_tf_and_l1_norm_match_sklearn() -> None:
     vec = TfidfVectorizer(analyzer="char", use_idf=False, norm="l1", dtype=np.float64)
     model = Pipeline([("features", vec), ("clf", LogisticRegression())]).fit(TEXTS, LABELS)
@@ -67,7 +79,6 @@ def test_plain_tf_and_l1_norm_match_sklearn() -> None:
         CountVectorizer(analyzer="char"),
         TfidfVectorizer(analyzer="char", binary=True),
         TfidfVectorizer(analyzer="char_wb"),
-        FeatureUnion([("a", TfidfVectorizer(analyzer="char"))], transformer_weights={"a": 2.0}),
         TfidfVectorizer(analyzer="char", dtype=np.int64),
     ],
 )
@@ -78,13 +89,18 @@ def test_unfamiliar_shapes_keep_sklearns_path(features: object) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["sentiment", "emotion", "rubric-handling", "rubric-empathy"])
+@pytest.mark.parametrize(
+    "name",
+    ["sentiment", "emotion", "rubric-handling", "rubric-empathy", "rubric-mood-pair", "rubric-empathy-pair",
+     "rubric-objection-pair", "rubric-forbidden-2", "rubric-confirmation-window"],
+)  # fmt: skip
 def test_shipped_models_predict_as_sklearn_does(name: str) -> None:
     models_dir = Settings().models_dir
     if not (models_dir / name).is_dir():
         pytest.skip(f"{name} is not in {models_dir}")
     clf = load_classifier(name, models_dir=models_dir)
     texts = [*TEXTS, "这都三天了还没发货，你们到底管不管？", "非常抱歉给您添麻烦了，我马上帮您加急处理"]
+    texts += ["要三天才到 || 这么久？我明天就要用", " || 没了"]
     compiled = clf._compiled  # type: ignore[attr-defined]
     assert compiled is not None
     features, estimator = compiled
