@@ -12,6 +12,8 @@ the internal hold-out set, side by side, from one command (issue 11).
   definitions; nobody who edits rules or trains models reads it, and nothing is chosen on it. This
   prints aggregate figures only, never its conversations. While tuning, leave it out
   (``--sets dev,tuning``); its figure is read once, for the closing note.
+- ``holdout2`` (``tests/data/holdout-2/``): a fresh hold-out written the same way once ``holdout``
+  had been read for a closing note; same rules.
 
 Each rubric names its models; the "before" rubric (the scorecard as it was before issue 11) still runs
 on the models it shipped with, which stay in ``models/``.
@@ -36,6 +38,7 @@ SETS: dict[str, Path] = {
     "dev": DEV,
     "tuning": PROJECT_DIR / "tests" / "data" / "tuning",
     "holdout": PROJECT_DIR / "tests" / "data" / "holdout",
+    "holdout2": PROJECT_DIR / "tests" / "data" / "holdout-2",
 }
 RUBRICS = {
     "before": PROJECT_DIR / "rubrics" / "archive" / "default-1.0.0.yaml",
@@ -108,7 +111,11 @@ def run(rubrics: dict[str, Path], sets: list[str], per_writer: bool) -> dict[str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="dev,tuning,holdout", help="comma-separated: dev, tuning, holdout")
+    parser.add_argument(
+        "--sets",
+        default="dev,tuning,holdout,holdout2",
+        help="comma-separated: dev, tuning, holdout, holdout2",
+    )
     parser.add_argument("--rubric", type=_rubric, action="append", help="NAME=PATH (default: before, after)")
     parser.add_argument("--per-writer", action="store_true", help="also each writer's file alone")
     parser.add_argument("--json", type=Path, default=None)
