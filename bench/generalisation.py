@@ -1,7 +1,7 @@
 """Per-item agreement with 95 % intervals, before and after, on the dev dialogues, the tuning set and
 the internal hold-out set, side by side, from one command (issue 11).
 
-    python -m bench.generalisation [--sets dev,tuning,holdout] [--per-writer]
+    python -m bench.generalisation [--sets dev,tuning,holdout,holdout2] [--per-writer]
                                    [--rubric before=rubrics/archive/default-1.0.0.yaml]
                                    [--rubric after=rubrics/default.yaml] [--json out/generalisation.json]
 
@@ -113,8 +113,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--sets",
-        default="dev,tuning,holdout,holdout2",
-        help="comma-separated: dev, tuning, holdout, holdout2",
+        default="dev,tuning",
+        help="comma-separated: dev, tuning, holdout, holdout2 (read a hold-out once, for a closing note)",
     )
     parser.add_argument("--rubric", type=_rubric, action="append", help="NAME=PATH (default: before, after)")
     parser.add_argument("--per-writer", action="store_true", help="also each writer's file alone")

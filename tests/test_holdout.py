@@ -68,5 +68,5 @@ def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:
                 turns = json.loads(line)["turns"]
                 total += len(turns)
                 shared += sum(normalise(t["text"]) in seen for t in turns)
-    # stock formulas (您好，请问有什么可以帮您; 请问还有其他问题吗) coincide when written independently; nothing more
+    # stock formulas (您好，请问有什么可以帮您; 请问还有其他问题吗) coincide when written independently
     assert shared <= 0.02 * total

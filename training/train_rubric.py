@@ -1,20 +1,28 @@
 """Train the rubric classifiers from the labelled examples that live with the rubric; export + MLflow.
 
-    python -m training.train_rubric [--examples rubrics/examples] [--models-dir models] [--smoke]
+    python -m training.train_rubric [--examples rubrics/examples] [--models-dir models] [--task NAME]
+                                    [--with-v1]
 
-One model per file of ``rubrics/examples/`` (see its README for the label definitions):
+The models ``rubrics/default.yaml`` uses (issue 11), each from one or more files of
+``rubrics/examples/`` (see its README for the label definitions and the writers):
 
-- ``rubric-objection``: a customer turn -> price / refund / distrust / delay / cancel / hesitate / none;
-- ``rubric-handling``: the objection and the agent's reply (:func:`pair_text`) -> handled / dismissed;
-- ``rubric-empathy``: an agent turn -> empathy / none;
-- ``rubric-forbidden``: an agent turn -> forbidden / ok (banned phrases in any wording).
+- ``rubric-objection-pair``: ``<agent turn> || <customer turn>`` -> objection type or none;
+- ``rubric-handling-2``: ``<objection> || <reply>`` -> handled / dismissed;
+- ``rubric-mood-pair``: ``<agent turn> || <customer turn>`` -> neg / neu / pos;
+- ``rubric-empathy-pair``: ``<customer turn> || <reply>`` -> empathy / none;
+- ``rubric-confirmation-window``: the agent's last three turns joined -> restated / none;
+- ``rubric-forbidden-2``: an agent turn -> forbidden / ok (banned phrases in any wording).
 
-Each is character 1-4-gram TF-IDF + class-balanced logistic regression (fast: the rubric stage runs
-all four on every batch). Reported: 5-fold stratified cross-validated accuracy, macro-F1 and ECE on
-the examples, then the model is fitted on all of them (probabilities sigmoid-calibrated on inner
-folds). The examples are the project's own (written
-for it, never derived from ``conversations_dev``), so these models ship; judge them with
-``qa eval`` on conversations the examples never saw.
+``--with-v1`` (or ``--task``) also retrains the v1 models ``rubrics/archive/default-1.0.0.yaml``
+runs on (``rubric-objection``, ``-handling``, ``-empathy``, ``-forbidden``); by default they are left
+as shipped, so the "before" figures stay what they were.
+
+Each is character n-gram TF-IDF + class-balanced logistic regression, sigmoid-calibrated on inner
+folds. Reported per model: 5-fold stratified cross-validated accuracy, macro-F1, ECE, the F1-best
+cut-off on P(positive labels) (the ``min_prob`` the rubric uses), and leave-one-writer-out /
+leave-one-industry-out figures; then the model is fitted on all examples. The examples are the
+project's own (written for it, never derived from an evaluation file), so these models ship; judge
+them with ``qa eval`` on conversations the examples never saw.
 """
 
 from __future__ import annotations
@@ -158,6 +166,7 @@ class RubricTask:
         return list(dict.fromkeys(s.file for s in self.sources))
 
 
+V1 = ("objection", "handling", "empathy", "forbidden")  # the archived v1 scorecard's models
 TASKS = (
     RubricTask("objection", (Source("objection.jsonl", _text),), PURPOSES["objection"]),
     RubricTask(
@@ -375,8 +384,9 @@ def _group_name(group: str) -> str:
 def leave_one_out(
     ex: Examples, by: list[str], positive: tuple[str, ...], make: Make = build_model
 ) -> dict[str, float]:
-    """Train without one group (a writer's file, or an industry), score that group: positive-vs-negative
-    F1 at the 0.5 cut-off and accuracy per left-out group. Groups under 30 examples, or of one label
+    """Train without one group (a writer's file, or an industry), score that group: accuracy, and F1 of
+    "positive vs rest" taking the most likely class (not the rubric's cut-off) per left-out group.
+    Groups under 30 examples, or of one label
     (a file lending negatives), are skipped."""
     out: dict[str, float] = {}
     for group in sorted(set(by)):
@@ -471,11 +481,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument(
-        "--task", choices=[t.name for t in TASKS], action="append", help="only these (default: all)"
+        "--task", choices=[t.name for t in TASKS], action="append", help="only these (default: all but v1)"
     )
+    parser.add_argument("--with-v1", action="store_true", help="also retrain the archived scorecard's models")
     args = parser.parse_args(argv)
     setup_logging()
-    tasks = [t for t in TASKS if not args.task or t.name in args.task]
+    tasks = (
+        [t for t in TASKS if t.name in args.task]
+        if args.task
+        else [t for t in TASKS if args.with_v1 or t.name not in V1]
+    )
     missing = sorted({f for t in tasks for f in t.files if not (args.examples / f).is_file()})
     if missing:
         log.error("missing example files in %s: %s", args.examples, ", ".join(missing))

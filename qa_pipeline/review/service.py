@@ -24,6 +24,7 @@ from qa_pipeline.review.agreement import AgreementReport, agreement_report
 from qa_pipeline.review.config import ReviewConfig
 from qa_pipeline.review.export import labelled_records
 from qa_pipeline.review.verdicts import Decision, apply_decisions
+from qa_pipeline.rubric.explain import LABEL_MARK
 from qa_pipeline.rubric.schema import Rubric
 from qa_pipeline.scoring import ScoringConfig
 from qa_pipeline.store import Repository
@@ -337,7 +338,8 @@ def _appeal_event(appeal_id: str, conversation_id: str, item: str, state: str) -
 
 
 def _rules(item: ItemResult) -> list[str]:
-    return list(dict.fromkeys(ev.rule for ev in item.evidence if ev.rule))
+    """The rules an item's evidence cites, without what a model said (``objection.model#价格``)."""
+    return list(dict.fromkeys(ev.rule.partition(LABEL_MARK)[0] for ev in item.evidence if ev.rule))
 
 
 def _na_by_rule(rubric: Rubric | None, item_id: str, channel: str) -> bool:

@@ -36,6 +36,9 @@ def classifier_rules(rubric: Rubric) -> list[ClassifierRule]:
     return list(found.values())
 
 
+_WORDY = re.compile(r"\w")  # a turn of only punctuation or emoji is nothing a model can read
+
+
 def window_text(texts: Sequence[str]) -> str:
     """What a window model reads: a speaker's consecutive turns, oldest first."""
     return TURN_SEP.join(texts)
@@ -46,7 +49,7 @@ def model_inputs(conv: Conversation, rule: ClassifierRule) -> list[str | None]:
     out: list[str | None] = []
     said: dict[str, list[str]] = {"customer": [""], "agent": [""]}
     for turn in conv.turns:
-        if rule.speaker in ("any", turn.speaker):
+        if rule.speaker in ("any", turn.speaker) and _WORDY.search(turn.text):
             own = (
                 window_text([*said[turn.speaker][1:], turn.text][-rule.window :])
                 if rule.window

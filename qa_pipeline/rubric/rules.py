@@ -456,7 +456,8 @@ class AnyOf(RuleBase):
 class Mean(RuleBase):
     """The mean probability of several models (``sentiment`` or ``classifier`` rules, their own
     ``min_prob`` ignored) is at least ``min_prob``: two models trained on different data disagree in
-    different places, and their mean is steadier than either."""
+    different places, and their mean is steadier than either. It averages the models that have a
+    prediction for the turn (a pipeline without a sentiment stage leaves the classifier alone)."""
 
     type: Literal["mean"]
     rules: list[SentimentRule | ClassifierRule] = Field(min_length=2)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa_pipeline.rubric.explain import LABEL_MARK, Explainer
-from qa_pipeline.rubric.rules import ClassifierRule, Hit, MatchContext, RuleBase
+from qa_pipeline.rubric.rules import ClassifierRule, Hit, MatchContext, RuleBase, Similar
 from qa_pipeline.rubric.schema import BeforeCheck, EachCheck, ForbidCheck, Item, RequireCheck, Rubric
 from qa_pipeline.types import Conversation, Evidence, ItemResult, Prediction, Verdict
 
@@ -41,6 +41,7 @@ class Scorecard:
         every = rubric.every_rule()
         self._explainer = Explainer(rubric)
         self._review_only = {r.id for r in every if isinstance(r, ClassifierRule) and r.review}
+        self._fuzzy = {r.id for r in every if isinstance(r, Similar)}
 
     @property
     def version(self) -> str:
@@ -87,8 +88,11 @@ class Scorecard:
         return all(c is not None and c < self.word_review_below for c in confidences)
 
     def _weak(self, hit: Hit) -> bool:
+        """A review-only model's hit, or a fuzzy sentence match below ``review_below`` (a model's
+        probability or a metric's seconds is no similarity score)."""
         below = self.rubric.review_below
-        return hit.rule in self._review_only or (below is not None and hit.score < below)
+        fuzzy = hit.rule in self._fuzzy and below is not None and hit.score < below
+        return hit.rule in self._review_only or fuzzy
 
     def score(self, items: dict[str, ItemResult]) -> Score:
         return score_items(items)

@@ -246,3 +246,29 @@ def test_evidence_names_what_the_model_said() -> None:
     item = Scorecard(rubric).evaluate(c, preds)["banned"]
     assert item.verdict == "fail" and item.evidence[0].rule.endswith("#是")
     assert Explainer(rubric).note(rubric.items[0], item.evidence[0]) == "模型判定（是）"
+
+
+def test_turns_without_words_are_not_read_by_models() -> None:
+    c = conv(("agent", "……"), ("agent", "😊"), ("agent", ""), ("agent", "好的"))
+    assert model_inputs(c, rule(speaker="agent")) == [None, None, None, "好的"]
+
+
+def test_a_sure_hit_beside_a_review_only_one_keeps_the_fail() -> None:
+    from qa_pipeline.rubric.scorecard import Scorecard
+    from tests.rubric.conftest import fatal_forbid_rubric
+
+    banned = {"type": "any", "rules": [
+        {"type": "keywords", "any": ["爱买不买"], "speaker": "agent"},
+        {"type": "classifier", "model": "m", "labels": ["yes"], "min_prob": 0.05, "speaker": "agent",
+         "review": True},
+    ]}  # fmt: skip
+    rubric = fatal_forbid_rubric(banned, review_below=0.62)
+    models = RubricModels({"m": _Keyword("规定")}, classifier_rules(rubric))
+    c = conv(("agent", "规定就是这样"), ("agent", "爱买不买"))
+    (preds,) = models.predict([c])
+    assert Scorecard(rubric).evaluate(c, preds)["banned"].verdict == "fail"  # the model's hit came first
+    plain = {**banned["rules"][1], "review": False}  # type: ignore[dict-item]
+    weak_model = fatal_forbid_rubric(plain, review_below=0.62)
+    c2 = conv(("agent", "您好"))  # P(yes) = 0.1: above min_prob 0.05, below review_below
+    (preds2,) = RubricModels({"m": _Keyword("规定")}, classifier_rules(weak_model)).predict([c2])
+    assert Scorecard(weak_model).evaluate(c2, preds2)["banned"].verdict == "fail"  # no similarity score
