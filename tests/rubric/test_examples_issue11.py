@@ -71,7 +71,8 @@ def test_no_example_is_an_evaluation_turn(shared_data: Path) -> None:
     texts += [str(t) for r in rows("confirmation.jsonl") for t in r["agent_turns"]]  # type: ignore[attr-defined]
     texts += [str(r["customer"]) for r in rows("objection_dialogue.jsonl")]
     texts += [str(t) for r in rows("objection_dialogue.jsonl") for t in r["replies"]]  # type: ignore[attr-defined]
-    texts += [str(r["text"]) for f in ("customer_mood.jsonl", "customer_mood_2.jsonl") for r in rows(f)]
+    moods = ("customer_mood.jsonl", "customer_mood_2.jsonl", "customer_mood_3.jsonl")
+    texts += [str(r["text"]) for f in moods for r in rows(f)]
     texts += [str(r["reply"]) for r in rows("empathy_context.jsonl")]
     texts += [str(t) for r in rows("confirmation_dialogue.jsonl") for t in r["agent_turns"]]  # type: ignore[attr-defined]
     texts += [str(r["text"]) for r in rows("forbidden_agent_turns.jsonl")]
@@ -84,6 +85,7 @@ def test_no_example_is_an_evaluation_turn(shared_data: Path) -> None:
         ("objection_dialogue.jsonl", ("agent", "customer", "replies", "handled"), OBJECTION_LABELS),
         ("customer_mood.jsonl", ("agent", "text", "industry"), {"neg", "neu", "pos"}),
         ("customer_mood_2.jsonl", ("agent", "text", "industry"), {"neg", "neu", "pos"}),
+        ("customer_mood_3.jsonl", ("agent", "text", "industry"), {"neg", "neu", "pos"}),
         ("empathy_context.jsonl", ("customer", "reply", "industry"), {"empathy", "none"}),
         ("confirmation_dialogue.jsonl", ("context", "agent_turns", "industry"), {"restated", "none"}),
         ("forbidden_agent_turns.jsonl", ("text", "family", "industry"), {"forbidden", "ok"}),
