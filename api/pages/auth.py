@@ -35,9 +35,20 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str | None = None, error: str | None = None) -> Response:
+def login_form(
+    request: Request, next: str | None = None, error: str | None = None, user: str | None = None
+) -> Response:
+    """The login form; after a failed attempt the user name stays filled in (``user``)."""
     token = new_login_token()
-    response = render(request, "login.html", None, next=_safe_next(next) or "", csrf=token, error=error)
+    response = render(
+        request,
+        "login.html",
+        None,
+        next=_safe_next(next) or "",
+        csrf=token,
+        error=error,
+        username=(user or "")[:64],
+    )
     response.set_cookie(PRE_LOGIN_CSRF, token, httponly=True, samesite="strict", max_age=3600)
     return response
 
@@ -55,7 +66,9 @@ async def login(
         return RedirectResponse(f"/login?error=expired&next={quote(next)}", status_code=303)
     who = await anyio.to_thread.run_sync(authenticate_password, state.engine, username, password)
     if who is None:
-        return RedirectResponse(f"/login?error=bad&next={quote(next)}", status_code=303)
+        return RedirectResponse(
+            f"/login?error=bad&next={quote(next)}&user={quote(username)}", status_code=303
+        )
     cookie, _csrf = create_session(state.engine, who)
     client = request.client.host if request.client else None
     record(state.engine, who, "login", "user", who.name, client=client)

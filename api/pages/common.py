@@ -106,9 +106,17 @@ def error_page(request: Request, exc: QAError) -> Response:
         web,
         status=exc.http_status,
         title=titles.get(exc.http_status, "出错了"),
+        message=_MESSAGES.get(exc.http_status, ""),
         detail=exc.detail,
         hint=exc.info.hint,
     )
+
+
+#: What a reader of a 403/404 page needs in Chinese; the API's English detail follows in small print.
+_MESSAGES = {
+    404: "链接不存在，或这条记录不在您的查看范围内。",
+    403: "您的角色不能打开这个页面。如需开通，请联系管理员。",
+}
 
 
 def login_redirect(request: Request) -> Response:

@@ -136,3 +136,18 @@ def test_bad_query_parameters_get_an_error_page_not_json(page: Any, site: Site) 
         response = page.goto(site.base + "/review?" + query)
         assert response.status in (200, 422), query
         assert page.locator("header.top").count() == 1  # a page with the menu, not a JSON body
+
+
+def test_a_failed_login_keeps_the_user_name_and_denials_read_in_chinese(page: Any, site: Site) -> None:
+    page.goto(site.base + "/login")
+    page.fill("#username", "sup1")
+    page.fill("#password", "wrong-password")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/login?error=bad*")
+    assert page.input_value("#username") == "sup1"
+    assert page.evaluate("document.activeElement.id") == "password"
+    login(page, site, "wang")
+    assert page.goto(site.base + "/review").status == 403
+    assert "您的角色不能打开这个页面" in page.inner_text("main")
+    assert page.goto(site.base + "/conversations/nope").status == 404
+    assert "不在您的查看范围内" in page.inner_text("main")
