@@ -22,7 +22,6 @@ MAX_EVIDENCE = 8
 class Outcome:
     verdict: Verdict
     evidence: list[Evidence]
-    weakest: float = 1.0  # lowest similarity score among the hits a fail rests on
     rests_on: tuple[Hit, ...] = ()  # the hits a fail rests on (banned words, unanswered triggers)
 
 
@@ -78,11 +77,11 @@ class Scorecard:
     def _uncertain(self, outcome: Outcome, ctx: MatchContext) -> bool:
         """A fail resting only on weak fuzzy matches, only on review-only model hits, or only on words
         ASR was unsure of, goes to a human."""
-        if outcome.rests_on and all(self._weak(h) for h in outcome.rests_on):
+        if not outcome.rests_on:
+            return False
+        if all(self._weak(h) for h in outcome.rests_on):
             return True  # one sure hit (a literal banned phrase beside a model's guess) keeps the fail
-        if not outcome.rests_on and self.rubric.review_below is not None:
-            return outcome.weakest < self.rubric.review_below
-        if self.word_review_below is None or not outcome.rests_on:
+        if self.word_review_below is None:
             return False
         confidences = [_word_confidence(ctx, h) for h in outcome.rests_on]
         return all(c is not None and c < self.word_review_below for c in confidences)
@@ -176,7 +175,7 @@ def _forbid(rule: RuleBase, ctx: MatchContext) -> Outcome:
     hits = rule.find(ctx)
     if not hits:
         return Outcome("pass", [])
-    return Outcome("fail", _evidence(ctx, hits), weakest=min(h.score for h in hits), rests_on=tuple(hits))
+    return Outcome("fail", _evidence(ctx, hits), rests_on=tuple(hits))
 
 
 def _agent_turns_after(ctx: MatchContext, t: int) -> list[int]:
