@@ -14,6 +14,7 @@ the internal hold-out set, side by side, from one command (issue 11).
   (``--sets dev,tuning``); its figure is read once, for the closing note.
 - ``holdout2`` (``tests/data/holdout-2/``): a fresh hold-out written the same way once ``holdout``
   had been read for a closing note; same rules.
+- ``holdout3`` (``tests/data/holdout-3/``): a third, written after ``holdout2`` had been read; same rules.
 
 Each rubric names its models; the "before" rubric (the scorecard as it was before issue 11) still runs
 on the models it shipped with, which stay in ``models/``.
@@ -39,6 +40,7 @@ SETS: dict[str, Path] = {
     "tuning": PROJECT_DIR / "tests" / "data" / "tuning",
     "holdout": PROJECT_DIR / "tests" / "data" / "holdout",
     "holdout2": PROJECT_DIR / "tests" / "data" / "holdout-2",
+    "holdout3": PROJECT_DIR / "tests" / "data" / "holdout-3",
 }
 RUBRICS = {
     "before": PROJECT_DIR / "rubrics" / "archive" / "default-1.0.0.yaml",
@@ -114,7 +116,7 @@ def main() -> None:
     parser.add_argument(
         "--sets",
         default="dev,tuning",
-        help="comma-separated: dev, tuning, holdout, holdout2 (read a hold-out once, for a closing note)",
+        help="comma-separated: dev, tuning, holdout, holdout2, holdout3 (read a hold-out once, for a closing note)",
     )
     parser.add_argument("--rubric", type=_rubric, action="append", help="NAME=PATH (default: before, after)")
     parser.add_argument("--per-writer", action="store_true", help="also each writer's file alone")

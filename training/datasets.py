@@ -69,6 +69,7 @@ EVAL_FILES: tuple[str, ...] = (
 HOLDOUT_DIR = PROJECT_DIR / "tests" / "data" / "holdout"
 #: A second hold-out, written when the first had been read once: never trained on either.
 HOLDOUT2_DIR = PROJECT_DIR / "tests" / "data" / "holdout-2"
+HOLDOUT3_DIR = PROJECT_DIR / "tests" / "data" / "holdout-3"
 #: The tuning set (issue 11): read by whoever tunes rules, so it is evaluation data too, never trained on.
 TUNING_DIR = PROJECT_DIR / "tests" / "data" / "tuning"
 
@@ -294,7 +295,7 @@ def eval_keys(data_dir: Path, exclude_files: tuple[str, ...] = ()) -> set[str]:
             keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())
         else:
             log.warning("evaluation file %s not found; its texts cannot be excluded", path)
-    for path in sorted(p for d in (HOLDOUT_DIR, HOLDOUT2_DIR, TUNING_DIR) for p in d.glob("*.jsonl")):
+    for path in sorted(p for d in (HOLDOUT_DIR, HOLDOUT2_DIR, HOLDOUT3_DIR, TUNING_DIR) for p in d.glob("*.jsonl")):
         keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())
     return keys
 
