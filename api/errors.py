@@ -35,9 +35,9 @@ INTERNAL_ERROR: dict[str, Any] = {
 class MediaTypeError(InputError):
     """The request body is not JSON (415)."""
 
-    def __init__(self, content_type: str) -> None:
+    def __init__(self, content_type: str, *, expected: str = "application/json") -> None:
         got = content_type or "none"
-        super().__init__(E.BAD_REQUEST, f"Content-Type must be application/json, got {got!r}")
+        super().__init__(E.BAD_REQUEST, f"Content-Type must be {expected}, got {got!r}")
         self.http_status = 415
 
 

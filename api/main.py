@@ -18,6 +18,7 @@ from api.pages.handlers import STATIC_DIR, install_page_handlers
 from api.routes import (
     agents,
     audit_log,
+    batches,
     conversations,
     health,
     indices,
@@ -29,7 +30,18 @@ from api.routes import (
 )
 from api.state import AppState
 from qa_pipeline import __version__
-from qa_pipeline.jobs import CALL_JOB, CallHandler, JobHandler, JobWorker, requeue_interrupted
+from qa_pipeline.jobs import (
+    CALL_JOB,
+    CHAT_JOB,
+    CallHandler,
+    ChatHandler,
+    EmbeddedQueue,
+    JobHandler,
+    JobQueue,
+    JobRunner,
+    JobWorker,
+    RetryPolicy,
+)
 from qa_pipeline.pipeline import Pipeline, settle_heap
 from qa_pipeline.review.config import load_review_config
 from qa_pipeline.review.service import ReviewService
@@ -42,7 +54,7 @@ from qa_pipeline.webhooks import Sender
 log = logging.getLogger(__name__)
 
 WORKER_STOP_S = 10.0
-"""How long shutdown waits for a running job; one still running is re-queued at the next start."""
+"""How long shutdown waits for a running job; one still running runs again once its lease lapses."""
 
 
 def _build_state(settings: Settings, pipeline: Pipeline | None) -> AppState:
@@ -65,11 +77,27 @@ def _build_state(settings: Settings, pipeline: Pipeline | None) -> AppState:
         raise
 
 
-def _start_worker(state: AppState, handler: JobHandler | None) -> JobWorker:
-    """Re-queue jobs a crashed process left running, then start the call-job worker thread."""
-    requeue_interrupted(state.engine)
-    handler = handler or CallHandler(state.settings)  # builds the audio pipeline on its first job
-    return JobWorker(state.engine, handler, kind=CALL_JOB, repository=state.repository).start()
+def _runner(state: AppState, call_handler: JobHandler | None) -> JobRunner:
+    """One worker's runner: recordings (the audio pipeline is built on the first one) and batch chats
+    (scored with the app's own pipeline)."""
+    settings = state.settings
+    handlers: dict[str, JobHandler] = {
+        CALL_JOB: call_handler or CallHandler(settings),
+        CHAT_JOB: ChatHandler(state.engine, settings, state.score),
+    }
+    return JobRunner(
+        state.engine, handlers, state.repository, RetryPolicy.from_settings(settings), settings.job_lease_s
+    )
+
+
+def _start_queue(state: AppState, call_handler: JobHandler | None) -> JobQueue:
+    """``QA_QUEUE=embedded``: ``QA_JOB_WORKERS`` worker threads here; ``dramatiq``: enqueue only."""
+    if state.settings.queue == "dramatiq":
+        from qa_pipeline.jobs.dramatiq_queue import DramatiqQueue
+
+        return DramatiqQueue.connect(state.settings)
+    workers = [JobWorker(_runner(state, call_handler)) for _ in range(state.settings.job_workers)]
+    return EmbeddedQueue(workers).start()
 
 
 def create_app(
@@ -89,15 +117,14 @@ def create_app(
         app.state.qa = state
         stages = [s.name for s in state.pipeline.stages]
         log.info("serving pipeline %s with stages %s", state.pipeline.version, stages)
-        worker: JobWorker | None = None
         sender = Sender(state.engine).start()  # webhook deliveries
         try:
-            worker = app.state.jobs_worker = _start_worker(state, job_handler)
+            state.queue = _start_queue(state, job_handler)
             yield
         finally:
             sender.stop()
-            if worker is not None and not worker.stop(timeout=WORKER_STOP_S):
-                log.warning("a job is still running at shutdown; it will be re-queued at the next start")
+            if not state.queue.close(timeout=WORKER_STOP_S):
+                log.warning("a job is still running at shutdown; it runs again once its lease lapses")
             state.engine.dispose()
 
     app = FastAPI(
@@ -112,7 +139,20 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in pages.ROUTERS:
         app.include_router(router)
-    for module in (conversations, agents, health, jobs, users, review, indices, reports, audit_log, webhooks):
+    routers = (
+        conversations,
+        agents,
+        health,
+        jobs,
+        batches,
+        users,
+        review,
+        indices,
+        reports,
+        audit_log,
+        webhooks,
+    )
+    for module in routers:
         app.include_router(module.router)
     return app
 

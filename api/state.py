@@ -9,6 +9,7 @@ import anyio
 from sqlalchemy import Engine, text
 
 from api.errors import BusyError
+from qa_pipeline.jobs.queue import EmbeddedQueue, JobQueue
 from qa_pipeline.kpi_cache import AnswerCache
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.review.service import ReviewService
@@ -38,6 +39,7 @@ class AppState:
     reviews: ReviewService
     schema_revision: str | None = None
     kpi_cache: AnswerCache[bytes] = field(default_factory=AnswerCache)
+    queue: JobQueue = field(default_factory=EmbeddedQueue)  # replaced in the lifespan per QA_QUEUE
     max_queued_audits: int = MAX_QUEUED_AUDITS
     # Stages hold models and caches that are not guaranteed thread-safe; scoring is CPU-bound
     # under the GIL anyway, so one conversation at a time per process loses nothing.
@@ -51,10 +53,14 @@ class AppState:
         """Audits running or waiting (only changed from the event loop, so no lock is needed)."""
         return self._audits_in_flight
 
+    def score(self, conv: Conversation) -> Conversation:
+        """Run the pipeline on ``conv`` (blocking; one conversation at a time per process)."""
+        with self._pipeline_lock:
+            return self.pipeline(conv)
+
     def audit(self, conv: Conversation) -> tuple[Conversation, SaveOutcome]:
         """Run the pipeline on ``conv`` and store the result (blocking; call from a worker thread)."""
-        with self._pipeline_lock:
-            scored = self.pipeline(conv)
+        scored = self.score(conv)
         return scored, self.repository.save(scored)
 
     async def submit(self, conv: Conversation) -> tuple[Conversation, SaveOutcome]:

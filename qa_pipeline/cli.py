@@ -31,6 +31,7 @@ from qa_pipeline.cli_review import agreement, reviews_app
 from qa_pipeline.cli_support import EXIT_PROBLEMS
 from qa_pipeline.cli_support import errors as _errors
 from qa_pipeline.cli_support import settings_from_env as _settings
+from qa_pipeline.cli_worker import worker
 from qa_pipeline.errors import E, InputError, QAError
 from qa_pipeline.evaluation import ReviewPolicy
 from qa_pipeline.pipeline import (
@@ -54,6 +55,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(classify_app, name="classify")
 app.add_typer(users_app, name="users")
 app.add_typer(reviews_app, name="reviews")
+app.command()(worker)
 app.command("audit-log")(audit_log)
 app.command("agreement")(agreement)
 

@@ -54,10 +54,12 @@ class E(StrEnum):
     STAGE_REQUIREMENT = "QA403"
     STAGE_FAILED = "QA404"
     STAGE_CRASHED = "QA405"
+    WORKER_LOST = "QA406"
     # storage
     DATABASE = "QA501"
     NOT_FOUND = "QA502"
     UNMASKED_PII = "QA503"
+    DISK_FULL = "QA504"
     # api / cli arguments
     BAD_REQUEST = "QA601"
     LABELS_MISSING = "QA602"
@@ -148,7 +150,16 @@ CATALOGUE: dict[E, ErrorInfo] = {
         "internal error in a stage",
         "A bug, not bad input: the conversation was skipped; rerun with QA_LOG_LEVEL=DEBUG and report it.",
     ),
+    E.WORKER_LOST: ErrorInfo(
+        "the worker running the job stopped (killed, crashed or cut off) before it finished",
+        "The job is retried on its own; if it keeps stopping workers, see the worker's log and rerun it "
+        "with POST /v1/jobs/{id}/retry once fixed.",
+    ),
     E.DATABASE: ErrorInfo("database error", "Check QA_DATABASE_URL and run `qa db upgrade`."),
+    E.DISK_FULL: ErrorInfo(
+        "no space left on the storage volume",
+        "Free space where QA_AUDIO_DIR and the database live; the job is retried on its own.",
+    ),
     E.NOT_FOUND: ErrorInfo("not found", "Check the id."),
     E.UNMASKED_PII: ErrorInfo(
         "refusing to store unmasked personal data",

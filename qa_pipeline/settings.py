@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     # input limits (bad input gets a typed error, never a hang)
     max_file_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    max_batch_bytes: int = Field(default=100 * 1024 * 1024, gt=0)  # POST /v1/batches: one export
     max_turn_chars: int = Field(default=5_000, gt=0)
     max_turns: int = Field(default=5_000, gt=0)
 
@@ -50,13 +51,27 @@ class Settings(BaseSettings):
     # `from`/`to` dates without a zone are read in it; stored instants stay UTC
     timezone: str = "Asia/Shanghai"
 
-    # recordings kept for playback, with spoken personal data silenced (relative: to the current folder)
+    # the storage folder (a shared volume when workers run on several machines): recordings kept for
+    # playback with spoken personal data silenced, uploads waiting for their job (spool/), chat batches
+    # (batches/); relative: to the current folder
     audio_dir: Path = Path("audio")
     keep_original_audio: bool = False  # also keep the unsilenced original (audio_dir/originals/)
 
     # the session cookie's Secure flag; None: when the request came over https (behind a TLS proxy,
     # set true, or run uvicorn with --proxy-headers)
     cookie_secure: bool | None = None
+
+    # background jobs (recordings, chat batches): QA_QUEUE=embedded runs them in `qa serve` on the same
+    # database; QA_QUEUE=dramatiq sends them to `qa worker` processes through Redis (QA_REDIS_URL)
+    queue: Literal["embedded", "dramatiq"] = "embedded"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    job_workers: int = Field(default=1, ge=0, le=64)  # embedded: worker threads in `qa serve` (0: none)
+    job_lease_s: float = Field(default=30.0, ge=1, le=3600)  # a worker silent this long has lost the job
+    job_max_attempts: int = Field(default=5, ge=1, le=100)
+    job_retry_base_s: float = Field(default=2.0, ge=0, le=3600)  # backoff: base · 2^(attempt-1), ±25 %
+    job_retry_max_s: float = Field(default=300.0, ge=0, le=86400)
+    job_time_limit_s: float = Field(default=4 * 3600, gt=0)  # Dramatiq's per-message limit (long ASR jobs)
+    job_sweep_s: float = Field(default=5.0, gt=0, le=600)  # qa worker's sweeper: reap leases, re-send lost
 
     batch_size: int = Field(default=32, gt=0, le=4096)
     workers: int = Field(default=1, ge=1, le=64)  # text-pipeline processes for batch audits (2 cores: 2)

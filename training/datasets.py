@@ -295,7 +295,9 @@ def eval_keys(data_dir: Path, exclude_files: tuple[str, ...] = ()) -> set[str]:
             keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())
         else:
             log.warning("evaluation file %s not found; its texts cannot be excluded", path)
-    for path in sorted(p for d in (HOLDOUT_DIR, HOLDOUT2_DIR, HOLDOUT3_DIR, TUNING_DIR) for p in d.glob("*.jsonl")):
+    for path in sorted(
+        p for d in (HOLDOUT_DIR, HOLDOUT2_DIR, HOLDOUT3_DIR, TUNING_DIR) for p in d.glob("*.jsonl")
+    ):
         keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())
     return keys
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import FormData, UploadFile
@@ -27,6 +28,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.deps import Caller, StateDep
 from api.schemas import ErrorPublic
+from api.state import AppState
 from qa_pipeline.access.principal import Principal
 from qa_pipeline.access.roles import Action
 from qa_pipeline.asr.decode import AudioInfo, probe
@@ -34,10 +36,8 @@ from qa_pipeline.errors import E, InputError
 from qa_pipeline.jobs import (
     CALL_JOB,
     CallPayload,
-    JobWorker,
     content_key,
     digest_letters,
-    find_job_by_key,
     new_spool_name,
     sha256_file,
     spool_dir,
@@ -46,7 +46,7 @@ from qa_pipeline.jobs import (
 from qa_pipeline.settings import Settings
 from qa_pipeline.sources.fields import ID_LENGTH
 from qa_pipeline.store import create_job, get_job
-from qa_pipeline.store.jobs import Job, JobState, release_failed_key
+from qa_pipeline.store.jobs import Job, JobState, find_job_by_key, list_jobs, release_dead_key, requeue_dead
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 Uploader = Annotated[Principal, Depends(Caller(Action.CALL_UPLOAD))]
 JobReader = Annotated[Principal, Depends(Caller(Action.JOB_READ))]
+JobAdmin = Annotated[Principal, Depends(Caller(Action.JOB_RETRY))]
 MAX_CHANNELS = 2
 COPY_BLOCK = 1 << 20
 
@@ -79,12 +80,20 @@ class JobLinks(BaseModel):
 
 class JobPublic(BaseModel):
     job_id: str
-    state: JobState
+    kind: str
+    state: JobState = Field(
+        description="queued, running, done, retry_wait (a transient failure: runs again at next_run_at) "
+        "or dead (bad input, or every attempt failed: see error)"
+    )
     conversation_id: str | None
     error: dict[str, Any] | None
     attempts: int
+    next_run_at: datetime | None = Field(description="when a queued or retry_wait job runs next")
+    batch_id: str | None = None
+    record: int | None = Field(default=None, description="the record's position in its batch (0-based)")
     created_at: datetime
     updated_at: datetime
+    finished_at: datetime | None = None
     links: JobLinks
 
     @classmethod
@@ -94,14 +103,23 @@ class JobPublic(BaseModel):
         links = JobLinks(self=f"/v1/jobs/{job.id}", conversation=conv_link)
         return cls(
             job_id=job.id,
+            kind=job.kind,
             state=job.state,
             conversation_id=conv_id if isinstance(conv_id, str) else None,
             error=job.error,
             attempts=job.attempts,
+            next_run_at=job.next_run_at if job.state in ("queued", "retry_wait") else None,
+            batch_id=job.batch_id,
+            record=job.record,
             created_at=job.created_at,
             updated_at=job.updated_at,
+            finished_at=job.finished_at,
             links=links,
         )
+
+
+class JobListPublic(BaseModel):
+    items: list[JobPublic]
 
 
 class _TooLarge(MultiPartException):
@@ -235,22 +253,18 @@ def _answer(job: Job, status: int) -> JSONResponse:
     return JSONResponse(status_code=status, content=JobPublic.build(job).model_dump(mode="json"))
 
 
-def _queue(payload: CallPayload, key: str | None, request: Request, settings: Settings) -> tuple[Job, bool]:
+def _queue(payload: CallPayload, key: str | None, state: AppState) -> tuple[Job, bool]:
     """Create the job; ``(job, False)`` when the key already named one (an earlier or concurrent upload
     with the same key, or without a key the same recording under the same id: this upload's spool
-    file is dropped). A failed job does not block a new upload of the same recording without a key."""
+    file is dropped). A dead job does not block a new upload of the same recording without a key."""
     if key is None:
         key = content_key(payload.content_sha256, payload.conversation_id, payload.metadata)
-        release_failed_key(request.app.state.qa.engine, key)
-    job = create_job(
-        request.app.state.qa.engine, CALL_JOB, payload.model_dump(mode="json"), idempotency_key=key
-    )
+        release_dead_key(state.engine, key)
+    job = create_job(state.engine, CALL_JOB, payload.model_dump(mode="json"), idempotency_key=key)
     if job.payload.get("spool_file") != payload.spool_file:
-        (spool_dir(settings) / payload.spool_file).unlink(missing_ok=True)
+        (spool_dir(state.settings) / payload.spool_file).unlink(missing_ok=True)
         return job, False
-    worker: JobWorker | None = getattr(request.app.state, "jobs_worker", None)
-    if worker is not None:
-        worker.notify()
+    state.queue.submit([job.id])
     return job, True
 
 
@@ -292,7 +306,7 @@ async def create_call(
     """``multipart/form-data`` with ``file`` (WAV, MP3, FLAC, M4A/AAC, OGG/Opus) and an optional
     ``metadata`` JSON field (``id``, ``agent_id``, ``team``, ``started_at``, any other fields).
     The conversation id is ``metadata.id``, else the file name without its extension (as ``qa audit``
-    names it). 202 with the job; poll ``links.self`` until ``state`` is ``done`` or ``failed``.
+    names it). 202 with the job; poll ``links.self`` until ``state`` is ``done`` or ``dead``.
     The same recording uploaded again under the same id answers 200 with the first job."""
     settings = state.settings
     key = idempotency_key  # 1..ID_LENGTH characters: the header's declared constraints
@@ -312,7 +326,7 @@ async def create_call(
         content_sha256=digest_letters(digest),
         metadata=extra,
     )
-    job, created = _queue(payload, key, request, settings)
+    job, created = _queue(payload, key, state)
     log.info("job %s %s for upload %s", job.id, "queued" if created else "reused", payload.conversation_id)
     return _answer(job, 202 if created else 200)
 
@@ -320,6 +334,34 @@ async def create_call(
 @router.get(
     "/v1/jobs/{job_id}", response_model=JobPublic, responses=ERRORS, summary="A job's state and result link"
 )
-def read_job(job_id: str, state: StateDep, _who: JobReader) -> JobPublic:
-    """``queued``, ``running``, ``done`` (with ``links.conversation``) or ``failed`` (with ``error``)."""
+def read_job(job_id: Annotated[str, PathParam(max_length=64)], state: StateDep, _who: JobReader) -> JobPublic:
+    """``queued``, ``running``, ``retry_wait`` (with the last ``error`` and ``next_run_at``), ``done``
+    (with ``links.conversation``) or ``dead`` (with ``error``)."""
     return JobPublic.build(get_job(state.engine, job_id))
+
+
+@router.get("/v1/jobs", response_model=JobListPublic, responses=ERRORS, summary="Jobs, newest first")
+def read_jobs(
+    state: StateDep,
+    _who: JobReader,
+    job_state: Annotated[JobState | None, Query(alias="state")] = None,
+    kind: Annotated[str | None, Query(max_length=64)] = None,
+    batch_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> JobListPublic:
+    """Filter by ``state`` (e.g. ``dead``: the jobs that need an admin), ``kind`` or ``batch_id``."""
+    jobs = list_jobs(state.engine, state=job_state, kind=kind, batch_id=batch_id, limit=limit)
+    return JobListPublic(items=[JobPublic.build(j) for j in jobs])
+
+
+@router.post(
+    "/v1/jobs/{job_id}/retry",
+    response_model=JobPublic,
+    responses=ERRORS,
+    summary="Run a dead job again (admin)",
+)
+def retry_job(job_id: Annotated[str, PathParam(max_length=64)], state: StateDep, _who: JobAdmin) -> JobPublic:
+    """A ``dead`` job goes back to ``queued`` with its attempts reset; 409 for a job in another state."""
+    job = requeue_dead(state.engine, job_id)
+    state.queue.submit([job.id])
+    return JobPublic.build(job)

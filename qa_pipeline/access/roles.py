@@ -27,6 +27,7 @@ class Action(StrEnum):
     CONVERSATION_CREATE = "submit conversations"
     CALL_UPLOAD = "upload recordings"
     JOB_READ = "read jobs"
+    JOB_RETRY = "run dead jobs again"
     AUDIO_READ = "play recordings"
     INDICES_READ = "read indices"
     QUEUE_READ = "read the review queue"
@@ -47,6 +48,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.CONVERSATION_CREATE: frozenset({"admin", "qa"}),
     Action.CALL_UPLOAD: frozenset({"admin", "qa"}),
     Action.JOB_READ: frozenset({"admin", "qa"}),
+    Action.JOB_RETRY: frozenset({"admin"}),
     Action.AUDIO_READ: _EVERY_READER,
     Action.INDICES_READ: frozenset({"admin", "qa", "supervisor", "agent", "kpi"}),
     Action.QUEUE_READ: frozenset({"admin", "qa", "supervisor"}),

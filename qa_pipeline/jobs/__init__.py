@@ -1,13 +1,21 @@
-"""Background jobs: audit uploaded call recordings off the request path.
+"""Background jobs: call recordings and chat batches audited off the request path.
 
-Typical use::
+The ``jobs`` table is the truth; workers lease jobs, renew the lease by heartbeat and store each
+result exactly once. Two deployments share this code (``QA_QUEUE``):
 
-    requeue_interrupted(engine)                       # once, at start-up
-    worker = JobWorker(engine, CallHandler(settings), kind=CALL_JOB).start()
+- ``embedded`` (default): :class:`JobWorker` threads inside ``qa serve`` claim due jobs themselves;
+- ``dramatiq``: ``qa serve`` only enqueues job ids on Redis; ``qa worker`` runs the Dramatiq actor
+  (:mod:`qa_pipeline.jobs.dramatiq_queue`) on any number of machines.
+
+Typical use (embedded)::
+
+    runner = JobRunner(engine, {CALL_JOB: CallHandler(settings)}, Repository(engine))
+    worker = JobWorker(runner).start()
     ...
     worker.stop(timeout=30)
 """
 
+from qa_pipeline.jobs.batches import CHAT_JOB, Batch, ChatHandler, batch_dir, get_batch, ingest_batch
 from qa_pipeline.jobs.calls import (
     AUDIO_PIPELINE,
     CALL_JOB,
@@ -22,31 +30,35 @@ from qa_pipeline.jobs.calls import (
     spool_dir,
     upload_conversation_id,
 )
-from qa_pipeline.jobs.worker import (
-    JobHandler,
-    JobWorker,
-    find_job_by_key,
-    job_error,
-    requeue_interrupted,
-    run_job,
-)
+from qa_pipeline.jobs.queue import EmbeddedQueue, JobQueue
+from qa_pipeline.jobs.retry import RetryPolicy, is_permanent, job_error
+from qa_pipeline.jobs.worker import JobHandler, JobRunner, JobWorker, new_owner
 
 __all__ = [
     "AUDIO_PIPELINE",
     "CALL_JOB",
+    "CHAT_JOB",
+    "Batch",
     "CallHandler",
     "CallPayload",
+    "ChatHandler",
     "ConversationSource",
+    "EmbeddedQueue",
     "JobHandler",
+    "JobQueue",
+    "JobRunner",
     "JobWorker",
     "PipelineFactory",
+    "RetryPolicy",
+    "batch_dir",
     "content_key",
     "digest_letters",
-    "find_job_by_key",
+    "get_batch",
+    "ingest_batch",
+    "is_permanent",
     "job_error",
+    "new_owner",
     "new_spool_name",
-    "requeue_interrupted",
-    "run_job",
     "sha256_file",
     "spool_dir",
     "upload_conversation_id",

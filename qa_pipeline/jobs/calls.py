@@ -16,14 +16,12 @@ import json
 import logging
 import secrets
 import string
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.engine import make_url
 
 from qa_pipeline.errors import E, InputError
 from qa_pipeline.hashing import sha256_file as file_sha256
@@ -73,11 +71,9 @@ PipelineFactory = Callable[[Settings], Pipeline]
 
 
 def spool_dir(settings: Settings) -> Path:
-    """Where uploads wait for their job: ``spool/`` next to a SQLite file, else ``<tmp>/qa-spool``."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        return Path(url.database).resolve().parent / SPOOL_FOLDER
-    return Path(tempfile.gettempdir()) / "qa-spool"
+    """Where uploads wait for their job: ``spool/`` in the storage folder (``QA_AUDIO_DIR``), which
+    every API and worker machine shares."""
+    return settings.audio_dir / SPOOL_FOLDER
 
 
 def new_spool_name(filename: str) -> str:

@@ -1,38 +1,42 @@
-"""An in-process job worker: claim → process → store the result → finish, on its own thread.
+"""Running leased jobs: :class:`JobRunner` (one job, with a heartbeat, exactly-once result) and
+:class:`JobWorker` (the embedded deployment's worker thread: claim → run → repeat, reaping the leases
+of workers that died).
 
-The loop knows nothing of FastAPI: it needs an engine, a :class:`JobHandler` (job → scored
-conversation) and a :class:`~qa_pipeline.store.Repository`. Each step is a plain function of the
-job table (:func:`~qa_pipeline.store.claim_next_job`, :func:`~qa_pipeline.store.finish_job`), so the
-same handler can later run under a Dramatiq actor with PostgreSQL: the actor calls
-:func:`run_job` with the claimed job.
+The runner knows nothing of FastAPI or Dramatiq: it needs an engine, handlers by job kind (job →
+scored conversation), a :class:`~qa_pipeline.store.Repository` and a :class:`RetryPolicy`. The
+Dramatiq actor (:mod:`qa_pipeline.jobs.dramatiq_queue`) claims the job its message names and calls
+the same :meth:`JobRunner.run`.
 
-A job that raises is marked ``failed`` with the typed error (``QAError.to_dict()``; a bug is
-reported as ``QA405`` without its message) and the worker goes on. :meth:`JobWorker.stop` lets
-the running job finish. A job left ``running`` by a crashed process is re-queued at the next
-start by :func:`requeue_interrupted` (single-process deployments only: with several worker
-processes a job needs a lease/heartbeat instead).
+A job's result is stored and the job marked ``done`` in one transaction
+(:func:`~qa_pipeline.store.job_leases.complete_in`): a worker killed before the commit leaves
+neither, one killed after it leaves both, and a worker that lost its lease has its result rolled back.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
-from typing import Any, Protocol
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine
 
-from qa_pipeline.errors import E, QAError, StorageError
-from qa_pipeline.store import Repository, claim_next_job, finish_job
-from qa_pipeline.store.jobs import Job
-from qa_pipeline.store.models import JobRow, utcnow
+from qa_pipeline.errors import QAError
+from qa_pipeline.jobs.retry import RetryPolicy, is_permanent, job_error, worker_lost_error
+from qa_pipeline.store import Repository
+from qa_pipeline.store.job_leases import LeaseLost, claim_next, complete_in, expired, fail, reap, renew
+from qa_pipeline.store.jobs import Job, get_job
 from qa_pipeline.types import Conversation
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
-"""Starts after which a job that keeps killing its process is failed instead of re-queued."""
 POLL_S = 1.0
+REAP_EVERY_S = 5.0
 
 
 class JobHandler(Protocol):
@@ -43,87 +47,129 @@ class JobHandler(Protocol):
     def cleanup(self, job: Job) -> None: ...
 
 
-def job_error(exc: BaseException) -> dict[str, Any]:
-    """The error stored on a failed job: the typed error, or ``QA405`` (no message) for a bug."""
-    if isinstance(exc, QAError):
-        return exc.to_dict()
-    return QAError(E.STAGE_CRASHED, f"{type(exc).__name__} while processing the job").to_dict()
+def new_owner(prefix: str = "") -> str:
+    """A lease owner name unique to this process and call: host, pid and a random suffix."""
+    return f"{prefix}{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def run_job(engine: Engine, repository: Repository, handler: JobHandler, job: Job) -> Job:
-    """Process one claimed (running) job and record the outcome; never raises for a job's failure."""
-    error: dict[str, Any] | None = None
-    try:
-        conv = handler(job)
-        outcome = repository.save(conv)
+class Heartbeat:
+    """Renews a job's lease every third of ``lease_s`` on its own thread while the job runs."""
+
+    def __init__(self, engine: Engine, job_id: str, owner: str, lease_s: float) -> None:
+        self.engine, self.job_id, self.owner, self.lease_s = engine, job_id, owner, lease_s
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"qa-heartbeat-{job_id[:8]}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            try:
+                if not renew(self.engine, self.job_id, self.owner, self.lease_s):
+                    log.warning("job %s: lease lost; its result will not be stored", self.job_id)
+                    self.lost.set()
+                    return
+            except QAError as exc:  # the database is briefly unreachable: try again next beat
+                log.warning("job %s: cannot renew the lease: %s", self.job_id, exc)
+
+
+@dataclass
+class JobRunner:
+    """Runs claimed jobs of the kinds it has handlers for."""
+
+    engine: Engine
+    handlers: Mapping[str, JobHandler]
+    repository: Repository
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    lease_s: float = 30.0
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted(self.handlers)
+
+    def run(self, job: Job) -> Job | None:
+        """Process ``job`` (leased to ``job.lease_owner``) and record the outcome: ``done``, ``retry_wait``
+        or ``dead``; None when the lease was lost meanwhile. Never raises for the job's own failure."""
+        owner = job.lease_owner or ""
+        with Heartbeat(self.engine, job.id, owner, self.lease_s):
+            try:
+                self._process(job, owner)
+                finished: Job | None = get_job(self.engine, job.id)
+            except LeaseLost:
+                log.warning("job %s: lease lost before the result was stored; dropped", job.id)
+                return None
+            except Exception as exc:  # any failure belongs to the job, not the worker
+                finished = self._failed(job, owner, exc)
+        if finished is not None and (finished.state == "done" or _bad_input(finished)):
+            self._cleanup(finished)
+        return finished
+
+    def _process(self, job: Job, owner: str) -> None:
+        conv = self.handlers[job.kind](job)
+        outcome = self.repository.save(conv, within=lambda session: complete_in(session, job.id, owner))
         log.info("job %s: conversation %s %s", job.id, outcome.conversation_id, outcome.status)
-    except Exception as exc:  # any failure belongs to the job, not the worker
-        log.warning("job %s failed: %s", job.id, exc if isinstance(exc, QAError) else type(exc).__name__)
+
+    def _failed(self, job: Job, owner: str, exc: Exception) -> Job | None:
+        permanent = is_permanent(exc)
+        retry_at = self.policy.next_run(job.attempts, permanent)
+        log.warning(
+            "job %s attempt %d failed (%s): %s",
+            job.id,
+            job.attempts,
+            "dead" if retry_at is None else f"retry at {retry_at:%H:%M:%S}",
+            exc if isinstance(exc, QAError) else type(exc).__name__,
+        )
         log.debug("job %s traceback", job.id, exc_info=exc)
-        error = job_error(exc)
-    finished = finish_job(engine, job.id, error=error)
-    try:
-        handler.cleanup(finished)
-    except OSError as exc:
-        log.warning("job %s: cannot clean up: %s", job.id, exc)
-    return finished
+        return fail(self.engine, job.id, owner, job_error(exc), retry_at=retry_at)
+
+    def _cleanup(self, job: Job) -> None:
+        try:
+            self.handlers[job.kind].cleanup(job)
+        except OSError as exc:
+            log.warning("job %s: cannot clean up: %s", job.id, exc)
+
+    def reap(self) -> int:
+        """Send jobs whose worker stopped heart-beating to ``retry_wait`` (or ``dead`` after the last
+        attempt); how many were taken."""
+        taken = 0
+        for job in expired(self.engine):
+            retry_at = self.policy.next_run(job.attempts, permanent=False)
+            if reap(self.engine, job, worker_lost_error(job.attempts), retry_at=retry_at):
+                log.warning("job %s: worker %s lost; %s", job.id, job.lease_owner, _fate(retry_at))
+                taken += 1
+        return taken
 
 
-def requeue_interrupted(engine: Engine, *, max_attempts: int = MAX_ATTEMPTS) -> int:
-    """Re-queue jobs left ``running`` by a process that died; fail those started ``max_attempts`` times.
-
-    Call once at start-up, before any worker of this database runs. Returns how many were re-queued.
-    """
-    running = JobRow.state == "running"
-    error = QAError(E.STAGE_CRASHED, f"the job stopped its worker {max_attempts} times").to_dict()
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                update(JobRow)
-                .where(running, JobRow.attempts >= max_attempts)
-                .values(state="failed", error=error, updated_at=utcnow())
-            )
-            n: int = conn.execute(
-                update(JobRow).where(running).values(state="queued", updated_at=utcnow())
-            ).rowcount
-    except SQLAlchemyError as exc:
-        raise StorageError(E.DATABASE, f"cannot re-queue interrupted jobs: {exc}") from exc
-    if n:
-        log.warning("re-queued %d job(s) interrupted by a previous shutdown", n)
-    return n
+def _fate(retry_at: object) -> str:
+    return "dead after its last attempt" if retry_at is None else "retried"
 
 
-def find_job_by_key(engine: Engine, idempotency_key: str) -> Job | None:
-    """The job created with ``idempotency_key``, or None."""
-    stmt = select(*JobRow.__table__.columns).where(JobRow.idempotency_key == idempotency_key)
-    try:
-        with engine.connect() as conn:
-            row = conn.execute(stmt).mappings().first()
-    except SQLAlchemyError as exc:
-        raise StorageError(E.DATABASE, f"cannot read jobs: {exc}") from exc
-    return None if row is None else Job.model_validate(dict(row))
+def _bad_input(job: Job) -> bool:
+    """A dead job whose input is bad: nothing an admin re-run could fix, so its files may go."""
+    code = (job.error or {}).get("code", "")
+    return job.state == "dead" and isinstance(code, str) and code.startswith("QA1")
 
 
 class JobWorker:
-    """One thread running jobs of ``kind`` until :meth:`stop`; :meth:`notify` wakes it early."""
+    """The embedded deployment's worker: one thread claiming and running due jobs until :meth:`stop`;
+    :meth:`notify` wakes it early. It also reaps expired leases every ``REAP_EVERY_S`` seconds, so a
+    job of a process that was killed runs again once its lease has lapsed."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        handler: JobHandler,
-        *,
-        kind: str | None = None,
-        repository: Repository | None = None,
-        poll_s: float = POLL_S,
-    ) -> None:
-        self.engine = engine
-        self.handler = handler
-        self.kind = kind
-        self.repository = repository or Repository(engine)
+    def __init__(self, runner: JobRunner, *, poll_s: float = POLL_S, owner: str | None = None) -> None:
+        self.runner = runner
         self.poll_s = poll_s
+        self.owner = owner or new_owner()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._reaped_at = 0.0
 
     @property
     def alive(self) -> bool:
@@ -133,7 +179,7 @@ class JobWorker:
         if self.alive:
             return self
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name=f"qa-jobs-{self.kind or 'any'}", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="qa-jobs", daemon=True)
         self._thread.start()
         return self
 
@@ -151,14 +197,17 @@ class JobWorker:
         return not self._thread.is_alive()
 
     def run_once(self) -> Job | None:
-        """Claim and process one job; None when none is queued."""
-        job = claim_next_job(self.engine, self.kind)
+        """Reap if it is time, then claim and process one due job; None when none is due."""
+        if time.monotonic() - self._reaped_at >= REAP_EVERY_S:
+            self._reaped_at = time.monotonic()
+            self.runner.reap()
+        job = claim_next(self.runner.engine, self.owner, self.runner.lease_s, kinds=self.runner.kinds)
         if job is None:
             return None
-        return run_job(self.engine, self.repository, self.handler, job)
+        return self.runner.run(job) or job
 
     def _loop(self) -> None:
-        log.info("job worker started (kind %s)", self.kind or "any")
+        log.info("job worker %s started (kinds %s)", self.owner, ", ".join(self.runner.kinds))
         while not self._stop.is_set():
             try:
                 done = self.run_once()
@@ -168,4 +217,4 @@ class JobWorker:
             if done is None:
                 self._wake.wait(self.poll_s)
                 self._wake.clear()
-        log.info("job worker stopped")
+        log.info("job worker %s stopped", self.owner)

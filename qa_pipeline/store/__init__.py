@@ -16,7 +16,7 @@ from qa_pipeline.store.engine import (
     make_engine,
     upgrade,
 )
-from qa_pipeline.store.jobs import Job, claim_next_job, create_job, finish_job, get_job
+from qa_pipeline.store.jobs import Job, create_job, get_job
 from qa_pipeline.store.repository import (
     ConversationSummary,
     Repository,
@@ -32,11 +32,9 @@ __all__ = [
     "SaveOutcome",
     "StoredConversation",
     "UnmaskedDataError",
-    "claim_next_job",
     "create_job",
     "current_revision",
     "describe_database",
-    "finish_job",
     "get_job",
     "head_revision",
     "init_db",

@@ -146,8 +146,18 @@ class ResultRow(Base):
 
 
 class JobRow(Base):
+    """A unit of background work; the row, not a queue message, is the truth about it.
+
+    ``state``: queued → running (leased to ``lease_owner`` until ``lease_expires_at``, renewed by a
+    heartbeat) → done, or retry_wait (until ``next_run_at``) → … → dead after the last attempt.
+    """
+
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_state_created", "state", "created_at"),)
+    __table_args__ = (
+        Index("ix_jobs_state_created", "state", "created_at"),
+        Index("ix_jobs_state_next_run", "state", "next_run_at"),
+        Index("ix_jobs_batch_id", "batch_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
@@ -158,3 +168,27 @@ class JobRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_run_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    batch_id: Mapped[str | None] = mapped_column(String(36))
+    record: Mapped[int | None] = mapped_column(Integer)
+
+
+class BatchRow(Base):
+    """A bulk chat import: its file's name and format, and the records refused before any job existed
+    (counts per state come from the batch's jobs)."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    format: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    idempotency_key: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    records: Mapped[int] = mapped_column(Integer)
+    invalid: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(json_type())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

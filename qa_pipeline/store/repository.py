@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -178,8 +178,12 @@ class Repository:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def save(self, conv: Conversation) -> SaveOutcome:
-        """Store ``conv`` (masked), its turns and its result in one transaction; idempotent per audit."""
+    def save(self, conv: Conversation, *, within: Callable[[Session], None] | None = None) -> SaveOutcome:
+        """Store ``conv`` (masked), its turns and its result in one transaction; idempotent per audit.
+
+        ``within`` runs inside that transaction before it commits (a job marking itself done): if it
+        raises, nothing of this save is kept.
+        """
         _check_storable(conv)
         result = conv.to_result()
         metadata = to_jsonable_python(conv.metadata)
@@ -188,6 +192,8 @@ class Repository:
             try:
                 with self._session(write=True) as session:
                     outcome = _save(session, conv, audit)
+                    if within is not None:
+                        within(session)
                     if outcome.status != "unchanged":
                         bump(session)
                     if outcome.new_result:

@@ -21,7 +21,8 @@ from api.main import create_app
 from qa_pipeline.jobs import AUDIO_PIPELINE, CALL_JOB, CallHandler, JobHandler, spool_dir
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.settings import Settings
-from qa_pipeline.store import claim_next_job, create_job, init_db
+from qa_pipeline.store import create_job, init_db
+from qa_pipeline.store.job_leases import claim_next
 from qa_pipeline.store.models import JobRow
 from tests.api.helpers import authorize
 from tests.jobs.sidecar import (
@@ -42,7 +43,8 @@ def start_app(tmp_path: Path, light_pipeline: Pipeline) -> Iterator[StartApp]:
     clients: list[TestClient] = []
 
     def start(handler: JobHandler | None = None, **overrides: Any) -> TestClient:
-        settings = Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}", **overrides)
+        fast = {"job_retry_base_s": 0.0, "job_max_attempts": 2, "audio_dir": tmp_path}
+        settings = Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}", **{**fast, **overrides})
         if handler is None:
             factory = PipelineFactoryCounter(light_pipeline_config(tmp_path / "pipeline"))
             handler = CallHandler(
@@ -80,7 +82,7 @@ def poll(client: TestClient, url: str, timeout: float = 10.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body: dict[str, Any] = client.get(url).json()
-        if body["state"] in ("done", "failed"):
+        if body["state"] in ("done", "dead"):
             return body
         time.sleep(0.05)
     raise AssertionError(f"{url} did not finish within {timeout} s")
@@ -273,8 +275,10 @@ def test_unknown_job_is_404(start_app: StartApp) -> None:
     assert_error(start_app().get("/v1/jobs/nope"), 404, "QA502")
 
 
-def test_restart_requeues_jobs_left_running(tmp_path: Path, start_app: StartApp, recording: Path) -> None:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}")
+def test_a_job_left_running_by_a_killed_process_runs_again_once_its_lease_lapses(
+    tmp_path: Path, start_app: StartApp, recording: Path
+) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}", audio_dir=tmp_path)
     engine = init_db(settings.database_url)
     try:
         folder = spool_dir(settings)
@@ -282,7 +286,7 @@ def test_restart_requeues_jobs_left_running(tmp_path: Path, start_app: StartApp,
         (folder / "abc.wav").write_bytes(recording.read_bytes())
         payload = {"spool_file": "abc.wav", "filename": recording.name, "conversation_id": "crashed-1"}
         job = create_job(engine, CALL_JOB, payload)
-        assert claim_next_job(engine) is not None  # running when the previous process died
+        assert claim_next(engine, "killed-process", 0.01) is not None  # its lease lapses at once
     finally:
         engine.dispose()
     client = start_app()
@@ -297,22 +301,22 @@ def test_a_failing_job_is_reported_and_the_worker_goes_on(
     client = start_app()
     broken = write_call(tmp_path / "no-transcript.wav")  # the sidecar source has no transcript for it
     failed = poll(client, upload(client, broken).json()["links"]["self"])
-    assert failed["state"] == "failed" and failed["error"]["code"] == "QA405"
+    assert failed["state"] == "dead" and failed["error"]["code"] == "QA405"
     assert failed["links"]["conversation"] is None
     ok = poll(client, upload(client, recording).json()["links"]["self"])
     assert ok["state"] == "done"
 
 
-def test_a_failed_recording_can_be_uploaded_again(start_app: StartApp, tmp_path: Path) -> None:
+def test_a_dead_recording_can_be_uploaded_again(start_app: StartApp, tmp_path: Path) -> None:
     client = start_app()
     broken = write_call(tmp_path / "retry-me.wav")  # no transcript yet: the job fails
     failed = poll(client, upload(client, broken).json()["links"]["self"])
-    assert failed["state"] == "failed"
+    assert failed["state"] == "dead"
     write_transcript(tmp_path / "transcripts", broken.name)
     again = upload(client, broken)
     assert again.status_code == 202 and again.json()["job_id"] != failed["job_id"]
     assert poll(client, again.json()["links"]["self"])["state"] == "done"
-    assert client.get(f"/v1/jobs/{failed['job_id']}").json()["state"] == "failed"  # kept
+    assert client.get(f"/v1/jobs/{failed['job_id']}").json()["state"] == "dead"  # kept
 
 
 def _audio_app(tmp_path: Path, light_pipeline: Pipeline) -> TestClient:
@@ -328,7 +332,7 @@ def _audit_recording(client: TestClient, path: Path) -> dict[str, Any]:
     resp = upload(client, path, {"agent_id": "A1"})
     assert resp.status_code == 202, resp.text
     body = poll(client, resp.json()["links"]["self"], timeout=300)
-    assert body["state"] in ("done", "failed")
+    assert body["state"] in ("done", "dead")
     return body
 
 
@@ -348,5 +352,5 @@ def test_real_audio_pipeline_on_speech(tmp_path: Path, light_pipeline: Pipeline,
 def test_real_audio_pipeline_on_a_recording_without_speech(tmp_path: Path, light_pipeline: Pipeline) -> None:
     with _audio_app(tmp_path, light_pipeline) as client:
         body = _audit_recording(client, write_call(tmp_path / "tone.wav", seconds=2.0))
-    if body["state"] == "failed":  # no speech: a typed error or a stored empty call, never a crash
+    if body["state"] == "dead":  # no speech: a typed error or a stored empty call, never a crash
         assert body["error"]["code"] != "QA405", body["error"]

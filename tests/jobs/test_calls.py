@@ -22,14 +22,10 @@ from qa_pipeline.store.jobs import Job
 from qa_pipeline.text.pii import mask_value
 
 
-def test_spool_folder_sits_next_to_the_sqlite_file(tmp_path: Path) -> None:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db' / 'qa.db'}")
-    assert spool_dir(settings) == (tmp_path / "db" / "spool").resolve()
-
-
-@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "postgresql+psycopg://qa@db/qa"])
-def test_spool_folder_without_a_database_file_is_in_tmp(url: str) -> None:
-    assert spool_dir(Settings(database_url=url)).name == "qa-spool"
+@pytest.mark.parametrize("url", ["sqlite:///db/qa.db", "sqlite://", "postgresql+psycopg://qa@db/qa"])
+def test_spool_folder_is_in_the_storage_folder_whatever_the_database(url: str, tmp_path: Path) -> None:
+    settings = Settings(database_url=url, audio_dir=tmp_path / "store")
+    assert spool_dir(settings) == tmp_path / "store" / "spool"
 
 
 def test_spool_names_keep_the_suffix_and_survive_pii_masking() -> None:
@@ -66,7 +62,7 @@ def test_malformed_payload_is_a_typed_error() -> None:
     now = datetime.now(UTC)
     job = Job(
         id="j1", kind="call", state="running", payload={"path": "x"}, error=None,
-        idempotency_key=None, created_at=now, updated_at=now, attempts=1,
+        idempotency_key=None, created_at=now, updated_at=now, attempts=1, next_run_at=now,
     )  # fmt: skip
     with pytest.raises(InputError) as info:
         CallPayload.of(job)

@@ -1,28 +1,31 @@
-"""The worker loop on a real SQLite file: jobs run, fail with typed errors, survive restarts."""
+"""The runner and the embedded worker on a real SQLite file: jobs run, retry transient failures with
+backoff, bury bad input, survive killed workers (leases), and store each result exactly once."""
 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
-from qa_pipeline.errors import E, InputError
-from qa_pipeline.jobs import (
-    CALL_JOB,
-    CallHandler,
-    CallPayload,
-    JobWorker,
-    find_job_by_key,
-    requeue_interrupted,
-    run_job,
-    spool_dir,
-)
+from qa_pipeline.errors import E, InputError, StorageError
+from qa_pipeline.jobs import CALL_JOB, CallHandler, CallPayload, JobRunner, JobWorker, RetryPolicy, spool_dir
 from qa_pipeline.settings import Settings
-from qa_pipeline.store import Repository, claim_next_job, create_job, get_job
-from qa_pipeline.store.jobs import Job
+from qa_pipeline.store import Repository, create_job, get_job
+from qa_pipeline.store.job_leases import claim_next
+from qa_pipeline.store.jobs import Job, find_job_by_key
+from qa_pipeline.store.models import JobRow, ResultRow, utcnow
 from qa_pipeline.types import Conversation
 from tests.jobs.sidecar import PipelineFactoryCounter, write_call, write_transcript
+
+FAST = RetryPolicy(max_attempts=3, base_s=0.0, jitter=0.0)
+
+
+def runner(
+    engine: Engine, handler: CallHandler, policy: RetryPolicy = FAST, lease_s: float = 30.0
+) -> JobRunner:
+    return JobRunner(engine, {CALL_JOB: handler}, Repository(engine), policy, lease_s)
 
 
 def queue_call(engine: Engine, settings: Settings, transcripts: Path, name: str, **kw: object) -> Job:
@@ -41,15 +44,17 @@ def queue_call(engine: Engine, settings: Settings, transcripts: Path, name: str,
 
 
 class Exploding(CallHandler):
-    """The real handler, except that chosen conversations raise (a bug or bad input)."""
+    """The real handler, except that chosen conversations raise (a bug or bad input) on their first
+    ``times`` attempts."""
 
-    def __init__(self, base: CallHandler, bad: dict[str, Exception]) -> None:
+    def __init__(self, base: CallHandler, bad: dict[str, Exception], times: int = 100) -> None:
         super().__init__(base.settings, source=base.source, pipeline_factory=base.pipeline_factory)
         self.bad = bad
+        self.times = times
 
     def __call__(self, job: Job) -> Conversation:
         exc = self.bad.get(str(job.payload["conversation_id"]))
-        if exc is not None:
+        if exc is not None and job.attempts <= self.times:
             raise exc
         return super().__call__(job)
 
@@ -58,24 +63,29 @@ def wait_finished(engine: Engine, job_id: str, timeout: float = 10.0) -> Job:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = get_job(engine, job_id)
-        if job.state in ("done", "failed"):
+        if job.state in ("done", "dead"):
             return job
         time.sleep(0.02)
     raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
-def test_run_job_scores_stores_and_cleans_up(
+def results(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(ResultRow)) or 0)
+
+
+def test_run_scores_stores_and_cleans_up(
     engine: Engine, settings: Settings, transcripts: Path, handler: CallHandler
 ) -> None:
     job = queue_call(engine, settings, transcripts, "a")
-    claimed = claim_next_job(engine, CALL_JOB)
+    claimed = claim_next(engine, "w1", 30.0)
     assert claimed is not None
-    done = run_job(engine, Repository(engine), handler, claimed)
-    assert (done.state, done.error) == ("done", None)
+    done = runner(engine, handler).run(claimed)
+    assert done is not None and (done.state, done.error, done.lease_owner) == ("done", None, None)
     stored = Repository(engine).get_conversation("conv-a")
     assert stored is not None and stored.agent_id == "agent-7" and len(stored.turns) == 3
     assert not (spool_dir(settings) / "a.wav").exists()
-    assert get_job(engine, job.id).state == "done"
+    assert get_job(engine, job.id).state == "done" and results(engine) == 1
 
 
 def test_pipeline_is_built_once_on_the_first_job(
@@ -85,7 +95,7 @@ def test_pipeline_is_built_once_on_the_first_job(
     handler: CallHandler,
     factory: PipelineFactoryCounter,
 ) -> None:
-    worker = JobWorker(engine, handler, kind=CALL_JOB)
+    worker = JobWorker(runner(engine, handler))
     assert factory.calls == 0
     for name in ("a", "b"):
         queue_call(engine, settings, transcripts, name)
@@ -94,62 +104,127 @@ def test_pipeline_is_built_once_on_the_first_job(
     assert factory.calls == 1
 
 
-def test_worker_survives_failing_jobs(
+def test_worker_retries_transient_failures_and_buries_bad_input(
     engine: Engine, settings: Settings, transcripts: Path, handler: CallHandler
 ) -> None:
     bad = {
         "conv-bug": RuntimeError("secret text 13812345678"),
         "conv-bad": InputError(E.AUDIO_UNREADABLE, "truncated"),
+        "conv-busy": StorageError(E.DATABASE, "database is locked"),
     }
-    worker = JobWorker(engine, Exploding(handler, bad), kind=CALL_JOB, poll_s=0.05).start()
+    worker = JobWorker(runner(engine, Exploding(handler, bad, times=1)), poll_s=0.05).start()
     try:
-        jobs = [queue_call(engine, settings, transcripts, n) for n in ("bug", "bad", "good")]
+        jobs = [queue_call(engine, settings, transcripts, n) for n in ("bug", "bad", "busy", "good")]
         worker.notify()
-        bug, bad_input, good = (wait_finished(engine, j.id) for j in jobs)
+        bug, bad_input, busy, good = (wait_finished(engine, j.id) for j in jobs)
     finally:
         assert worker.stop(timeout=5)
-    assert bug.state == "failed" and bug.error is not None
-    assert bug.error["code"] == "QA405" and "13812345678" not in str(bug.error)
+    assert (bug.state, bug.attempts, bug.error) == ("done", 2, None)  # a transient failure, then success
+    assert (busy.state, busy.attempts) == ("done", 2)
+    assert (bad_input.state, bad_input.attempts) == ("dead", 1)  # bad input is never retried
     assert bad_input.error is not None and bad_input.error["code"] == "QA114"
-    assert (good.state, good.error) == ("done", None)
+    assert (good.state, good.attempts) == ("done", 1)
     assert not worker.alive
 
 
-def test_missing_spool_file_fails_the_job(
+def test_a_job_failing_every_time_is_dead_after_max_attempts_with_its_error(
+    engine: Engine, settings: Settings, transcripts: Path, handler: CallHandler
+) -> None:
+    job = queue_call(engine, settings, transcripts, "bug")
+    worker = JobWorker(runner(engine, Exploding(handler, {"conv-bug": RuntimeError("x 13812345678")})))
+    while worker.run_once() is not None:
+        pass
+    dead = get_job(engine, job.id)
+    assert (dead.state, dead.attempts) == ("dead", FAST.max_attempts)
+    assert dead.error is not None and dead.error["code"] == "QA405" and "13812345678" not in str(dead.error)
+    assert (spool_dir(settings) / "bug.wav").exists()  # kept for an admin's re-run
+
+
+def test_missing_spool_file_kills_the_job_at_once(
     engine: Engine, settings: Settings, transcripts: Path, handler: CallHandler
 ) -> None:
     job = queue_call(engine, settings, transcripts, "gone")
     (spool_dir(settings) / "gone.wav").unlink()
-    assert JobWorker(engine, handler).run_once() is not None
-    failed = get_job(engine, job.id)
-    assert failed.state == "failed" and failed.error is not None
-    assert failed.error["code"] == "QA101" and failed.error["file"] == "orig-gone.wav"
+    assert JobWorker(runner(engine, handler)).run_once() is not None
+    dead = get_job(engine, job.id)
+    assert (dead.state, dead.attempts) == ("dead", 1) and dead.error is not None
+    assert dead.error["code"] == "QA101" and dead.error["file"] == "orig-gone.wav"
 
 
-def test_requeue_interrupted_jobs(engine: Engine, settings: Settings, transcripts: Path) -> None:
-    crashed = queue_call(engine, settings, transcripts, "crashed")
-    assert claim_next_job(engine) is not None  # "running", then the process died
-    assert requeue_interrupted(engine) == 1
-    again = get_job(engine, crashed.id)
-    assert (again.state, again.attempts) == ("queued", 1)
-    assert requeue_interrupted(engine) == 0
+def expire_leases(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(JobRow.__table__.update().values(lease_expires_at=utcnow() - timedelta(seconds=1)))
 
 
-def test_a_job_that_keeps_killing_its_worker_is_failed(
-    engine: Engine, settings: Settings, transcripts: Path
+def test_a_killed_workers_job_is_reaped_and_run_once_by_another(
+    engine: Engine, settings: Settings, transcripts: Path, handler: CallHandler
+) -> None:
+    job = queue_call(engine, settings, transcripts, "crashed")
+    assert claim_next(engine, "killed-worker", 30.0) is not None  # then SIGKILL: no heartbeat any more
+    expire_leases(engine)
+    survivor = JobWorker(runner(engine, handler))
+    assert survivor.run_once() is not None  # reaps, then claims and runs it
+    again = get_job(engine, job.id)
+    assert (again.state, again.attempts) == ("done", 2) and results(engine) == 1
+
+
+def test_a_job_that_keeps_killing_its_worker_is_dead(
+    engine: Engine, settings: Settings, transcripts: Path, handler: CallHandler
 ) -> None:
     job = queue_call(engine, settings, transcripts, "poison")
-    for _ in range(2):
-        assert claim_next_job(engine) is not None
-        requeue_interrupted(engine, max_attempts=2)
-    failed = get_job(engine, job.id)
-    assert failed.state == "failed" and failed.error is not None and failed.error["code"] == "QA405"
+    run = runner(engine, handler)
+    for n in range(FAST.max_attempts):
+        assert claim_next(engine, f"victim-{n}", 30.0) is not None
+        expire_leases(engine)
+        assert run.reap() == 1
+    dead = get_job(engine, job.id)
+    assert dead.state == "dead" and dead.error is not None and dead.error["code"] == "QA406"
+
+
+class StolenLease(CallHandler):
+    """Scores the call, but meanwhile the lease lapses and another worker takes the job."""
+
+    def __init__(self, base: CallHandler, engine: Engine) -> None:
+        super().__init__(base.settings, source=base.source, pipeline_factory=base.pipeline_factory)
+        self.engine = engine
+
+    def __call__(self, job: Job) -> Conversation:
+        conv = super().__call__(job)
+        with self.engine.begin() as conn:
+            conn.execute(JobRow.__table__.update().values(lease_owner="someone-else"))
+        return conv
+
+
+def test_a_worker_that_lost_its_lease_stores_nothing(
+    engine: Engine, settings: Settings, transcripts: Path, handler: CallHandler
+) -> None:
+    job = queue_call(engine, settings, transcripts, "slow")
+    claimed = claim_next(engine, "w1", 30.0)
+    assert claimed is not None
+    assert runner(engine, StolenLease(handler, engine)).run(claimed) is None
+    assert results(engine) == 0 and Repository(engine).get_conversation("conv-slow") is None
+    assert get_job(engine, job.id).lease_owner == "someone-else"
+
+
+def test_the_heartbeat_keeps_a_long_job_leased(
+    engine: Engine, settings: Settings, transcripts: Path, handler: CallHandler
+) -> None:
+    class Slow(CallHandler):
+        def __call__(self, job: Job) -> Conversation:
+            time.sleep(2.5)  # longer than the lease: only the heartbeat keeps it
+            return handler(job)
+
+    job = queue_call(engine, settings, transcripts, "long")
+    claimed = claim_next(engine, "w1", 1.5)
+    assert claimed is not None
+    done = runner(engine, Slow(settings), lease_s=1.5).run(claimed)
+    assert done is not None and done.state == "done" and get_job(engine, job.id).attempts == 1
 
 
 def test_stop_without_start_and_idle_stop(engine: Engine, handler: CallHandler) -> None:
-    worker = JobWorker(engine, handler, poll_s=10)
+    worker = JobWorker(runner(engine, handler), poll_s=10)
     assert worker.stop(timeout=1)
-    worker = JobWorker(engine, handler, poll_s=10).start()
+    worker = JobWorker(runner(engine, handler), poll_s=10).start()
     started = time.monotonic()
     assert worker.stop(timeout=5) and time.monotonic() - started < 2  # woken, not left polling
 

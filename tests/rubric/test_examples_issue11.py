@@ -29,7 +29,9 @@ def rows(name: str) -> list[dict[str, object]]:
 
 
 def evaluation_turns(extra: Path | None = None) -> set[str]:
-    files = sorted(p for d in (HOLDOUT_DIR, HOLDOUT2_DIR, HOLDOUT3_DIR, TUNING_DIR) for p in d.glob("*.jsonl"))
+    files = sorted(
+        p for d in (HOLDOUT_DIR, HOLDOUT2_DIR, HOLDOUT3_DIR, TUNING_DIR) for p in d.glob("*.jsonl")
+    )
     files += [extra] if extra and extra.is_file() else []
     return {
         norm(t["text"])

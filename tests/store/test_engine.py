@@ -22,9 +22,9 @@ TABLES = {
     *("conversations", "turns", "results", "jobs", "alembic_version"),
     *("teams", "agents", "users", "api_tokens", "audit_log"),
     *("review_queue", "reviews", "human_verdicts", "appeals", "webhooks", "webhook_deliveries"),
-    *("web_sessions", "app_secrets", "counters"),
+    *("web_sessions", "app_secrets", "counters", "batches"),
 }
-HEAD = "0003"
+HEAD = "0004"
 
 
 def test_migrations_create_every_table(engine: Engine) -> None:

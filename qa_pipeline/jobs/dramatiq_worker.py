@@ -1,0 +1,62 @@
+"""The Dramatiq worker module: ``dramatiq qa_pipeline.jobs.dramatiq_worker`` (``qa worker`` runs it).
+
+Importing it sets the Redis broker from ``QA_REDIS_URL`` and declares the ``qa_job`` actor. Each
+worker process builds its engine, repository and handlers on its first message and keeps them: the
+models load once per process. Jobs of one process run one at a time (the pipelines hold models that
+are not thread-safe and are CPU-bound under the GIL anyway): scale with processes and machines.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import cache
+
+import dramatiq
+
+from qa_pipeline.jobs.batches import CHAT_JOB, ChatHandler, TextScorer
+from qa_pipeline.jobs.calls import CALL_JOB, CallHandler
+from qa_pipeline.jobs.dramatiq_queue import ACTOR, QUEUE, delay_until, make_broker, send
+from qa_pipeline.jobs.retry import RetryPolicy
+from qa_pipeline.jobs.worker import JobHandler, JobRunner, new_owner
+from qa_pipeline.settings import Settings
+from qa_pipeline.store import Repository, init_db
+from qa_pipeline.store.job_leases import claim
+
+log = logging.getLogger(__name__)
+
+SETTINGS = Settings()
+BROKER = make_broker(SETTINGS.redis_url)
+dramatiq.set_broker(BROKER)
+_RUN_LOCK = threading.Lock()
+
+
+@cache
+def runner() -> JobRunner:
+    """This process's runner (built once)."""
+    engine = init_db(SETTINGS.database_url)
+    handlers: dict[str, JobHandler] = {
+        CALL_JOB: CallHandler(SETTINGS),
+        CHAT_JOB: ChatHandler(engine, SETTINGS, TextScorer(SETTINGS)),
+    }
+    policy = RetryPolicy.from_settings(SETTINGS)
+    return JobRunner(engine, handlers, Repository(engine), policy, SETTINGS.job_lease_s)
+
+
+@dramatiq.actor(
+    actor_name=ACTOR,
+    queue_name=QUEUE,
+    max_retries=0,  # retries are the job table's business (retry_wait, backoff, dead)
+    time_limit=int(SETTINGS.job_time_limit_s * 1000),
+)
+def qa_job(job_id: str) -> None:
+    """Run job ``job_id`` if it is due; a retry is sent back to the queue for its next run time."""
+    with _RUN_LOCK:
+        run = runner()
+        job = claim(run.engine, job_id, new_owner("dq:"), run.lease_s)
+        if job is None:
+            log.debug("job %s: not due (done, dead, waiting or running elsewhere)", job_id)
+            return
+        finished = run.run(job)
+    if finished is not None and finished.state == "retry_wait":
+        send(BROKER, job_id, delay_ms=delay_until(finished.next_run_at))
