@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -18,11 +19,12 @@ from pydantic import BaseModel, Field
 
 from api.deps import Caller, StateDep
 from api.errors import MediaTypeError
-from api.routes.conversations import declared_charset, read_body
+from api.routes.conversations import declared_charset
 from api.schemas import ErrorPublic
 from qa_pipeline.access.principal import Principal
 from qa_pipeline.access.roles import Action
-from qa_pipeline.jobs import Batch, get_batch, ingest_batch
+from qa_pipeline.errors import E, InputError
+from qa_pipeline.jobs import Batch, get_batch, ingest_batch, new_spool_name, spool_dir
 from qa_pipeline.jobs.batches import BatchFormat, RecordError
 from qa_pipeline.sources.fields import ID_LENGTH
 
@@ -81,6 +83,32 @@ class BatchPublic(BaseModel):
         )
 
 
+async def spool_body(request: Request, limit: int, folder: Path) -> Path:
+    """Stream the body to a file in ``folder``, refusing (413) once it is known to pass ``limit``
+    bytes: an oversized or endless body never sits in memory, and what was written is removed."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise InputError(
+            E.FILE_TOO_LARGE, f"body of {declared} bytes is over the {limit}-byte limit (QA_MAX_BATCH_BYTES)"
+        )
+    await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
+    path = folder / new_spool_name("batch.jsonl")
+    size = 0
+    try:
+        async with await anyio.open_file(path, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise InputError(
+                        E.FILE_TOO_LARGE, f"body is over the {limit}-byte limit (QA_MAX_BATCH_BYTES)"
+                    )
+                await out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
 def _format(request: Request) -> BatchFormat:
     content_type = request.headers.get("content-type", "")
     fmt = MEDIA.get(content_type.split(";", 1)[0].strip().lower())
@@ -127,7 +155,11 @@ async def create_batch(
     The same export sent again (same ``Idempotency-Key``, else the same bytes) answers 200 with the
     first batch and queues nothing."""
     fmt = _format(request)
-    data = await read_body(request, state.settings.max_batch_bytes)
+    spooled = await spool_body(request, state.settings.max_batch_bytes, spool_dir(state.settings))
+    try:
+        data = await anyio.to_thread.run_sync(spooled.read_bytes)
+    finally:
+        spooled.unlink(missing_ok=True)
     ingested = await anyio.to_thread.run_sync(
         lambda: ingest_batch(
             state.engine,
