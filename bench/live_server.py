@@ -57,14 +57,14 @@ class LiveServer:
 
     def _qa(self, *args: str) -> str:
         cmd = [sys.executable, "-m", "qa_pipeline.cli", *args]
-        done = subprocess.run(cmd, env=self.env, capture_output=True, check=True, timeout=120)  # noqa: S603
+        done = subprocess.run(cmd, env=self.env, capture_output=True, check=True, timeout=120)
         return done.stdout.decode().strip()
 
     def start(self) -> LiveServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.token = self._qa("users", "add", "bench-admin", "--role", "admin").splitlines()[-1]
         cmd = [sys.executable, "-m", "qa_pipeline.cli", "serve", "--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd, env=self.env)  # noqa: S603
+        self.proc = subprocess.Popen(cmd, env=self.env)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
