@@ -19,7 +19,7 @@ from qa_pipeline.store import Repository, init_db, make_engine
 PG_ENV = "QA_TEST_POSTGRES_URL"
 
 
-def _reset_postgres(url: str) -> None:
+def reset_postgres(url: str) -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
@@ -36,7 +36,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = os.environ.get(PG_ENV)
     if not url:
         pytest.skip(f"set {PG_ENV} to run the store tests against PostgreSQL")
-    _reset_postgres(url)
+    reset_postgres(url)
     return url
 
 
