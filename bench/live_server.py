@@ -61,8 +61,10 @@ class LiveServer:
         return done.stdout.decode().strip()
 
     def start(self) -> LiveServer:
+        """Start the server (again, after :meth:`kill`) and wait until it answers /health."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.token = self._qa("users", "add", "bench-admin", "--role", "admin").splitlines()[-1]
+        if not self.token:
+            self.token = self._qa("users", "add", "bench-admin", "--role", "admin").splitlines()[-1]
         cmd = [sys.executable, "-m", "qa_pipeline.cli", "serve", "--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, env=self.env)
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -7,9 +7,10 @@ an error class to an HTTP status (:attr:`QAError.http_status`), never to a 500.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 from qa_pipeline.text.pii import mask_message
 
@@ -322,3 +323,13 @@ class NotFoundError(QAError):
 
     def __init__(self, what: str, ident: str) -> None:
         super().__init__(E.NOT_FOUND, f"{what} {ident!r} does not exist")
+
+
+def is_disk_full(exc: BaseException) -> TypeGuard[OSError]:
+    """Whether ``exc`` is the operating system saying the volume (or the quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full_error(exc: OSError) -> StorageError:
+    """The typed error for a full volume (``QA504``), retried by the job machinery."""
+    return StorageError(E.DISK_FULL, exc.strerror or "no space left on device")

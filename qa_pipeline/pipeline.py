@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qa_pipeline import __version__
-from qa_pipeline.errors import E, PipelineError, QAError, StageError
+from qa_pipeline.errors import E, PipelineError, QAError, StageError, disk_full_error, is_disk_full
 from qa_pipeline.settings import Settings
 from qa_pipeline.types import Conversation
 
@@ -245,6 +245,9 @@ def _run_one(stage: Stage, conv: Conversation) -> Conversation:
     except QAError as exc:
         raise StageError(stage.name, exc.message, cause=exc, record=conv.id) from exc
     except Exception as exc:  # a stage bug must not take the batch down, nor echo the text it saw
+        if is_disk_full(exc):  # not a bug: the volume is full (a job retries it once space returns)
+            cause = disk_full_error(exc)
+            raise StageError(stage.name, cause.message, cause=cause, record=conv.id) from exc
         log.error(
             "stage %s crashed on %s: %s",
             stage.name,

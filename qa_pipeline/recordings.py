@@ -99,13 +99,17 @@ def write_wav(path: Path, blocks: Iterator[np.ndarray], channels: int, rate: int
     """16-bit PCM WAV, written block by block to a temporary name, then renamed (never half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    with wave.open(str(partial), "wb") as out:
-        out.setnchannels(channels)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        for block in blocks:
-            pcm = (np.clip(block[:channels], -1.0, 1.0) * 32767.0).astype("<i2")
-            out.writeframes(pcm.T.tobytes())
+    try:
+        with wave.open(str(partial), "wb") as out:
+            out.setnchannels(channels)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            for block in blocks:
+                pcm = (np.clip(block[:channels], -1.0, 1.0) * 32767.0).astype("<i2")
+                out.writeframes(pcm.T.tobytes())
+    except BaseException:  # e.g. the volume is full: leave no half file taking space
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(path)
 
 

@@ -197,6 +197,8 @@ class AudioRef(BaseModel):
     sample_rate: int = 0
     duration_s: float | None = None
     agent_channel: Literal["left", "right"] = "left"
+    # where finished chunks of the transcription are kept so that a retried job resumes (call jobs)
+    checkpoint: str | None = None
 
 
 class Conversation(BaseModel):

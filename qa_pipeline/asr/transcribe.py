@@ -16,8 +16,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from qa_pipeline.asr.checkpoint import ChunkStore
 from qa_pipeline.asr.decode import AudioChunk, AudioInfo, ChunkOptions, iter_chunks, probe
 from qa_pipeline.asr.model import load_model
 from qa_pipeline.asr.simplify import simplify_pieces, to_simplified
@@ -142,22 +143,35 @@ def transcribe_chunk(
     return [s for s in segments if s.text]
 
 
+_SEGMENTS: TypeAdapter[list[Segment]] = TypeAdapter(list[Segment])
+
+
 def iter_segments(
-    path: str | Path, opts: TranscribeOptions | None = None, model: WhisperModel | None = None
+    path: str | Path,
+    opts: TranscribeOptions | None = None,
+    model: WhisperModel | None = None,
+    checkpoint: ChunkStore | None = None,
 ) -> Iterator[Segment]:
     """Segments chunk by chunk (each channel in time order, channels interleaved), in bounded memory.
 
     With ``parallel_channels`` two chunks are decoded at once in threads (CTranslate2 releases the
-    GIL; the model needs ``num_workers`` >= 2 to run them side by side); order is kept.
+    GIL; the model needs ``num_workers`` >= 2 to run them side by side); order is kept. With a
+    ``checkpoint`` store, chunks finished by an earlier attempt are read back instead of decoded.
     """
     opts = opts or TranscribeOptions()
     model = model or load_model()
     n_channels = 1 if opts.chunk.mono else probe(path).channels
 
     def run(chunk: AudioChunk) -> list[Segment]:
+        kept = checkpoint.get(chunk, _SEGMENTS) if checkpoint is not None else None
+        if kept is not None:
+            log.debug("channel %d %.1f s: from the checkpoint", chunk.channel, chunk.start_s)
+            return list(kept)
         speaker = speaker_of(chunk.channel, n_channels, opts.agent_channel)
         started = time.perf_counter()
         segments = transcribe_chunk(model, chunk, opts, speaker)
+        if checkpoint is not None:
+            checkpoint.put(chunk, segments, _SEGMENTS)
         log.debug(
             "channel %d %.1f-%.1f s: %d segments in %.1f s",
             chunk.channel,
@@ -190,12 +204,15 @@ def _parallel(
 
 
 def transcribe_file(
-    path: str | Path, opts: TranscribeOptions | None = None, model: WhisperModel | None = None
+    path: str | Path,
+    opts: TranscribeOptions | None = None,
+    model: WhisperModel | None = None,
+    checkpoint: ChunkStore | None = None,
 ) -> Transcript:
     """Transcribe every channel of an audio file and merge the segments into one timeline."""
     info = probe(path)
     started = time.perf_counter()
-    segments = list(iter_segments(path, opts, model))
+    segments = list(iter_segments(path, opts, model, checkpoint))
     segments.sort(key=lambda s: (s.start, s.channel))
     elapsed = time.perf_counter() - started
     audio_s = info.duration_s or max((s.end for s in segments), default=0.0)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import secrets
+import shutil
 import string
 import threading
 from collections.abc import Callable
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 CALL_JOB = "call"
 AUDIO_PIPELINE = PACKAGE_DIR / "config" / "pipeline.audio.yaml"
 SPOOL_FOLDER = "spool"
+CHUNKS_FOLDER = "chunks"
 _TOKEN_LETTERS = string.ascii_lowercase  # no digits: a stored name is never mistaken for a phone number
 _HEX_TO_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 
@@ -74,6 +76,11 @@ def spool_dir(settings: Settings) -> Path:
     """Where uploads wait for their job: ``spool/`` in the storage folder (``QA_AUDIO_DIR``), which
     every API and worker machine shares."""
     return settings.audio_dir / SPOOL_FOLDER
+
+
+def chunks_dir(settings: Settings, job_id: str) -> Path:
+    """Where a call job keeps its finished transcription chunks (``QA_AUDIO_DIR/chunks/<job id>/``)."""
+    return settings.audio_dir / CHUNKS_FOLDER / Path(job_id).name
 
 
 def new_spool_name(filename: str) -> str:
@@ -169,10 +176,14 @@ class CallHandler:
         if not path.is_file():
             raise InputError(E.FILE_NOT_FOUND, "the spooled recording is gone", file=payload.filename)
         conv = self.source(path, payload, self.settings)
+        if conv.audio is not None:  # a retry resumes from the chunks an earlier attempt finished
+            checkpoint = str(chunks_dir(self.settings, job.id))
+            conv.audio = conv.audio.model_copy(update={"checkpoint": checkpoint})
         return self.pipeline(conv)
 
     def cleanup(self, job: Job) -> None:
-        """Delete a finished job's spooled recording (unless ``delete_spooled`` is off)."""
+        """Delete a finished job's spooled recording (unless ``delete_spooled`` is off) and its chunks."""
         name = job.payload.get("spool_file")
         if self.delete_spooled and isinstance(name, str) and name:
             (spool_dir(self.settings) / Path(name).name).unlink(missing_ok=True)
+        shutil.rmtree(chunks_dir(self.settings, job.id), ignore_errors=True)

@@ -10,13 +10,12 @@ starts have been made; then it is ``dead``, with its last error, for an admin to
 
 from __future__ import annotations
 
-import errno
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from qa_pipeline.errors import E, InputError, QAError, StorageError
+from qa_pipeline.errors import E, InputError, QAError, StageError, disk_full_error, is_disk_full
 from qa_pipeline.settings import Settings
 from qa_pipeline.store.models import utcnow
 
@@ -51,18 +50,25 @@ class RetryPolicy:
         return (now or utcnow()) + timedelta(seconds=self.delay_s(attempts))
 
 
+def _cause(exc: BaseException) -> BaseException:
+    """A stage's typed error behind the :class:`StageError` that carries it."""
+    return exc.cause if isinstance(exc, StageError) and exc.cause is not None else exc
+
+
 def is_permanent(exc: BaseException) -> bool:
     """Whether retrying cannot help: the input itself is bad."""
-    return isinstance(exc, InputError)
+    return isinstance(_cause(exc), InputError)
 
 
 def job_error(exc: BaseException) -> dict[str, Any]:
-    """The error stored on a failed job: the typed error; a full disk as ``QA504``; a bug as ``QA405``
-    without its message (it may quote the data)."""
-    if isinstance(exc, QAError):
-        return exc.to_dict()
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StorageError(E.DISK_FULL, f"{exc.strerror or 'no space left on device'}").to_dict()
+    """The error stored on a failed job: the typed error (a stage's own cause, with the stage named);
+    a full disk as ``QA504``; a bug as ``QA405`` without its message (it may quote the data)."""
+    cause = _cause(exc)
+    if isinstance(cause, QAError):
+        stage = {"stage": exc.stage} if isinstance(exc, StageError) else {}
+        return {**cause.to_dict(), **stage}
+    if is_disk_full(cause):
+        return disk_full_error(cause).to_dict()
     return QAError(E.STAGE_CRASHED, f"{type(exc).__name__} while processing the job").to_dict()
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from qa_pipeline.asr.checkpoint import ChunkStore
 from qa_pipeline.asr.decode import ChunkOptions
 from qa_pipeline.asr.model import BUNDLED_MODEL_SHA256, BUNDLED_NAME, WhisperSpec, load_model, sha256_of
 from qa_pipeline.asr.roles import Clause, RoleOptions, agent_probabilities, decide_roles
@@ -127,8 +128,12 @@ class AsrStage(Stage):
         return conv
 
     def _transcribe(self, conv: Conversation, audio: AudioRef) -> Transcript:
+        opts = self._options(audio)
+        store = None
+        if audio.checkpoint:
+            store = ChunkStore(Path(audio.checkpoint), f"{self.model_id}|{opts.model_dump_json()}")
         try:
-            return transcribe_file(audio.path, self._options(audio), self.model)
+            return transcribe_file(audio.path, opts, self.model, store)
         except InputError as exc:
             kept = (E.FILE_NOT_FOUND, E.AUDIO_TOO_LONG, E.AUDIO_CHANNELS)
             code = exc.code if exc.code in kept else E.AUDIO_UNREADABLE
