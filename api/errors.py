@@ -91,14 +91,20 @@ async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(InputError(E.BAD_REQUEST, str(first.get("msg", "")), field=".".join(loc) or None))
 
 
+BODY_NOT_JSON_HINT = "Send the body as UTF-8 JSON (Content-Type: application/json), as the API docs show."
+
+
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = E.NOT_FOUND if exc.status_code == 404 else E.BAD_REQUEST
+    status = exc.status_code
+    code = E.NOT_FOUND if status == 404 else E.BAD_REQUEST
     err = QAError(code, str(exc.detail))
+    if status == 400:  # FastAPI could not parse the body (not JSON, not UTF-8): bad input, 422 like the rest
+        status, err = 422, QAError(E.INVALID_JSON, f"the body is not valid JSON: {exc.detail}", hint=BODY_NOT_JSON_HINT)
     headers = dict(exc.headers or {})
-    if exc.status_code == 405 and (methods := allowed_methods(request)):  # every method of the path
+    if status == 405 and (methods := allowed_methods(request)):  # every method of the path
         headers["Allow"] = ", ".join(methods)
-    return JSONResponse(status_code=exc.status_code, content={"error": err.to_dict()}, headers=headers)
+    return JSONResponse(status_code=status, content={"error": err.to_dict()}, headers=headers)
 
 
 def allowed_methods(request: Request) -> list[str]:

@@ -40,7 +40,12 @@ def rss_mb(pid: int) -> float:
 
 class LiveServer:
     def __init__(
-        self, folder: Path, env: dict[str, str] | None = None, *, log_level: str = "WARNING"
+        self,
+        folder: Path,
+        env: dict[str, str] | None = None,
+        *,
+        log_level: str = "WARNING",
+        log_file: Path | None = None,
     ) -> None:
         self.folder = folder
         self.port = free_port()
@@ -53,6 +58,7 @@ class LiveServer:
             **(env or {}),
         }
         self.token = ""
+        self.log_file = log_file
         self.proc: subprocess.Popen[bytes] | None = None
 
     def _qa(self, *args: str) -> str:
@@ -66,7 +72,8 @@ class LiveServer:
         if not self.token:
             self.token = self._qa("users", "add", "bench-admin", "--role", "admin").splitlines()[-1]
         cmd = [sys.executable, "-m", "qa_pipeline.cli", "serve", "--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd, env=self.env)
+        out = self.log_file.open("ab") if self.log_file is not None else None
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=out)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -54,7 +54,7 @@ BATCH = 50
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2000)
+    url: str = Field(max_length=2000, pattern=r"^https?://[^\s/?#]+[^\s]*$")
     events: list[Event] = Field(min_length=1)
 
     @field_validator("url")

@@ -18,7 +18,10 @@ from qa_pipeline.scoring import score_figures
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 IndexReader = Annotated[Principal, Depends(Caller(Action.INDICES_READ))]
 
-ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
+ISO_DATE = (
+    r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?)?(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?$"
+)
 """What ``from``/``to`` accept (ISO-8601 date or date-time); the range is checked after parsing."""
 DATE_DOC = (
     "ISO date or date-time (2025-03-01, 2025-03-01T09:00:00+08:00); without a zone, local time in "

@@ -31,6 +31,8 @@ class UserCreate(NewUser):
     """``name``, ``role`` (admin|qa|supervisor|agent|kpi), ``team`` (supervisors), ``agent_id`` (agents),
     optional ``password`` for the web login."""
 
+    name: str = Field(pattern=r"^[\w.@-]{1,64}$", description="1-64 letters, digits or . _ @ -")
+
 
 class UserCreatedPublic(BaseModel):
     user: UserPublic

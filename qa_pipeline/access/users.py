@@ -137,7 +137,12 @@ def issue_token(engine: Engine, name: str, actor: Actor | None = None) -> str:
 
 
 def revoke(engine: Engine, name: str, actor: Actor | None = None) -> int:
-    """Revoke every token of ``name`` and disable password login; returns how many tokens."""
+    """Revoke every token of ``name`` and disable password login; returns how many tokens.
+
+    An admin cannot revoke themselves (409): the last admin would lock everyone out of user management.
+    """
+    if actor is not None and actor.who.name == name:
+        raise ConflictError("you cannot revoke your own access; ask another admin (or use `qa users revoke`)")
     now = utcnow()
     with Session(engine) as session, session.begin():
         row = _user(session, name)

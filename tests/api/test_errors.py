@@ -32,3 +32,24 @@ def test_an_unexpected_exception_is_a_500_in_the_error_shape(
     assert error["hint"] and SECRET not in response.text
     logged = [r for r in caplog.records if r.name == "api.errors" and r.exc_info]
     assert logged and "/broken" in logged[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/v1/users"), ("POST", "/v1/webhooks"), ("PUT", "/v1/agents/A01/team")],
+)
+def test_a_body_that_is_not_json_is_a_documented_422_not_a_400(
+    client: TestClient, method: str, path: str
+) -> None:
+    response = client.request(
+        method, path, content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "QA104" and error["hint"]
+
+
+def test_an_admin_cannot_revoke_their_own_access(client: TestClient) -> None:
+    response = client.post("/v1/users/admin/revoke")
+    assert response.status_code == 409 and "another admin" in response.json()["error"]["detail"]
+    assert client.get("/v1/users").status_code == 200  # still in
