@@ -132,9 +132,8 @@ def iter_blocks(path: str | Path, *, mono: bool = False, max_s: float | None = N
     path = Path(path)
     limit, total = (None if max_s is None else int(max_s * TARGET_RATE)), 0
     with _open(path) as container:
-        resampler = av.AudioResampler(format="fltp", layout="mono" if mono else None, rate=TARGET_RATE)
         try:
-            for block in _resampled(_frames(container, path), resampler):
+            for block in _resampled(_frames(container, path), mono, path):
                 total += block.shape[1]
                 if limit is not None and total > limit:
                     detail = f"decoding passed the limit of {max_s:,.0f} s of audio"
@@ -144,10 +143,42 @@ def iter_blocks(path: str | Path, *, mono: bool = False, max_s: float | None = N
             raise InputError(E.UNSUPPORTED_FORMAT, f"audio decoding failed: {exc}", file=str(path)) from None
 
 
-def _resampled(frames: Iterator[av.AudioFrame], resampler: av.AudioResampler) -> Iterator[np.ndarray]:
+def _resampled(frames: Iterator[av.AudioFrame], mono: bool, path: Path) -> Iterator[np.ndarray]:
+    """Frames at 16 kHz float32. A stream whose sample format or rate changes mid-way (it happens in
+    concatenated MP3s) gets a fresh resampler; one whose channel count changes is refused."""
+    current: tuple[tuple[str, int, int], av.AudioResampler] | None = None
+    first_channels: int | None = None
     for frame in frames:
-        for out in resampler.resample(frame):
-            yield out.to_ndarray()
+        channels = len(frame.layout.channels)
+        first_channels = first_channels or channels
+        if channels != first_channels and not mono:
+            detail = f"the number of channels changes mid-stream ({first_channels} -> {channels})"
+            raise InputError(E.AUDIO_UNREADABLE, detail, file=str(path))
+        setup = (frame.format.name, frame.sample_rate, channels)
+        if current is None or current[0] != setup:
+            if current is not None:
+                yield from _flushed(current[1])
+            current = (
+                setup,
+                av.AudioResampler(format="fltp", layout="mono" if mono else None, rate=TARGET_RATE),
+            )
+        yield from _resample(current[1], frame, path)
+    if current is not None:
+        yield from _flushed(current[1])
+
+
+def _resample(resampler: av.AudioResampler, frame: av.AudioFrame, path: Path) -> Iterator[np.ndarray]:
+    try:
+        outs = resampler.resample(frame)
+    except ValueError as exc:  # a frame the resampler cannot take (bad layout or rate in the header)
+        raise InputError(
+            E.AUDIO_UNREADABLE, f"audio frame cannot be resampled: {exc}", file=str(path)
+        ) from None
+    for out in outs:
+        yield out.to_ndarray()
+
+
+def _flushed(resampler: av.AudioResampler) -> Iterator[np.ndarray]:
     for out in resampler.resample(None):
         yield out.to_ndarray()
 

@@ -9,6 +9,7 @@ from qa_pipeline.asr.decode import (
     TARGET_RATE,
     ChunkOptions,
     decode_all,
+    iter_blocks,
     iter_chunks,
     probe,
     quietest_cut,
@@ -133,3 +134,18 @@ def test_dev_mp3_metadata(shared_data: Path) -> None:
     info = probe(path)
     assert (info.container, info.channels, info.sample_rate) == ("mp3", 2, 8000)
     assert info.duration_s == pytest.approx(69.3, abs=0.1)
+
+
+FUZZ = Path(__file__).resolve().parents[1] / "data" / "fuzz"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FUZZ.glob("*.*")))
+def test_inputs_the_fuzzer_found_decode_or_fail_typed(name: str) -> None:
+    """Regression corpus of ``python -m bench.fuzz --target audio``: each once crashed the decoder."""
+    path = FUZZ / name
+    try:
+        probe(path)
+        for _ in iter_blocks(path, max_s=600.0):
+            pass
+    except InputError:
+        pass  # typed: what a client is told
