@@ -32,6 +32,9 @@ class UserCreate(NewUser):
     optional ``password`` for the web login."""
 
     name: str = Field(pattern=r"^[\w.@-]{1,64}$", description="1-64 letters, digits or . _ @ -")
+    team: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
+    agent_id: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
+    password: str | None = Field(default=None, min_length=8, max_length=1024)
 
 
 class UserCreatedPublic(BaseModel):
@@ -52,7 +55,7 @@ class RevokedPublic(BaseModel):
 class AgentTeamUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    team: str = Field(min_length=1, max_length=255)
+    team: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
 @router.get("/v1/users", response_model=list[UserPublic], responses=ERRORS, summary="List users")
