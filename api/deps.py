@@ -32,25 +32,30 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def get_state(request: Request) -> AppState:
+def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.qa
     return state
 
 
-def get_app_settings(state: Annotated[AppState, Depends(get_state)]) -> Settings:
+async def get_state(request: Request) -> AppState:
+    """(Dependencies that do no I/O are ``async``: FastAPI would otherwise run each on a worker thread.)"""
+    return app_state(request)
+
+
+async def get_app_settings(state: Annotated[AppState, Depends(get_state)]) -> Settings:
     """The settings this app was created with (``create_app(settings)``), not necessarily the env's."""
     return state.settings
 
 
-def get_repository(state: Annotated[AppState, Depends(get_state)]) -> Repository:
+async def get_repository(state: Annotated[AppState, Depends(get_state)]) -> Repository:
     return state.repository
 
 
-def get_reviews(state: Annotated[AppState, Depends(get_state)]) -> ReviewService:
+async def get_reviews(state: Annotated[AppState, Depends(get_state)]) -> ReviewService:
     return state.reviews
 
 
-def client_address(request: Request) -> str | None:
+async def client_address(request: Request) -> str | None:
     """Where the request came from, for the audit log."""
     return request.client.host if request.client is not None else None
 
@@ -61,10 +66,14 @@ async def authenticate(
     """The user behind the bearer token, or a 401 (the JSON API takes no cookies: no CSRF surface)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthError()
-    state = get_state(request)
-    principal = await anyio.to_thread.run_sync(authenticate_token, state.engine, credentials.credentials)
+    state = app_state(request)
+    token = credentials.credentials
+    principal = state.tokens.get(token)
     if principal is None:
-        raise AuthError("the token is unknown or revoked")
+        principal = await anyio.to_thread.run_sync(authenticate_token, state.engine, token)
+        if principal is None:
+            raise AuthError("the token is unknown or revoked")
+        state.tokens.put(token, principal)
     return principal
 
 
@@ -74,7 +83,7 @@ class Caller:
     def __init__(self, action: Action) -> None:
         self.action = action
 
-    def __call__(self, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def __call__(self, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         principal.require(self.action)
         return principal
 

@@ -100,7 +100,10 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     code = E.NOT_FOUND if status == 404 else E.BAD_REQUEST
     err = QAError(code, str(exc.detail))
     if status == 400:  # FastAPI could not parse the body (not JSON, not UTF-8): bad input, 422 like the rest
-        status, err = 422, QAError(E.INVALID_JSON, f"the body is not valid JSON: {exc.detail}", hint=BODY_NOT_JSON_HINT)
+        status, err = (
+            422,
+            QAError(E.INVALID_JSON, f"the body is not valid JSON: {exc.detail}", hint=BODY_NOT_JSON_HINT),
+        )
     headers = dict(exc.headers or {})
     if status == 405 and (methods := allowed_methods(request)):  # every method of the path
         headers["Allow"] = ", ".join(methods)

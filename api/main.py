@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from api import access_log, pages
 from api.deps import get_settings
 from api.errors import install_error_handlers
+from api.kpi_fastpath import KpiFastPath
 from api.pages.handlers import STATIC_DIR, install_page_handlers
 from api.routes import (
     agents,
@@ -30,6 +31,7 @@ from api.routes import (
 )
 from api.state import AppState
 from qa_pipeline import __version__
+from qa_pipeline.access.token_cache import TokenCache
 from qa_pipeline.jobs import (
     CALL_JOB,
     CHAT_JOB,
@@ -71,6 +73,7 @@ def _build_state(settings: Settings, pipeline: Pipeline | None) -> AppState:
             scoring=scoring,
             reviews=ReviewService(repository, scoring, review, load_rubric(settings.rubric)),
             schema_revision=current_revision(engine),
+            tokens=TokenCache(settings.auth_cache_s),
         )
     except BaseException:
         engine.dispose()
@@ -133,6 +136,7 @@ def create_app(
         summary="Quality inspection and sentiment scoring for Chinese customer-service conversations",
         lifespan=lifespan,
     )
+    app.add_middleware(KpiFastPath)
     install_error_handlers(app)
     install_page_handlers(app)
     access_log.install()

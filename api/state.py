@@ -9,6 +9,8 @@ import anyio
 from sqlalchemy import Engine, text
 
 from api.errors import BusyError
+from api.kpi_fastpath import AnswerMemo
+from qa_pipeline.access.token_cache import TokenCache
 from qa_pipeline.jobs.queue import EmbeddedQueue, JobQueue
 from qa_pipeline.kpi_cache import AnswerCache
 from qa_pipeline.pipeline import Pipeline
@@ -40,6 +42,8 @@ class AppState:
     schema_revision: str | None = None
     kpi_cache: AnswerCache[bytes] = field(default_factory=AnswerCache)
     queue: JobQueue = field(default_factory=EmbeddedQueue)  # replaced in the lifespan per QA_QUEUE
+    tokens: TokenCache = field(default_factory=lambda: TokenCache(0.0))  # QA_AUTH_CACHE_S, set at start-up
+    kpi_answers: AnswerMemo = field(default_factory=AnswerMemo)  # the KPI pull's fast path (api.kpi_fastpath)
     max_queued_audits: int = MAX_QUEUED_AUDITS
     # Stages hold models and caches that are not guaranteed thread-safe; scoring is CPU-bound
     # under the GIL anyway, so one conversation at a time per process loses nothing.

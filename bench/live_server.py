@@ -46,6 +46,7 @@ class LiveServer:
         *,
         log_level: str = "WARNING",
         log_file: Path | None = None,
+        serve_args: tuple[str, ...] = (),
     ) -> None:
         self.folder = folder
         self.port = free_port()
@@ -59,6 +60,7 @@ class LiveServer:
         }
         self.token = ""
         self.log_file = log_file
+        self.serve_args = serve_args
         self.proc: subprocess.Popen[bytes] | None = None
 
     def _qa(self, *args: str) -> str:
@@ -71,7 +73,7 @@ class LiveServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         if not self.token:
             self.token = self._qa("users", "add", "bench-admin", "--role", "admin").splitlines()[-1]
-        cmd = [sys.executable, "-m", "qa_pipeline.cli", "serve", "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "qa_pipeline.cli", "serve", "--port", str(self.port), *self.serve_args]
         out = self.log_file.open("ab") if self.log_file is not None else None
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=out)
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -415,17 +415,27 @@ def _classify(input_: Path, output: Path | None, model: str) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="server processes on the port (each loads the pipeline)")
+    ] = 1,
 ) -> None:
     """Start the FastAPI service (OpenAPI docs at /docs)."""
     with _errors():
         settings = _settings()  # before importing the app, which reads the settings on import
     import uvicorn
 
-    from api.main import create_app
-    from qa_pipeline.store import describe_database
+    from qa_pipeline.store import describe_database, init_db
 
     typer.echo(f"database: {describe_database(settings.database_url)} (QA_DATABASE_URL)", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    level = settings.log_level.lower()
+    if workers == 1:
+        from api.main import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=level)
+        return
+    with _errors():  # migrate once here, not in every process at the same moment
+        init_db(settings.database_url).dispose()
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level=level)
 
 
 @db_app.command("upgrade")

@@ -23,6 +23,15 @@ class AnswerCache(Generic[T]):
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
+    def peek(self, key: Hashable) -> T | None:
+        """The answer for ``key`` if it is kept (counted as a hit), else None; never computes."""
+        with self._lock:
+            if key not in self._answers:
+                return None
+            self._answers.move_to_end(key)
+            self.hits += 1
+            return self._answers[key]
+
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The answer for ``key`` (which must include the data version), computed on a miss."""
         with self._lock:

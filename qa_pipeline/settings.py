@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     audio_dir: Path = Path("audio")
     keep_original_audio: bool = False  # also keep the unsilenced original (audio_dir/originals/)
 
+    # an API token once checked is trusted this long (s) without a database lookup (0: every request);
+    # a revocation through this server's API applies at once, one made elsewhere within this time
+    auth_cache_s: float = Field(default=5.0, ge=0, le=300)
+
     # the session cookie's Secure flag; None: when the request came over https (behind a TLS proxy,
     # set true, or run uvicorn with --proxy-headers)
     cookie_secure: bool | None = None

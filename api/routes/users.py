@@ -81,6 +81,7 @@ def create_token(name: str, state: StateDep, who: Admin, client: ClientDep) -> T
 def revoke_user(name: str, state: StateDep, who: Admin, client: ClientDep) -> RevokedPublic:
     """Revoke every token of the user and disable their login (a new token re-enables them)."""
     count = revoke(state.engine, name, Actor(who, client))
+    state.tokens.clear()  # this node stops trusting the revoked tokens at once
     return RevokedPublic(name=name, revoked_tokens=count)
 
 

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
+POOL_SIZE, POOL_OVERFLOW = 16, 48
+"""Connections kept open (the server's thread pool runs up to 40 requests at once: without enough
+pooled connections, every request beyond the pool opened and closed one of its own)."""
 
 
 def describe_database(url: str) -> str:
@@ -50,6 +53,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         raise StorageError(E.DATABASE, f"bad database URL: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
+    if parsed.get_backend_name() != "sqlite" or parsed.database not in (None, "", ":memory:"):
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+        kwargs.setdefault("pool_pre_ping", parsed.get_backend_name() != "sqlite")  # a restarted server
     try:
         engine = create_engine(parsed, **kwargs)
     except (ArgumentError, ImportError) as exc:
@@ -63,7 +70,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     try:
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA journal_mode=WAL")
+        if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # kept in the file: set once
+            cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
     finally:
         cur.close()
