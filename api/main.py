@@ -86,10 +86,11 @@ def _runner(state: AppState, call_handler: JobHandler | None) -> JobRunner:
     settings = state.settings
     handlers: dict[str, JobHandler] = {
         CALL_JOB: call_handler or CallHandler(settings),
-        CHAT_JOB: ChatHandler(state.engine, settings, state.score),
+        CHAT_JOB: ChatHandler(state.engine, settings, state.score, state.score_many),
     }
+    policy = RetryPolicy.from_settings(settings)
     return JobRunner(
-        state.engine, handlers, state.repository, RetryPolicy.from_settings(settings), settings.job_lease_s
+        state.engine, handlers, state.repository, policy, settings.job_lease_s, settings.job_batch_size
     )
 
 

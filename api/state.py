@@ -13,7 +13,7 @@ from api.kpi_fastpath import AnswerMemo
 from qa_pipeline.access.token_cache import TokenCache
 from qa_pipeline.jobs.queue import EmbeddedQueue, JobQueue
 from qa_pipeline.kpi_cache import AnswerCache
-from qa_pipeline.pipeline import Pipeline
+from qa_pipeline.pipeline import Failure, Pipeline
 from qa_pipeline.review.service import ReviewService
 from qa_pipeline.scoring import ScoringConfig
 from qa_pipeline.settings import Settings
@@ -61,6 +61,11 @@ class AppState:
         """Run the pipeline on ``conv`` (blocking; one conversation at a time per process)."""
         with self._pipeline_lock:
             return self.pipeline(conv)
+
+    def score_many(self, convs: list[Conversation]) -> list[Conversation | Failure]:
+        """Run the pipeline on a batch (one model call per stage); a failure drops out as a ``Failure``."""
+        with self._pipeline_lock:
+            return self.pipeline.run_batch(convs)
 
     def audit(self, conv: Conversation) -> tuple[Conversation, SaveOutcome]:
         """Run the pipeline on ``conv`` and store the result (blocking; call from a worker thread)."""

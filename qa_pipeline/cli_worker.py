@@ -90,10 +90,14 @@ def _run_embedded(settings: Settings, threads: int) -> int:
         JobWorker(
             JobRunner(
                 engine,
-                {CALL_JOB: CallHandler(settings), CHAT_JOB: ChatHandler(engine, settings, scorer)},
+                {
+                    CALL_JOB: CallHandler(settings),
+                    CHAT_JOB: ChatHandler(engine, settings, scorer, scorer.many),
+                },
                 Repository(engine),
                 RetryPolicy.from_settings(settings),
                 settings.job_lease_s,
+                settings.job_batch_size,
             )
         ).start()
         for _ in range(threads)

@@ -28,7 +28,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from qa_pipeline.errors import E, InputError, NotFoundError
-from qa_pipeline.pipeline import Pipeline
+from qa_pipeline.pipeline import Failure, Pipeline
 from qa_pipeline.settings import Settings
 from qa_pipeline.sources.csv_chat import iter_csv_text
 from qa_pipeline.sources.encoding import decode_bytes
@@ -44,6 +44,7 @@ BATCH_FOLDER = "batches"
 MAX_STORED_ERRORS = 1000
 BatchFormat = Literal["jsonl", "csv"]
 Scorer = Callable[[Conversation], Conversation]
+BatchScorer = Callable[[list[Conversation]], list[Conversation | Failure]]
 
 
 class ChatPayload(BaseModel):
@@ -272,12 +273,34 @@ class ChatHandler:
     """Turns a ``chat`` job into a scored conversation: reads its line of the batch file and scores it
     with ``score`` (the text pipeline)."""
 
-    def __init__(self, engine: Engine, settings: Settings, score: Scorer) -> None:
+    def __init__(
+        self, engine: Engine, settings: Settings, score: Scorer, score_many: BatchScorer | None = None
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.score = score
+        self.score_many = score_many
 
     def __call__(self, job: Job) -> Conversation:
+        return self.score(self.read(job))
+
+    def many(self, jobs: list[Job]) -> list[Conversation | Exception]:
+        """Several jobs in one pipeline pass (the models see a batch); each outcome or error in order."""
+        read: list[Conversation | Exception] = []
+        for job in jobs:
+            try:
+                read.append(self.read(job))
+            except InputError as exc:
+                read.append(exc)
+        convs = [c for c in read if isinstance(c, Conversation)]
+        if self.score_many is not None:
+            scored = iter(self.score_many(convs))
+        else:
+            scored = iter([self.score(c) for c in convs])
+        return [_outcome(next(scored)) if isinstance(item, Conversation) else item for item in read]
+
+    def read(self, job: Job) -> Conversation:
+        """The job's conversation, read from its byte range of the batch file."""
         payload = ChatPayload.of(job)
         path = batch_dir(self.settings) / Path(payload.file).name
         try:
@@ -287,10 +310,9 @@ class ChatHandler:
         except FileNotFoundError:
             raise InputError(E.FILE_NOT_FOUND, "the batch file is gone", file=payload.file) from None
         try:
-            conv = Conversation.model_validate_json(line)
+            return Conversation.model_validate_json(line)
         except ValidationError as exc:
             raise InputError(E.INVALID_JSON, f"the batch file is damaged: {exc.errors()[0]['msg']}") from None
-        return self.score(conv)
 
     def cleanup(self, job: Job) -> None:
         """Delete the batch file once every job of the batch is done."""
@@ -299,6 +321,10 @@ class ChatHandler:
         counts = count_by_state(self.engine, batch_id=job.batch_id)
         if sum(counts.values()) == counts["done"]:
             (batch_dir(self.settings) / f"{job.batch_id}.jsonl").unlink(missing_ok=True)
+
+
+def _outcome(result: Conversation | Failure) -> Conversation | Exception:
+    return result.error if isinstance(result, Failure) else result
 
 
 class TextScorer:
@@ -316,3 +342,9 @@ class TextScorer:
                 log.info("building the text pipeline")
                 self._pipeline = Pipeline.from_config(settings=self.settings)
             return self._pipeline(conv)
+
+    def many(self, convs: list[Conversation]) -> list[Conversation | Failure]:
+        with self._lock:
+            if self._pipeline is None:
+                self._pipeline = Pipeline.from_config(settings=self.settings)
+            return self._pipeline.run_batch(convs)

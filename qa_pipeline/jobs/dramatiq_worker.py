@@ -35,12 +35,15 @@ _RUN_LOCK = threading.Lock()
 def runner() -> JobRunner:
     """This process's runner (built once)."""
     engine = init_db(SETTINGS.database_url)
+    scorer = TextScorer(SETTINGS)
     handlers: dict[str, JobHandler] = {
         CALL_JOB: CallHandler(SETTINGS),
-        CHAT_JOB: ChatHandler(engine, SETTINGS, TextScorer(SETTINGS)),
+        CHAT_JOB: ChatHandler(engine, SETTINGS, scorer, scorer.many),
     }
     policy = RetryPolicy.from_settings(SETTINGS)
-    return JobRunner(engine, handlers, Repository(engine), policy, SETTINGS.job_lease_s)
+    return JobRunner(
+        engine, handlers, Repository(engine), policy, SETTINGS.job_lease_s, SETTINGS.job_batch_size
+    )
 
 
 @dramatiq.actor(

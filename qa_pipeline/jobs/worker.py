@@ -22,14 +22,23 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from sqlalchemy import Engine
 
 from qa_pipeline.errors import QAError
 from qa_pipeline.jobs.retry import RetryPolicy, is_permanent, job_error, worker_lost_error
 from qa_pipeline.store import Repository
-from qa_pipeline.store.job_leases import LeaseLost, claim_next, complete_in, expired, fail, reap, renew
+from qa_pipeline.store.job_leases import (
+    LeaseLost,
+    claim_more,
+    claim_next,
+    complete_in,
+    expired,
+    fail,
+    reap,
+    renew,
+)
 from qa_pipeline.store.jobs import Job, get_job
 from qa_pipeline.types import Conversation
 
@@ -47,19 +56,24 @@ class JobHandler(Protocol):
     def cleanup(self, job: Job) -> None: ...
 
 
+class BatchHandler(JobHandler, Protocol):
+    """A handler that scores several jobs in one pipeline pass (each outcome, or its error, in order)."""
+
+    def many(self, jobs: list[Job]) -> list[Conversation | Exception]: ...
+
+
 def new_owner(prefix: str = "") -> str:
     """A lease owner name unique to this process and call: host, pid and a random suffix."""
     return f"{prefix}{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Heartbeat:
-    """Renews a job's lease every third of ``lease_s`` on its own thread while the job runs."""
+    """Renews the leases of the running jobs every third of ``lease_s`` on its own thread."""
 
-    def __init__(self, engine: Engine, job_id: str, owner: str, lease_s: float) -> None:
-        self.engine, self.job_id, self.owner, self.lease_s = engine, job_id, owner, lease_s
-        self.lost = threading.Event()
+    def __init__(self, engine: Engine, job_ids: list[str], owner: str, lease_s: float) -> None:
+        self.engine, self.job_ids, self.owner, self.lease_s = engine, job_ids, owner, lease_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"qa-heartbeat-{job_id[:8]}", daemon=True)
+        self._thread = threading.Thread(target=self._beat, name=f"qa-heartbeat-{job_ids[0][:8]}", daemon=True)
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -70,14 +84,15 @@ class Heartbeat:
         self._thread.join()
 
     def _beat(self) -> None:
-        while not self._stop.wait(self.lease_s / 3):
-            try:
-                if not renew(self.engine, self.job_id, self.owner, self.lease_s):
-                    log.warning("job %s: lease lost; its result will not be stored", self.job_id)
-                    self.lost.set()
-                    return
-            except QAError as exc:  # the database is briefly unreachable: try again next beat
-                log.warning("job %s: cannot renew the lease: %s", self.job_id, exc)
+        live = list(self.job_ids)
+        while live and not self._stop.wait(self.lease_s / 3):
+            for job_id in list(live):
+                try:
+                    if not renew(self.engine, job_id, self.owner, self.lease_s):
+                        log.warning("job %s: lease lost; its result will not be stored", job_id)
+                        live.remove(job_id)
+                except QAError as exc:  # the database is briefly unreachable: try again next beat
+                    log.warning("job %s: cannot renew the lease: %s", job_id, exc)
 
 
 @dataclass
@@ -89,6 +104,7 @@ class JobRunner:
     repository: Repository
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     lease_s: float = 30.0
+    batch_size: int = 1  # jobs of a batch-capable kind leased and scored together
 
     @property
     def kinds(self) -> list[str]:
@@ -96,9 +112,16 @@ class JobRunner:
 
     def run(self, job: Job) -> Job | None:
         """Process ``job`` (leased to ``job.lease_owner``) and record the outcome: ``done``, ``retry_wait``
-        or ``dead``; None when the lease was lost meanwhile. Never raises for the job's own failure."""
+        or ``dead``; None when the lease was lost meanwhile. Never raises for the job's own failure.
+
+        For a handler that scores batches, up to ``batch_size - 1`` more due jobs of the same kind are
+        leased and scored in the same pipeline pass; each is still stored and finished on its own."""
+        handler = self.handlers[job.kind]
+        if self.batch_size > 1 and hasattr(handler, "many"):
+            more = claim_more(self.engine, job.lease_owner or "", self.lease_s, job.kind, self.batch_size - 1)
+            return self._run_many(cast(BatchHandler, handler), [job, *more])[0]
         owner = job.lease_owner or ""
-        with Heartbeat(self.engine, job.id, owner, self.lease_s):
+        with Heartbeat(self.engine, [job.id], owner, self.lease_s):
             try:
                 self._process(job, owner)
                 finished: Job | None = get_job(self.engine, job.id)
@@ -112,9 +135,36 @@ class JobRunner:
         return finished
 
     def _process(self, job: Job, owner: str) -> None:
-        conv = self.handlers[job.kind](job)
+        self._store(job, owner, self.handlers[job.kind](job))
+
+    def _store(self, job: Job, owner: str, conv: Conversation) -> None:
         outcome = self.repository.save(conv, within=lambda session: complete_in(session, job.id, owner))
         log.info("job %s: conversation %s %s", job.id, outcome.conversation_id, outcome.status)
+
+    def _run_many(self, handler: BatchHandler, jobs: list[Job]) -> list[Job | None]:
+        owner = jobs[0].lease_owner or ""
+        with Heartbeat(self.engine, [j.id for j in jobs], owner, self.lease_s):
+            try:
+                outputs = handler.many(jobs)
+            except Exception as exc:  # the whole pass failed (the database, a bug): each job's failure
+                outputs = [exc] * len(jobs)
+            finished = [self._finish_one(job, owner, out) for job, out in zip(jobs, outputs, strict=True)]
+        for job in finished:
+            if job is not None and (job.state == "done" or _bad_input(job)):
+                self._cleanup(job)
+        return finished
+
+    def _finish_one(self, job: Job, owner: str, output: Conversation | Exception) -> Job | None:
+        try:
+            if isinstance(output, Exception):
+                raise output
+            self._store(job, owner, output)
+            return get_job(self.engine, job.id)
+        except LeaseLost:
+            log.warning("job %s: lease lost before the result was stored; dropped", job.id)
+            return None
+        except Exception as exc:
+            return self._failed(job, owner, exc)
 
     def _failed(self, job: Job, owner: str, exc: Exception) -> Job | None:
         permanent = is_permanent(exc)

@@ -83,6 +83,28 @@ def claim_next(
     return None if job_id is None else get_job(engine, job_id)
 
 
+def claim_more(engine: Engine, owner: str, lease_s: float, kind: str, limit: int) -> list[Job]:
+    """Lease up to ``limit`` more due jobs of ``kind`` to ``owner`` (a worker filling a batch)."""
+    if limit <= 0:
+        return []
+    now = utcnow()
+    pick = (
+        select(JobRow.id)
+        .where(_due(now, [kind]))
+        .order_by(JobRow.next_run_at, JobRow.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(JobRow)
+        .where(JobRow.id.in_(pick), _due(now, [kind]))
+        .values(**_claim_values(owner, lease_s, now))
+        .returning(JobRow.id)
+    )
+    ids = _write(engine, lambda conn: list(conn.execute(stmt).scalars()))
+    return [get_job(engine, job_id) for job_id in ids]
+
+
 def claim(engine: Engine, job_id: str, owner: str, lease_s: float) -> Job | None:
     """Lease ``job_id`` to ``owner`` if it is due; None when it is not (done, dead, running under a live
     lease, or waiting for its next run time): a duplicate or early message changes nothing."""
