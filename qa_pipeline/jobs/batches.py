@@ -23,11 +23,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from qa_pipeline.errors import E, InputError, NotFoundError
+from qa_pipeline.jobs.payload import JobPayload
 from qa_pipeline.pipeline import Failure, Pipeline
 from qa_pipeline.settings import Settings
 from qa_pipeline.sources.csv_chat import iter_csv_text
@@ -47,24 +48,13 @@ Scorer = Callable[[Conversation], Conversation]
 BatchScorer = Callable[[list[Conversation]], list[Conversation | Failure]]
 
 
-class ChatPayload(BaseModel):
+class ChatPayload(JobPayload):
     """What a ``chat`` job stores: where its conversation lies in the batch file."""
-
-    model_config = ConfigDict(extra="forbid")
 
     file: str
     offset: int
     length: int
     conversation_id: str
-
-    @classmethod
-    def of(cls, job: Job) -> ChatPayload:
-        try:
-            return cls.model_validate(job.payload)
-        except ValidationError as exc:
-            raise InputError(
-                E.BAD_FIELD, f"job {job.id} has a malformed payload: {exc.errors()[0]['msg']}"
-            ) from None
 
 
 class RecordError(BaseModel):

@@ -22,10 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from qa_pipeline.errors import E, InputError
 from qa_pipeline.hashing import sha256_file as file_sha256
+from qa_pipeline.jobs.payload import JobPayload
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.settings import PACKAGE_DIR, Settings
 from qa_pipeline.sources.fields import ID_LENGTH
@@ -43,10 +44,9 @@ _TOKEN_LETTERS = string.ascii_lowercase  # no digits: a stored name is never mis
 _HEX_TO_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 
 
-class CallPayload(BaseModel):
+class CallPayload(JobPayload):
     """What a ``call`` job stores: the spooled recording, where it came from, and for whom."""
 
-    model_config = ConfigDict(extra="forbid")
 
     spool_file: str = Field(description="name of the spooled recording inside the spool folder")
     filename: str = Field(description="the file name the client sent")
@@ -57,15 +57,6 @@ class CallPayload(BaseModel):
         "could be taken for phone numbers)",
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
-
-    @classmethod
-    def of(cls, job: Job) -> CallPayload:
-        try:
-            return cls.model_validate(job.payload)
-        except ValidationError as exc:
-            raise InputError(
-                E.BAD_FIELD, f"job {job.id} has a malformed payload: {exc.errors()[0]['msg']}"
-            ) from None
 
 
 ConversationSource = Callable[[Path, CallPayload, Settings], Conversation]

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from qa_pipeline.errors import E, QAError
-from qa_pipeline.store.jobs import Job, database_error, get_job, masked
+from qa_pipeline.store.jobs import Job, database_error, get_job, jobs_by_id, masked
 from qa_pipeline.store.models import JobRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def claim_more(engine: Engine, owner: str, lease_s: float, kind: str, limit: int
         .returning(JobRow.id)
     )
     ids = _write(engine, lambda conn: list(conn.execute(stmt).scalars()))
-    return [get_job(engine, job_id) for job_id in ids]
+    return jobs_by_id(engine, ids)
 
 
 def claim(engine: Engine, job_id: str, owner: str, lease_s: float) -> Job | None:

@@ -150,6 +150,18 @@ def get_job(engine: Engine, job_id: str) -> Job:
     return job
 
 
+def jobs_by_id(engine: Engine, ids: Sequence[str]) -> list[Job]:
+    """The jobs ``ids`` in one query (in no particular order)."""
+    if not ids:
+        return []
+    stmt = select(*JobRow.__table__.columns).where(JobRow.id.in_(list(ids)))
+    try:
+        with engine.connect() as conn:
+            return [Job.model_validate(dict(r)) for r in conn.execute(stmt).mappings()]
+    except SQLAlchemyError as exc:
+        raise database_error(exc) from exc
+
+
 def find_job_by_key(engine: Engine, idempotency_key: str) -> Job | None:
     """The job created with ``idempotency_key``, or None."""
     return _fetch(engine, JobRow.idempotency_key == idempotency_key)
