@@ -47,7 +47,6 @@ _HEX_TO_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 class CallPayload(JobPayload):
     """What a ``call`` job stores: the spooled recording, where it came from, and for whom."""
 
-
     spool_file: str = Field(description="name of the spooled recording inside the spool folder")
     filename: str = Field(description="the file name the client sent")
     conversation_id: str
