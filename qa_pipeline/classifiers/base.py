@@ -29,9 +29,12 @@ class TextClassifier(ABC):
     labels: list[str]
     version: str
     max_chars: int = MAX_CHARS
+    #: texts per forward pass unless the caller says otherwise (a model family's memory/overhead trade-off)
+    batch_size: int = 256
 
-    def predict(self, texts: Sequence[str], batch_size: int = 256) -> list[Prediction]:
+    def predict(self, texts: Sequence[str], batch_size: int | None = None) -> list[Prediction]:
         """Classify ``texts`` (a list in, a list out, same order; an empty list gives an empty list)."""
+        batch_size = self.batch_size if batch_size is None else batch_size
         if batch_size < 1:
             raise InputError(E.BAD_REQUEST, f"batch_size must be >= 1, got {batch_size}", field="batch_size")
         items = self.preprocess(texts)

@@ -5,7 +5,10 @@ Python loop with a ``try``/``except`` per n-gram and re-validates its input on e
 inference that loop is most of a text model's time. :func:`compile_features` reads a fitted
 pipeline's feature step (one vectorizer, or a :class:`~sklearn.pipeline.FeatureUnion` of them) and
 returns a function that builds the bit-identical matrix with C-level counting (``Counter`` over
-vocabulary ids) and vectorised tf-idf weighting. Anything it does not recognise returns None, and
+vocabulary ids) and vectorised tf-idf weighting. Character n-grams are not built as strings at all:
+:class:`CharGrams` codes each character of the vocabulary as a small integer and finds every n-gram
+of a batch with numpy (one integer key per n-gram, looked up in the sorted vocabulary keys).
+Anything it does not recognise returns None, and
 the caller keeps scikit-learn's own path. ``tests/classifiers/test_fast_features.py`` checks the
 matrices are equal on the shipped models.
 """
@@ -68,6 +71,9 @@ def _supported(vec: TfidfVectorizer) -> bool:
 def _compile_vectorizer(vec: Any) -> Transform | None:
     if not isinstance(vec, TfidfVectorizer) or not _supported(vec):
         return None
+    grams = CharGrams.from_vectorizer(vec) if vec.analyzer == "char" else None
+    if grams is not None:
+        return _char_transform(vec, grams)
     analyze = _char_analyzer(vec) if vec.analyzer == "char" else vec.build_analyzer()
     vocab = {term: int(index) for term, index in vec.vocabulary_.items()}  # numpy ints -> int
     vocab_get: Callable[[str], Any] = vocab.get
@@ -103,6 +109,10 @@ def _weigh(
     cols = np.asarray(indices, dtype=np.int32)
     matrix = sp.csr_matrix((data, cols, np.asarray(indptr, dtype=np.int32)), shape=shape)
     matrix.sort_indices()
+    return _weigh_matrix(vec, matrix, idf)
+
+
+def _weigh_matrix(vec: TfidfVectorizer, matrix: sp.csr_matrix, idf: np.ndarray | None) -> sp.csr_matrix:
     if vec.sublinear_tf:
         np.log(matrix.data, matrix.data)
         matrix.data += 1.0
@@ -125,3 +135,94 @@ def _char_analyzer(vec: TfidfVectorizer) -> Callable[[str], list[str]]:
         return grams
 
     return analyze
+
+
+_MAX_KEY = 2**62  # n-gram keys are int64; the largest is below size ** high
+
+
+class CharGrams:
+    """A char vectorizer's vocabulary as integer keys: each vocabulary character gets a code 1..K-1
+    (0: a character the vocabulary never uses, or a text boundary), an n-gram the key
+    ``sum(code[i] * K ** (n - 1 - i))``. Keys of different lengths never collide (an n-gram's key lies
+    in ``[K ** (n - 1), K ** n)``), and a gram with a 0 code cannot be in the vocabulary."""
+
+    def __init__(
+        self, table: np.ndarray, base: int, keys: np.ndarray, columns: np.ndarray, ngrams: tuple[int, int]
+    ):
+        self.table = table
+        self.base = base
+        self.keys = keys
+        self.columns = columns
+        self.ngrams = ngrams
+
+    @classmethod
+    def from_vectorizer(cls, vec: TfidfVectorizer) -> CharGrams | None:
+        """None when the vocabulary holds the boundary character or keys would overflow int64."""
+        chars = sorted({ch for term in vec.vocabulary_ for ch in term})
+        base = len(chars) + 1
+        if not chars or chars[0] == "\x00" or base ** vec.ngram_range[1] >= _MAX_KEY:
+            return None
+        table = np.zeros(ord(chars[-1]) + 1, dtype=np.int64)
+        table[[ord(ch) for ch in chars]] = np.arange(1, base)
+        code = {ch: i for i, ch in enumerate(chars, start=1)}
+        items = [(_key(term, code, base), int(col)) for term, col in vec.vocabulary_.items()]
+        items.sort()
+        keys = np.fromiter((k for k, _ in items), dtype=np.int64, count=len(items))
+        columns = np.fromiter((c for _, c in items), dtype=np.int32, count=len(items))
+        return cls(table, base, keys, columns, vec.ngram_range)
+
+    def codes(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The texts' character codes joined with a 0 between texts, and each position's text index."""
+        joined = "\x00".join(texts)
+        points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+        known = points < len(self.table)
+        codes = np.where(known, self.table[np.where(known, points, 0)], 0)
+        rows = np.repeat(np.arange(len(texts), dtype=np.int32), [len(t) + 1 for t in texts])[: len(codes)]
+        return codes, rows
+
+    def find(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, columns)``: one entry per occurrence of a vocabulary n-gram in the texts."""
+        codes, rows = self.codes(texts)
+        low, high = self.ngrams
+        keys, valid = codes, codes > 0
+        found_rows, found_cols = [], []
+        for n in range(1, high + 1):
+            if n > 1:
+                keys = keys[:-1] * self.base + codes[n - 1 :]
+                valid = valid[:-1] & (codes[n - 1 :] > 0)
+            if n >= low and len(keys):
+                r, c = self._look_up(keys, valid, rows[: len(keys)])
+                found_rows.append(r)
+                found_cols.append(c)
+        if not found_rows:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
+        return np.concatenate(found_rows), np.concatenate(found_cols)
+
+    def _look_up(
+        self, keys: np.ndarray, valid: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        keys, rows = keys[valid], rows[valid]
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        hit = self.keys[at] == keys
+        return rows[hit], self.columns[at[hit]]
+
+
+def _key(term: str, code: dict[str, int], base: int) -> int:
+    key = 0
+    for ch in term:
+        key = key * base + code[ch]
+    return key
+
+
+def _char_transform(vec: TfidfVectorizer, grams: CharGrams) -> Transform:
+    preprocess = vec.build_preprocessor()
+    width = len(vec.vocabulary_)
+    idf = np.asarray(vec.idf_, dtype=vec.dtype) if vec.use_idf else None
+
+    def transform(texts: list[str]) -> sp.csr_matrix:
+        rows, cols = grams.find([_WHITE.sub(" ", preprocess(t)) for t in texts])
+        counts = sp.csr_matrix((np.ones(len(rows), dtype=vec.dtype), (rows, cols)), shape=(len(texts), width))
+        counts.sum_duplicates()
+        return _weigh_matrix(vec, counts, idf)
+
+    return transform

@@ -35,8 +35,10 @@ def normalise_text(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().lower()
 
 
+@functools.lru_cache(maxsize=16384)
 def model_text(text: str) -> str:
-    """What the features see: :func:`normalise_text` with every number replaced by one token."""
+    """What the features see: :func:`normalise_text` with every number replaced by one token.
+    Cached: each turn is read by a dozen models, most of them through this function."""
     return _NUMBER.sub(NUMBER_TOKEN, normalise_text(text))
 
 

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from qa_pipeline.classifiers import load_classifier
-from qa_pipeline.classifiers.fast_features import compile_features
+from qa_pipeline.classifiers.fast_features import CharGrams, compile_features
 from qa_pipeline.classifiers.features import FeatureOptions, build_features, model_text
 from qa_pipeline.settings import Settings
 
@@ -71,6 +71,23 @@ def test_plain_tf_and_l1_norm_match_sklearn() -> None:
     vec = TfidfVectorizer(analyzer="char", use_idf=False, norm="l1", dtype=np.float64)
     model = Pipeline([("features", vec), ("clf", LogisticRegression())]).fit(TEXTS, LABELS)
     _assert_same(model, TEXTS)
+
+
+def test_char_grams_cross_no_text_boundary_and_survive_odd_characters() -> None:
+    """Texts are joined with NUL for the vectorised count: no n-gram may span two texts, and NUL,
+    astral characters, lone surrogates and characters beyond the vocabulary's must count as sklearn does."""
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 4), sublinear_tf=True)
+    model = Pipeline([("features", vec), ("clf", LogisticRegression())]).fit(TEXTS, LABELS)
+    assert CharGrams.from_vectorizer(vec) is not None
+    odd = ["太失", "望了", "太失\x00望了", "😀太差😀", "\ud800太差", "\U0010ffff", "失望" * 2000, "太"]
+    _assert_same(model, [*TEXTS, *odd])
+
+
+def test_vocabulary_holding_the_boundary_character_keeps_the_counting_path() -> None:
+    vec = TfidfVectorizer(analyzer="char").fit(["a\x00b", "ab"])
+    assert CharGrams.from_vectorizer(vec) is None
+    model = Pipeline([("features", vec), ("clf", LogisticRegression())]).fit(["a\x00b", "ab"], ["x", "y"])
+    _assert_same(model, ["a\x00b", "ba", ""])
 
 
 @pytest.mark.parametrize(
