@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from qa_pipeline.settings import PROJECT_DIR
-from training.datasets import HOLDOUT2_DIR, HOLDOUT3_DIR, HOLDOUT_DIR, TUNING_DIR
+from training.datasets import HOLDOUT2_DIR, HOLDOUT3_DIR, HOLDOUT4_DIR, HOLDOUT_DIR, TUNING_DIR
 
 EXAMPLES = PROJECT_DIR / "rubrics" / "examples"
 OBJECTION_LABELS = {"price", "refund", "distrust", "delay", "cancel", "hesitate", "other", "none"}
@@ -30,7 +30,9 @@ def rows(name: str) -> list[dict[str, object]]:
 
 def evaluation_turns(extra: Path | None = None) -> set[str]:
     files = sorted(
-        p for d in (HOLDOUT_DIR, HOLDOUT2_DIR, HOLDOUT3_DIR, TUNING_DIR) for p in d.glob("*.jsonl")
+        p
+        for d in (HOLDOUT_DIR, HOLDOUT2_DIR, HOLDOUT3_DIR, HOLDOUT4_DIR, TUNING_DIR)
+        for p in d.glob("*.jsonl")
     )
     files += [extra] if extra and extra.is_file() else []
     return {
