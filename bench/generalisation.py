@@ -118,7 +118,7 @@ def main() -> None:
     parser.add_argument(
         "--sets",
         default="dev,tuning",
-        help="comma-separated: dev, tuning, holdout, holdout2, holdout3, holdout4 (read a hold-out once, for a note)",
+        help="comma-separated: dev, tuning, holdout, holdout2..holdout4 (read a hold-out once, for a note)",
     )
     parser.add_argument("--rubric", type=_rubric, action="append", help="NAME=PATH (default: before, after)")
     parser.add_argument("--per-writer", action="store_true", help="also each writer's file alone")
