@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import anyio
 from sqlalchemy import Engine, text
 
+from api.audit_batcher import AuditBatcher
 from api.errors import BusyError
 from api.kpi_fastpath import AnswerMemo
 from qa_pipeline.access.token_cache import TokenCache
@@ -22,15 +23,16 @@ from qa_pipeline.types import Conversation
 
 MAX_QUEUED_AUDITS = 64
 """Audits that may wait behind the running one before ``POST`` answers 503."""
+Audited = tuple[Conversation, SaveOutcome]
 
 
 @dataclass
 class AppState:
     """Settings, the database, the pipeline (loaded once) and the scoring configuration.
 
-    Audits run one at a time on their own worker (``_audit_limiter``): requests waiting for the
-    pipeline wait in the event loop, not in the shared threadpool, so reads and ``/health`` are
-    never starved by a queue of audits.
+    Audits run on their own worker (:class:`~api.audit_batcher.AuditBatcher`): requests waiting for
+    the pipeline wait in the event loop, not in the shared threadpool, so reads and ``/health`` are
+    never starved by a queue of audits; those that waited are then scored together, one batch at a time.
     """
 
     settings: Settings
@@ -48,7 +50,7 @@ class AppState:
     # Stages hold models and caches that are not guaranteed thread-safe; scoring is CPU-bound
     # under the GIL anyway, so one conversation at a time per process loses nothing.
     _pipeline_lock: threading.Lock = field(default_factory=threading.Lock)
-    _audit_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
+    _batcher: AuditBatcher[Audited] | None = None
     _health_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
     _audits_in_flight: int = 0
 
@@ -67,19 +69,36 @@ class AppState:
         with self._pipeline_lock:
             return self.pipeline.run_batch(convs)
 
-    def audit(self, conv: Conversation) -> tuple[Conversation, SaveOutcome]:
+    def audit(self, conv: Conversation) -> Audited:
         """Run the pipeline on ``conv`` and store the result (blocking; call from a worker thread)."""
         scored = self.score(conv)
         return scored, self.repository.save(scored)
 
-    async def submit(self, conv: Conversation) -> tuple[Conversation, SaveOutcome]:
-        """:meth:`audit` on the audit worker; :class:`BusyError` when ``max_queued_audits`` wait already."""
+    def audit_many(self, convs: list[Conversation]) -> list[Audited | BaseException]:
+        """:meth:`audit` for a batch in one pipeline pass: per conversation its result, or the error
+        that conversation alone raised (a stage failure, or its save)."""
+        out: list[Audited | BaseException] = []
+        for item in self.score_many(convs):
+            if isinstance(item, Failure):
+                out.append(item.error)
+                continue
+            try:
+                out.append((item, self.repository.save(item)))
+            except Exception as exc:  # the request that sent it gets it, as before
+                out.append(exc)
+        return out
+
+    async def submit(self, conv: Conversation) -> Audited:
+        """:meth:`audit` on the audit worker, batched with the audits waiting beside it;
+        :class:`BusyError` when ``max_queued_audits`` wait already."""
         waiting = max(0, self._audits_in_flight - 1)  # one is running
         if waiting >= self.max_queued_audits:
             raise BusyError(waiting)
+        if self._batcher is None:
+            self._batcher = AuditBatcher(self.audit_many, self.settings.audit_batch)
         self._audits_in_flight += 1
         try:
-            return await anyio.to_thread.run_sync(self.audit, conv, limiter=self._audit_limiter)
+            return await self._batcher.submit(conv)
         finally:
             self._audits_in_flight -= 1
 

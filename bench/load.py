@@ -4,6 +4,7 @@ ingest throughput (chats/s, audio hours per hour) with 1 and 2 worker processes.
     python -m bench.load kpi    [--rates 250,500,1000] [--seconds 10] [--conversations 5000]
     python -m bench.load ingest [--chats 1000] [--processes 1,2]
     python -m bench.load audio  [--calls 12] [--processes 1,2]
+    python -m bench.load post   [--chats 400] [--clients 1,8] [--batch 1,32]
 
 - ``kpi``: the store holds ``--conversations`` scored conversations of 100 agents over 30 days (real
   pipeline outputs of the dev dialogues, cloned, as in ``bench.kpi_latency``); ``qa serve --workers 2``.
@@ -17,6 +18,9 @@ ingest throughput (chats/s, audio hours per hour) with 1 and 2 worker processes.
   re-identified); ``qa serve`` runs no job itself, ``N`` embedded ``qa worker`` processes (SQLite) do;
   chats/s from submission to the last job done, per N.
 - ``audio``: the dev recordings uploaded (``--calls``, cycling), audio hours processed per hour per N.
+- ``post``: the synchronous path, ``POST /v1/conversations`` (scored and stored in the request), from
+  ``--clients`` concurrent clients on keep-alive connections, against ``qa serve`` (one process) with
+  ``QA_AUDIT_BATCH`` = each of ``--batch`` (1: one audit at a time, the baseline); conversations/s.
 """
 
 from __future__ import annotations
@@ -253,6 +257,36 @@ def audio(args: argparse.Namespace) -> None:
                     p.wait(timeout=60)
 
 
+def post(args: argparse.Namespace) -> None:
+    records = many_chats(args.chats)
+    for batch in args.batch:
+        env = {"QA_JOB_WORKERS": "0", "QA_AUDIT_BATCH": str(batch)}
+        with tempfile.TemporaryDirectory() as tmp, LiveServer(Path(tmp), env) as server:
+            for clients in args.clients:
+                rows = [{**r, "id": f"{r['id']}-b{batch}-c{clients}"} for r in records]
+                elapsed = asyncio.run(_post_all(server, rows, clients))
+                print(
+                    f"QA_AUDIT_BATCH={batch}, {clients} client(s): {len(rows)} conversations in "
+                    f"{elapsed:.1f} s = {len(rows) / elapsed:.1f} conversations/s"
+                )
+
+
+async def _post_all(server: LiveServer, rows: list[dict[str, object]], clients: int) -> float:
+    todo = list(reversed(rows))
+    limits = httpx.Limits(max_connections=clients)
+    opts = {"base_url": server.url, "headers": server.headers, "limits": limits, "timeout": 300}
+    async with httpx.AsyncClient(**opts) as c:  # type: ignore[arg-type]
+        await c.post("/v1/conversations", json={**rows[0], "id": "warm-up"})
+
+        async def client() -> None:
+            while todo:
+                (await c.post("/v1/conversations", json=todo.pop())).raise_for_status()
+
+        started = time.monotonic()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        return time.monotonic() - started
+
+
 def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x]
 
@@ -274,9 +308,13 @@ def main() -> None:
     a = sub.add_parser("audio")
     a.add_argument("--calls", type=int, default=12)
     a.add_argument("--processes", type=_ints, default=[1, 2])
+    p = sub.add_parser("post")
+    p.add_argument("--chats", type=int, default=400)
+    p.add_argument("--clients", type=_ints, default=[1, 8])
+    p.add_argument("--batch", type=_ints, default=[1, 32])
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    {"kpi": kpi, "ingest": ingest, "audio": audio}[args.what](args)
+    {"kpi": kpi, "ingest": ingest, "audio": audio, "post": post}[args.what](args)
 
 
 if __name__ == "__main__":

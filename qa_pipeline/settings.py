@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     job_time_limit_s: float = Field(default=4 * 3600, gt=0)  # Dramatiq's per-message limit (long ASR jobs)
     job_sweep_s: float = Field(default=5.0, gt=0, le=600)  # qa worker's sweeper: reap leases, re-send lost
     job_batch_size: int = Field(default=16, ge=1, le=256)  # chat jobs a worker leases and scores together
+    audit_batch: int = Field(default=32, ge=1, le=256)  # POST /v1/conversations waiting, scored together
 
     batch_size: int = Field(default=32, gt=0, le=4096)
     workers: int = Field(default=1, ge=1, le=64)  # text-pipeline processes for batch audits (2 cores: 2)

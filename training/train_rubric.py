@@ -36,6 +36,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
@@ -121,6 +122,69 @@ def _mood_pair(r: Row) -> list[tuple[str, str]]:
     return [(pair_text(str(r.get("agent", "")), str(r["text"])), str(r["label"]))]
 
 
+Turns = list[dict[str, Any]]
+
+
+def _turns_and_labels(r: Row) -> tuple[Turns, dict[str, Any]]:
+    """A labelled dialogue (the dialogues.jsonl format of the evaluation sets): its turns and labels."""
+    return cast(Turns, r["turns"]), cast(dict[str, Any], r["labels"])
+
+
+def _customer_turns(turns: Turns) -> list[tuple[int, str, str]]:
+    """The customer turns: (turn index, the agent turn before it or "", its text)."""
+    out: list[tuple[int, str, str]] = []
+    agent = ""
+    for i, turn in enumerate(turns):
+        if turn["speaker"] == "customer":
+            out.append((i, agent, str(turn["text"])))
+        else:
+            agent = str(turn["text"])
+    return out
+
+
+def _dialogue_moods(r: Row) -> list[tuple[str, str]]:
+    """Every customer turn of a labelled dialogue (rubrics/examples/dialogues/) with its labelled mood."""
+    turns, labels = _turns_and_labels(r)
+    moods = [str(m) for m in labels["customer_sentiment"]]
+    customer = _customer_turns(turns)
+    if len(moods) != len(customer):
+        log.warning("%s: %d moods for %d customer turns; skipped", r.get("id"), len(moods), len(customer))
+        return []
+    return [(pair_text(agent, text), m) for (_, agent, text), m in zip(customer, moods, strict=True)]
+
+
+def _objections(labels: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {int(o["turn"]): o for o in labels["objection_handling"].get("objections") or []}
+
+
+def _dialogue_objections(r: Row) -> list[tuple[str, str]]:
+    """Every customer turn after the opening one: its objection type, or none. The opening complaint is
+    left out: the rubric never asks the model about it (``after: customer_opening``)."""
+    turns, labels = _turns_and_labels(r)
+    marked = _objections(labels)
+    return [
+        (pair_text(agent, text), str(marked[i]["type"]) if i in marked else "none")
+        for i, agent, text in _customer_turns(turns)[1:]
+    ]
+
+
+def _dialogue_handling(r: Row) -> list[tuple[str, str]]:
+    """Each labelled objection with the next two agent turns, as :func:`_handling_dialogue` reads them."""
+    turns, labels = _turns_and_labels(r)
+    out: list[tuple[str, str]] = []
+    for i, objection in _objections(labels).items():
+        if not 0 <= i < len(turns):
+            continue
+        replies = [str(t["text"]) for t in turns[i + 1 :] if t["speaker"] == "agent"][:2]
+        if replies:
+            row: Row = {"customer": turns[i]["text"], "replies": replies, "handled": objection["handled"]}
+            out += _handling_dialogue(row)
+    return out
+
+
+DIALOGUES = tuple(f"dialogues/writer-{n}.jsonl" for n in (18, 19, 20))
+
+
 def _confirmation(r: Row) -> list[tuple[str, str]]:
     """The agent's last (up to three) turns joined; the customer's request is not read, since at the end
     of a conversation the turn before is mostly thanks, not the request."""
@@ -198,6 +262,7 @@ TASKS = (
             Source("objection.jsonl", _objection_alone),
             Source("customer_mood.jsonl", _settled_customer_turn),
             Source("customer_mood_2.jsonl", _settled_customer_turn),
+            *(Source(f, _dialogue_objections) for f in DIALOGUES),
         ),
         "Whether a customer turn is an objection to what the agent just said, and its type; reads "
         "`<agent turn before> || <customer turn>`.",
@@ -210,6 +275,7 @@ TASKS = (
                 lambda r: [(pair_text(str(r["objection"]), str(r["reply"])), str(r["label"]))],
             ),
             Source("objection_dialogue.jsonl", _handling_dialogue),
+            *(Source(f, _dialogue_handling) for f in DIALOGUES),
         ),
         PURPOSES["handling"],
     ),
@@ -225,7 +291,11 @@ TASKS = (
     ),
     RubricTask(
         "mood-pair",
-        (Source("customer_mood.jsonl", _mood_pair), Source("customer_mood_2.jsonl", _mood_pair)),
+        (
+            Source("customer_mood.jsonl", _mood_pair),
+            Source("customer_mood_2.jsonl", _mood_pair),
+            *(Source(f, _dialogue_moods) for f in DIALOGUES),
+        ),
         "A customer turn's mood in service context (neg / neu / pos); reads `<agent turn before> || "
         "<customer turn>`. Triggers the empathy item.",
         positive=("neg",),

@@ -88,3 +88,44 @@ def test_a_context_turn_from_an_evaluation_file_is_a_leak() -> None:
     assert train_rubric._leaks(pair_text("请问您的手机号是多少呢", "不告诉你"), keys)
     assert not train_rubric._leaks(pair_text("好的", "不告诉你"), {"好的"})  # short context turns are common
     assert train_rubric._leaks(pair_text("", "好的"), {"好的"})  # the judged turn itself, at any length
+
+
+DIALOGUE = {
+    "id": "t-001",
+    "turns": [
+        {"speaker": "agent", "text": "您好，请问有什么可以帮您？"},
+        {"speaker": "customer", "text": "我的快递三天了还没到"},
+        {"speaker": "agent", "text": "按规定要五个工作日"},
+        {"speaker": "customer", "text": "五天？那我不要了"},
+        {"speaker": "agent", "text": "规定就是这样"},
+        {"speaker": "agent", "text": "理解您着急，我帮您申请加急，今天下午发出"},
+        {"speaker": "customer", "text": "行，谢谢"},
+    ],
+    "labels": {
+        "customer_sentiment": ["neg", "neg", "pos"],
+        "objection_handling": {"verdict": "pass", "objections": [{"turn": 3, "type": "cancel", "handled": True}]},
+    },
+}
+
+
+def test_labelled_dialogues_lend_moods_objections_and_handling() -> None:
+    moods = train_rubric._dialogue_moods(DIALOGUE)
+    assert moods == [
+        (pair_text("您好，请问有什么可以帮您？", "我的快递三天了还没到"), "neg"),
+        (pair_text("按规定要五个工作日", "五天？那我不要了"), "neg"),
+        (pair_text("理解您着急，我帮您申请加急，今天下午发出", "行，谢谢"), "pos"),
+    ]
+    # the opening complaint is never asked about; later turns are objections (typed) or none
+    assert [label for _, label in train_rubric._dialogue_objections(DIALOGUE)] == ["cancel", "none"]
+    # handled on the second reply: both replies together are the handled example
+    assert train_rubric._dialogue_handling(DIALOGUE) == [
+        (pair_text("五天？那我不要了", "规定就是这样 | 理解您着急，我帮您申请加急，今天下午发出"), "handled")
+    ]
+    unhandled = {**DIALOGUE, "labels": {**DIALOGUE["labels"], "objection_handling": {
+        "verdict": "fail", "objections": [{"turn": 3, "type": "cancel", "handled": False}]}}}  # fmt: skip
+    assert [label for _, label in train_rubric._dialogue_handling(unhandled)] == ["dismissed", "dismissed"]
+
+
+def test_a_dialogue_whose_moods_do_not_match_its_turns_lends_none() -> None:
+    broken = {**DIALOGUE, "labels": {**DIALOGUE["labels"], "customer_sentiment": ["neg"]}}
+    assert train_rubric._dialogue_moods(broken) == []
