@@ -103,7 +103,10 @@ DIALOGUE = {
     ],
     "labels": {
         "customer_sentiment": ["neg", "neg", "pos"],
-        "objection_handling": {"verdict": "pass", "objections": [{"turn": 3, "type": "cancel", "handled": True}]},
+        "objection_handling": {
+            "verdict": "pass",
+            "objections": [{"turn": 3, "type": "cancel", "handled": True}],
+        },
     },
 }
 
