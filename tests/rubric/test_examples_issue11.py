@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qa_pipeline.settings import PROJECT_DIR
+from qa_pipeline.evaluation import ITEM_IDS, gold_verdict
+from qa_pipeline.settings import PROJECT_DIR, Settings
+from qa_pipeline.sources import read_conversations
+from qa_pipeline.types import Conversation
 from training.datasets import HOLDOUT2_DIR, HOLDOUT3_DIR, HOLDOUT4_DIR, HOLDOUT_DIR, TUNING_DIR
 
 EXAMPLES = PROJECT_DIR / "rubrics" / "examples"
@@ -101,3 +104,30 @@ def test_second_round_files(name: str, fields: tuple[str, ...], labels: set[str]
     assert all(all(f in r for f in fields) for r in data)
     keys = [json.dumps([r[f] for f in fields if f != "industry"], ensure_ascii=False) for r in data]
     assert len(keys) == len(set(keys))
+
+
+DIALOGUE_FILES = sorted((EXAMPLES / "dialogues").glob("writer-*.jsonl"))
+
+
+@pytest.mark.parametrize("path", DIALOGUE_FILES, ids=lambda p: p.name)
+def test_labelled_training_dialogues_are_complete(path: Path) -> None:
+    """rubrics/examples/dialogues: conversations labelled like the evaluation sets, for training only."""
+    convs = list(read_conversations([path], settings=Settings()))
+    assert len(convs) >= 40 and all(isinstance(c, Conversation) for c in convs)
+    for conv in convs:
+        labels = conv.metadata["labels"]  # type: ignore[union-attr]
+        assert all(gold_verdict(labels, key, record=conv.id) is not None for key in ITEM_IDS)  # type: ignore[union-attr]
+        customers = sum(t.speaker == "customer" for t in conv.turns)  # type: ignore[union-attr]
+        assert len(labels["customer_sentiment"]) == customers, conv.id  # type: ignore[union-attr]
+
+
+def test_training_dialogues_share_no_turn_with_an_evaluation_set(shared_data: Path) -> None:
+    seen = evaluation_turns(shared_data / "conversations_dev" / "dialogues.jsonl")
+    texts = [
+        t["text"]
+        for p in DIALOGUE_FILES
+        for r in map(json.loads, p.open(encoding="utf-8"))
+        for t in r["turns"]
+    ]
+    long = [norm(t) for t in texts if len(norm(t)) >= 10]
+    assert sum(t in seen for t in long) <= 0.02 * len(long)  # stock formulas coincide when written apart
