@@ -22,6 +22,7 @@ import sklearn
 
 from qa_pipeline.classifiers.base import Probs, TextClassifier
 from qa_pipeline.classifiers.fast_features import compile_features
+from qa_pipeline.classifiers.fast_linear import compile_estimator
 from qa_pipeline.classifiers.metadata import (
     DataFile,
     ModelMetadata,
@@ -53,6 +54,8 @@ class SklearnTextClassifier(TextClassifier):
             )
         self.model = model
         self._compiled = compile_features(model)  # None: scikit-learn's own (slower) transform
+        estimator = self._compiled[1] if self._compiled else None
+        self._proba = compile_estimator(estimator)  # None: the estimator's own predict_proba
         self.metadata = metadata
         self.labels = list(metadata.labels)
         self.version = metadata.version
@@ -83,7 +86,8 @@ class SklearnTextClassifier(TextClassifier):
         if self._compiled is None:
             return np.asarray(self.model.predict_proba(texts), dtype=np.float64)
         features, estimator = self._compiled
-        return np.asarray(estimator.predict_proba(features(texts)), dtype=np.float64)
+        proba = self._proba or estimator.predict_proba
+        return np.asarray(proba(features(texts)), dtype=np.float64)
 
 
 def _load_artefact(path: Path, meta: ModelMetadata) -> Any:
