@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import normalize
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l1, inplace_csr_row_normalize_l2
 
 Transform = Callable[[list[str]], sp.csr_matrix]
 _WHITE = re.compile(r"\s\s+")
@@ -118,7 +118,12 @@ def _weigh_matrix(vec: TfidfVectorizer, matrix: sp.csr_matrix, idf: np.ndarray |
         matrix.data += 1.0
     if idf is not None:
         matrix.data *= idf[matrix.indices]
-    return normalize(matrix, norm=vec.norm, copy=False) if vec.norm else matrix
+    # what sklearn.preprocessing.normalize runs on a CSR matrix, without its per-call parameter checks
+    if vec.norm == "l2":
+        inplace_csr_row_normalize_l2(matrix)
+    elif vec.norm == "l1":
+        inplace_csr_row_normalize_l1(matrix)
+    return matrix
 
 
 def _char_analyzer(vec: TfidfVectorizer) -> Callable[[str], list[str]]:
