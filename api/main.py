@@ -35,7 +35,6 @@ from qa_pipeline.access.token_cache import TokenCache
 from qa_pipeline.jobs import (
     CALL_JOB,
     CHAT_JOB,
-    CallHandler,
     ChatHandler,
     EmbeddedQueue,
     JobHandler,
@@ -43,6 +42,7 @@ from qa_pipeline.jobs import (
     JobRunner,
     JobWorker,
     RetryPolicy,
+    call_handlers,
 )
 from qa_pipeline.pipeline import Pipeline, settle_heap
 from qa_pipeline.review.config import load_review_config
@@ -84,8 +84,9 @@ def _runner(state: AppState, call_handler: JobHandler | None) -> JobRunner:
     """One worker's runner: recordings (the audio pipeline is built on the first one) and batch chats
     (scored with the app's own pipeline)."""
     settings = state.settings
+    calls = {CALL_JOB: call_handler} if call_handler else call_handlers(settings, state.engine)
     handlers: dict[str, JobHandler] = {
-        CALL_JOB: call_handler or CallHandler(settings),
+        **calls,
         CHAT_JOB: ChatHandler(state.engine, settings, state.score, state.score_many),
     }
     policy = RetryPolicy.from_settings(settings)

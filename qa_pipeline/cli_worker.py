@@ -73,13 +73,12 @@ def _run_dramatiq(settings: Settings, processes: int, threads: int) -> int:
 
 def _run_embedded(settings: Settings, threads: int) -> int:
     from qa_pipeline.jobs import (
-        CALL_JOB,
         CHAT_JOB,
-        CallHandler,
         ChatHandler,
         JobRunner,
         JobWorker,
         RetryPolicy,
+        call_handlers,
     )
     from qa_pipeline.jobs.batches import TextScorer
     from qa_pipeline.store import Repository, init_db
@@ -91,7 +90,7 @@ def _run_embedded(settings: Settings, threads: int) -> int:
             JobRunner(
                 engine,
                 {
-                    CALL_JOB: CallHandler(settings),
+                    **call_handlers(settings, engine),
                     CHAT_JOB: ChatHandler(engine, settings, scorer, scorer.many),
                 },
                 Repository(engine),

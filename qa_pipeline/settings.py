@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     asr_num_workers: int = Field(default=2, ge=1, le=16)  # 2: a stereo call's channels decode at once
     asr_agent_channel: Literal["left", "right"] = "left"
     asr_chunk_s: float = Field(default=120.0, ge=10, le=1800)
+    asr_chunk_jobs: int = Field(default=4, ge=1, le=64)  # shares of a long recording other workers may take
     asr_review_below: float = Field(
         default=0.5, ge=0, le=1
     )  # word probability under which a deduction is reviewed

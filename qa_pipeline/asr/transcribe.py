@@ -203,6 +203,28 @@ def _parallel(
             yield from pending.popleft().result()
 
 
+def prefill_chunks(
+    path: str | Path,
+    opts: TranscribeOptions,
+    model: WhisperModel,
+    checkpoint: ChunkStore,
+    part: int,
+    parts: int,
+) -> int:
+    """Transcribe the chunks ``i`` with ``i % parts == part`` (chunks counted as :func:`iter_chunks`
+    yields them) into ``checkpoint``, skipping those already there; how many were decoded. Several
+    workers filling one store share a long recording; :func:`iter_segments` then reads them all back."""
+    n_channels = 1 if opts.chunk.mono else probe(path).channels
+    decoded = 0
+    for i, chunk in enumerate(iter_chunks(path, opts.chunk)):
+        if i % parts != part or checkpoint.get(chunk, _SEGMENTS) is not None:
+            continue
+        speaker = speaker_of(chunk.channel, n_channels, opts.agent_channel)
+        checkpoint.put(chunk, transcribe_chunk(model, chunk, opts, speaker), _SEGMENTS)
+        decoded += 1
+    return decoded
+
+
 def transcribe_file(
     path: str | Path,
     opts: TranscribeOptions | None = None,

@@ -21,8 +21,10 @@ from qa_pipeline.jobs.calls import (
     CALL_JOB,
     CallHandler,
     CallPayload,
+    ChunkHandler,
     ConversationSource,
     PipelineFactory,
+    call_handlers,
     content_key,
     digest_letters,
     new_spool_name,
@@ -30,6 +32,7 @@ from qa_pipeline.jobs.calls import (
     spool_dir,
     upload_conversation_id,
 )
+from qa_pipeline.jobs.chunks import CHUNK_JOB
 from qa_pipeline.jobs.queue import EmbeddedQueue, JobQueue
 from qa_pipeline.jobs.retry import RetryPolicy, is_permanent, job_error
 from qa_pipeline.jobs.worker import JobHandler, JobRunner, JobWorker, new_owner
@@ -38,10 +41,12 @@ __all__ = [
     "AUDIO_PIPELINE",
     "CALL_JOB",
     "CHAT_JOB",
+    "CHUNK_JOB",
     "Batch",
     "CallHandler",
     "CallPayload",
     "ChatHandler",
+    "ChunkHandler",
     "ConversationSource",
     "EmbeddedQueue",
     "JobHandler",
@@ -51,6 +56,7 @@ __all__ = [
     "PipelineFactory",
     "RetryPolicy",
     "batch_dir",
+    "call_handlers",
     "content_key",
     "digest_letters",
     "get_batch",

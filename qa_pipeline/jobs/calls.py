@@ -23,14 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field
+from sqlalchemy import Engine
 
 from qa_pipeline.errors import E, InputError
 from qa_pipeline.hashing import sha256_file as file_sha256
+from qa_pipeline.jobs.chunks import CHUNK_JOB, ChunkPayload, ShareWaiter, chunk_jobs, shares
 from qa_pipeline.jobs.payload import JobPayload
+from qa_pipeline.jobs.worker import Heartbeat, JobHandler
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.settings import PACKAGE_DIR, Settings
 from qa_pipeline.sources.fields import ID_LENGTH
-from qa_pipeline.store.jobs import Job
+from qa_pipeline.store.jobs import Job, get_job
 from qa_pipeline.text.pii import identifier_is_personal
 from qa_pipeline.types import Conversation
 
@@ -144,11 +147,13 @@ class CallHandler:
         source: ConversationSource = audio_source,
         pipeline_factory: PipelineFactory = audio_pipeline,
         delete_spooled: bool = True,
+        engine: Engine | None = None,
     ) -> None:
         self.settings = settings
         self.source = source
         self.pipeline_factory = pipeline_factory
         self.delete_spooled = delete_spooled
+        self.engine = engine  # None: a long recording is not shared with other workers (chunk jobs)
         self._pipeline: Pipeline | None = None
         self._lock = threading.Lock()
 
@@ -161,19 +166,82 @@ class CallHandler:
             return self._pipeline
 
     def __call__(self, job: Job) -> Conversation:
+        conv = self._recording(job)
+        if conv.audio is not None and self.engine is not None:
+            self._share(job, conv, self.engine)
+        return self.pipeline(conv)
+
+    def _recording(self, job: Job) -> Conversation:
+        """The call job's recording as a conversation, its finished chunks kept in the job's checkpoint
+        folder (a retry, or another worker's share, resumes from them)."""
         payload = CallPayload.of(job)
         path = spool_dir(self.settings) / payload.spool_file
         if not path.is_file():
             raise InputError(E.FILE_NOT_FOUND, "the spooled recording is gone", file=payload.filename)
         conv = self.source(path, payload, self.settings)
-        if conv.audio is not None:  # a retry resumes from the chunks an earlier attempt finished
+        if conv.audio is not None:
             checkpoint = str(chunks_dir(self.settings, job.id))
             conv.audio = conv.audio.model_copy(update={"checkpoint": checkpoint})
-        return self.pipeline(conv)
+        return conv
+
+    @property
+    def asr_stage(self) -> Any | None:
+        """The pipeline's speech stage (anything with ``prefill``), or None."""
+        return next((s for s in self.pipeline.stages if hasattr(s, "prefill")), None)
+
+    def _share(self, job: Job, conv: Conversation, engine: Engine) -> None:
+        """A long recording: other workers take shares of its chunks (:mod:`qa_pipeline.jobs.chunks`)."""
+        parts = shares(conv, self.settings.asr_chunk_s, self.settings.asr_chunk_jobs)
+        asr = self.asr_stage
+        if parts < 2 or asr is None:
+            return
+        jobs = chunk_jobs(engine, job, parts)
+        log.info("job %s: %d shares of the recording's chunks", job.id, parts)
+        asr.prefill(conv, 0, parts)
+        owner, lease_s = job.lease_owner or "", self.settings.job_lease_s
+        ShareWaiter(engine, owner, lease_s, self._run_share).finish(jobs)
+
+    def _run_share(self, job: Job) -> None:
+        with Heartbeat(self.engine, [job.id], job.lease_owner or "", self.settings.job_lease_s):  # type: ignore[arg-type]
+            self.prefill_share(job)
+
+    def prefill_share(self, job: Job) -> int:
+        """Run an ``asr_chunk`` job: its share of the call job's chunks into the call job's checkpoint
+        folder; nothing when the call job has ended. How many chunks were decoded."""
+        share = ChunkPayload.of(job)
+        parent = get_job(self.engine, share.parent) if self.engine is not None else None
+        if parent is None or parent.state in ("done", "dead"):
+            log.info("job %s: call job %s has ended; nothing to do", job.id, share.parent)
+            return 0
+        conv = self._recording(parent)
+        asr = self.asr_stage
+        return int(asr.prefill(conv, share.part, share.parts)) if asr is not None else 0
 
     def cleanup(self, job: Job) -> None:
         """Delete a finished job's spooled recording (unless ``delete_spooled`` is off) and its chunks."""
+        if job.kind == CHUNK_JOB:
+            return  # its chunks belong to the call job
         name = job.payload.get("spool_file")
         if self.delete_spooled and isinstance(name, str) and name:
             (spool_dir(self.settings) / Path(name).name).unlink(missing_ok=True)
         shutil.rmtree(chunks_dir(self.settings, job.id), ignore_errors=True)
+
+
+class ChunkHandler:
+    """Runs ``asr_chunk`` jobs with the call handler's pipeline (one speech model per worker)."""
+
+    def __init__(self, calls: CallHandler) -> None:
+        self.calls = calls
+
+    def __call__(self, job: Job) -> None:
+        decoded = self.calls.prefill_share(job)
+        log.info("job %s: %d chunks decoded", job.id, decoded)
+
+    def cleanup(self, job: Job) -> None:
+        """Nothing: the chunks belong to the call job, which removes them when it is done."""
+
+
+def call_handlers(settings: Settings, engine: Engine) -> dict[str, JobHandler]:
+    """One worker's handlers for recordings: ``call`` jobs and the ``asr_chunk`` shares of long ones."""
+    calls = CallHandler(settings, engine=engine)
+    return {CALL_JOB: calls, CHUNK_JOB: ChunkHandler(calls)}

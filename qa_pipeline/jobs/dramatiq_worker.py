@@ -15,7 +15,7 @@ from functools import cache
 import dramatiq
 
 from qa_pipeline.jobs.batches import CHAT_JOB, ChatHandler, TextScorer
-from qa_pipeline.jobs.calls import CALL_JOB, CallHandler
+from qa_pipeline.jobs.calls import call_handlers
 from qa_pipeline.jobs.dramatiq_queue import ACTOR, QUEUE, delay_until, make_broker, send
 from qa_pipeline.jobs.retry import RetryPolicy
 from qa_pipeline.jobs.worker import JobHandler, JobRunner, new_owner
@@ -37,7 +37,7 @@ def runner() -> JobRunner:
     engine = init_db(SETTINGS.database_url)
     scorer = TextScorer(SETTINGS)
     handlers: dict[str, JobHandler] = {
-        CALL_JOB: CallHandler(SETTINGS),
+        **call_handlers(SETTINGS, engine),
         CHAT_JOB: ChatHandler(engine, SETTINGS, scorer, scorer.many),
     }
     policy = RetryPolicy.from_settings(SETTINGS)

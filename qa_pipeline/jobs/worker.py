@@ -51,7 +51,7 @@ REAP_EVERY_S = 5.0
 class JobHandler(Protocol):
     """Turns a claimed job into a scored conversation; ``cleanup`` runs once the job is finished."""
 
-    def __call__(self, job: Job) -> Conversation: ...
+    def __call__(self, job: Job) -> Conversation | None: ...
 
     def cleanup(self, job: Job) -> None: ...
 
@@ -137,7 +137,11 @@ class JobRunner:
     def _process(self, job: Job, owner: str) -> None:
         self._store(job, owner, self.handlers[job.kind](job))
 
-    def _store(self, job: Job, owner: str, conv: Conversation) -> None:
+    def _store(self, job: Job, owner: str, conv: Conversation | None) -> None:
+        if conv is None:  # a job whose work is its side effect (an asr_chunk share): done, no result
+            with self.engine.begin() as conn:
+                complete_in(conn, job.id, owner)
+            return
         outcome = self.repository.save(conv, within=lambda session: complete_in(session, job.id, owner))
         log.info("job %s: conversation %s %s", job.id, outcome.conversation_id, outcome.status)
 

@@ -35,7 +35,13 @@ from qa_pipeline.asr.checkpoint import ChunkStore
 from qa_pipeline.asr.decode import ChunkOptions
 from qa_pipeline.asr.model import BUNDLED_MODEL_SHA256, BUNDLED_NAME, WhisperSpec, load_model, sha256_of
 from qa_pipeline.asr.roles import Clause, RoleOptions, agent_probabilities, decide_roles
-from qa_pipeline.asr.transcribe import Segment, TranscribeOptions, Transcript, transcribe_file
+from qa_pipeline.asr.transcribe import (
+    Segment,
+    TranscribeOptions,
+    Transcript,
+    prefill_chunks,
+    transcribe_file,
+)
 from qa_pipeline.classifiers import load_classifier
 from qa_pipeline.classifiers.base import TextClassifier
 from qa_pipeline.errors import E, InputError
@@ -127,17 +133,29 @@ class AsrStage(Stage):
             conv.flags.append(NO_SPEECH_FLAG)
         return conv
 
+    def prefill(self, conv: Conversation, part: int, parts: int) -> int:
+        """Transcribe this share (``part`` of ``parts``) of the recording's chunks into its checkpoint
+        folder, as :meth:`__call__` would, so that several workers share one long recording; how many
+        chunks were decoded (0 when another worker had done them)."""
+        audio = conv.audio
+        if audio is None or not audio.checkpoint:
+            return 0
+        opts = self._options(audio)
+        try:
+            return prefill_chunks(audio.path, opts, self.model, self._store(audio, opts), part, parts)
+        except InputError as exc:
+            raise _audio_error(exc, conv, audio) from None
+
+    def _store(self, audio: AudioRef, opts: TranscribeOptions) -> ChunkStore:
+        return ChunkStore(Path(audio.checkpoint or "."), f"{self.model_id}|{opts.model_dump_json()}")
+
     def _transcribe(self, conv: Conversation, audio: AudioRef) -> Transcript:
         opts = self._options(audio)
-        store = None
-        if audio.checkpoint:
-            store = ChunkStore(Path(audio.checkpoint), f"{self.model_id}|{opts.model_dump_json()}")
+        store = self._store(audio, opts) if audio.checkpoint else None
         try:
             return transcribe_file(audio.path, opts, self.model, store)
         except InputError as exc:
-            kept = (E.FILE_NOT_FOUND, E.AUDIO_TOO_LONG, E.AUDIO_CHANNELS)
-            code = exc.code if exc.code in kept else E.AUDIO_UNREADABLE
-            raise InputError(code, exc.detail, file=audio.path, record=conv.id) from None
+            raise _audio_error(exc, conv, audio) from None
 
     def _options(self, audio: AudioRef) -> TranscribeOptions:
         chunk_s = self.settings.asr_chunk_s
@@ -153,6 +171,13 @@ class AsrStage(Stage):
                 chunk_s=chunk_s, search_s=min(20.0, chunk_s / 2), max_s=self.settings.max_audio_s
             ),
         )
+
+
+def _audio_error(exc: InputError, conv: Conversation, audio: AudioRef) -> InputError:
+    """A decoding failure as the typed error of the recording (unreadable, too long, ...)."""
+    kept = (E.FILE_NOT_FOUND, E.AUDIO_TOO_LONG, E.AUDIO_CHANNELS)
+    code = exc.code if exc.code in kept else E.AUDIO_UNREADABLE
+    return InputError(code, exc.detail, file=audio.path, record=conv.id)
 
 
 def _no_speech(conv: Conversation, model_id: str, audio_s: float, rtf: float) -> Conversation:

@@ -1,0 +1,105 @@
+"""Chunk jobs: a long recording's transcription shared by several workers.
+
+A ``call`` job whose recording holds at least four chunks (``QA_ASR_CHUNK_S`` each, per channel)
+splits the chunks into ``parts`` shares, up to ``QA_ASR_CHUNK_JOBS``: chunk ``i`` belongs to share
+``i % parts``. Share 0 is the call job's own; each other share is an ``asr_chunk`` job (idempotency
+key ``<call job>:chunk:<share>``, so a retried call job finds the ones it made) that any worker may
+claim. Every finished chunk lands in the call job's checkpoint folder (``QA_AUDIO_DIR/chunks/<job>/``),
+so the work is never done twice on purpose and never lost: a worker killed mid-share leaves its
+finished chunks, and its job is retried like any other.
+
+After its own share the call job takes every share still queued (nothing waits for an idle worker
+that does not exist), waits for the shares other workers are running, then transcribes the recording
+as usual: the finished chunks are read back, and the chunks of a share that failed (``retry_wait`` or
+``dead``) are decoded there and then. An ``asr_chunk`` job whose call job has ended does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import Field
+from sqlalchemy import Engine
+
+from qa_pipeline.jobs.payload import JobPayload
+from qa_pipeline.jobs.retry import job_error
+from qa_pipeline.store.job_leases import claim, complete_in, fail
+from qa_pipeline.store.jobs import Job, create_job, jobs_by_id
+from qa_pipeline.types import Conversation
+
+log = logging.getLogger(__name__)
+
+CHUNK_JOB = "asr_chunk"
+MIN_CHUNKS_PER_SHARE = 2
+POLL_S = 1.0
+
+
+class ChunkPayload(JobPayload):
+    """An ``asr_chunk`` job: which call job it works for, and which share of its chunks."""
+
+    parent: str = Field(description="the call job whose recording this share belongs to")
+    part: int = Field(ge=0)
+    parts: int = Field(ge=2)
+
+
+def shares(conv: Conversation, chunk_s: float, most: int) -> int:
+    """How many shares a recording's chunks are split into (1: not split)."""
+    audio = conv.audio
+    if audio is None or not audio.duration_s or most < 2:
+        return 1
+    chunks = math.ceil(audio.duration_s / chunk_s) * max(1, audio.channels or 1)
+    return max(1, min(most, chunks // MIN_CHUNKS_PER_SHARE))
+
+
+def chunk_jobs(engine: Engine, parent: Job, parts: int) -> list[Job]:
+    """The call job's ``asr_chunk`` jobs, shares 1..parts-1 (made once; a retry gets the same ones)."""
+    return [
+        create_job(
+            engine,
+            CHUNK_JOB,
+            ChunkPayload(parent=parent.id, part=part, parts=parts).model_dump(mode="json"),
+            idempotency_key=f"{parent.id}:chunk:{part}",
+        )
+        for part in range(1, parts)
+    ]
+
+
+RunShare = Callable[[Job], None]
+
+
+@dataclass
+class ShareWaiter:
+    """The call job's side once its own share is done: take queued shares, wait for running ones."""
+
+    engine: Engine
+    owner: str
+    lease_s: float
+    run_share: RunShare  # runs one claimed asr_chunk job to the end (under a heartbeat)
+    limit_s: float = 4 * 3600.0
+
+    def finish(self, jobs: list[Job]) -> None:
+        pending = [j.id for j in jobs]
+        deadline = time.monotonic() + self.limit_s
+        while pending and time.monotonic() < deadline:
+            for job_id in pending:
+                stolen = claim(self.engine, job_id, self.owner, self.lease_s)
+                if stolen is not None:
+                    self._run(stolen)
+            running = [j.id for j in jobs_by_id(self.engine, pending) if j.state in ("queued", "running")]
+            if running and running == pending:
+                time.sleep(POLL_S)
+            pending = running
+
+    def _run(self, job: Job) -> None:
+        log.info("call job's share %s taken by its own worker", job.id)
+        try:
+            self.run_share(job)
+            with self.engine.begin() as conn:
+                complete_in(conn, job.id, self.owner)
+        except Exception as exc:  # the share's chunks are decoded by the call job itself instead
+            log.warning("share %s failed (%s); the call job decodes its chunks", job.id, type(exc).__name__)
+            fail(self.engine, job.id, self.owner, job_error(exc), retry_at=None)
