@@ -51,17 +51,26 @@ class AuditBatcher(Generic[T]):
 
     async def _drain(self) -> None:
         while self._pending:
+            # a request cancelled while waiting (client gone, server stopping) is not audited
+            self._pending = [(conv, f) for conv, f in self._pending if not f.done()]
             batch = self._pending[: self.max_batch]
             del self._pending[: self.max_batch]
-            try:
-                outcomes = await anyio.to_thread.run_sync(
-                    self.run, [conv for conv, _ in batch], limiter=self._limiter
-                )
-            except Exception as exc:  # the batch runner itself failed: every request of it hears why
-                log.exception("audit batch of %d failed", len(batch))
-                outcomes = [exc for _ in batch]
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                _settle(future, outcome)
+            if batch:
+                await self._run_batch(batch)
+
+    async def _run_batch(self, batch: list[tuple[Conversation, asyncio.Future[T]]]) -> None:
+        outcomes: Sequence[T | BaseException] = []
+        try:
+            outcomes = await anyio.to_thread.run_sync(
+                self.run, [conv for conv, _ in batch], limiter=self._limiter
+            )
+        except Exception as exc:  # the batch runner itself failed: every request of it hears why
+            log.exception("audit batch of %d failed", len(batch))
+            outcomes = [exc for _ in batch]
+        finally:  # whatever happens, no request of the batch is left waiting
+            for i, (_, future) in enumerate(batch):
+                missing = RuntimeError("the audit ended without an outcome")
+                _settle(future, outcomes[i] if i < len(outcomes) else missing)
 
 
 def _settle(future: asyncio.Future[T], outcome: T | BaseException) -> None:

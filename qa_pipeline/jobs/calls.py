@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy import Engine
 
-from qa_pipeline.errors import E, InputError
+from qa_pipeline.errors import E, InputError, NotFoundError
 from qa_pipeline.hashing import sha256_file as file_sha256
 from qa_pipeline.jobs.chunks import CHUNK_JOB, ChunkPayload, ShareWaiter, chunk_jobs, shares
 from qa_pipeline.jobs.payload import JobPayload
@@ -199,7 +199,8 @@ class CallHandler:
         log.info("job %s: %d shares of the recording's chunks", job.id, parts)
         asr.prefill(conv, 0, parts)
         owner, lease_s = job.lease_owner or "", self.settings.job_lease_s
-        ShareWaiter(engine, owner, lease_s, self._run_share).finish(jobs)
+        limit_s = self.settings.job_time_limit_s
+        ShareWaiter(engine, owner, lease_s, self._run_share, limit_s).finish(jobs)
 
     def _run_share(self, job: Job) -> None:
         with Heartbeat(self.engine, [job.id], job.lease_owner or "", self.settings.job_lease_s):  # type: ignore[arg-type]
@@ -209,7 +210,7 @@ class CallHandler:
         """Run an ``asr_chunk`` job: its share of the call job's chunks into the call job's checkpoint
         folder; nothing when the call job has ended. How many chunks were decoded."""
         share = ChunkPayload.of(job)
-        parent = get_job(self.engine, share.parent) if self.engine is not None else None
+        parent = _find_job(self.engine, share.parent)
         if parent is None or parent.state in ("done", "dead"):
             log.info("job %s: call job %s has ended; nothing to do", job.id, share.parent)
             return 0
@@ -225,6 +226,15 @@ class CallHandler:
         if self.delete_spooled and isinstance(name, str) and name:
             (spool_dir(self.settings) / Path(name).name).unlink(missing_ok=True)
         shutil.rmtree(chunks_dir(self.settings, job.id), ignore_errors=True)
+
+
+def _find_job(engine: Engine | None, job_id: str) -> Job | None:
+    if engine is None:
+        return None
+    try:
+        return get_job(engine, job_id)
+    except NotFoundError:
+        return None
 
 
 class ChunkHandler:

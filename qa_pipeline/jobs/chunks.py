@@ -27,8 +27,9 @@ from sqlalchemy import Engine
 
 from qa_pipeline.jobs.payload import JobPayload
 from qa_pipeline.jobs.retry import job_error
-from qa_pipeline.store.job_leases import claim, complete_in, fail
+from qa_pipeline.store.job_leases import claim, close_unfinished, complete_in, fail
 from qa_pipeline.store.jobs import Job, create_job, jobs_by_id
+from qa_pipeline.store.models import utcnow
 from qa_pipeline.types import Conversation
 
 log = logging.getLogger(__name__)
@@ -79,22 +80,30 @@ class ShareWaiter:
     owner: str
     lease_s: float
     run_share: RunShare  # runs one claimed asr_chunk job to the end (under a heartbeat)
-    limit_s: float = 4 * 3600.0
+    limit_s: float = 4 * 3600.0  # never longer than a worker's own job limit (QA_JOB_TIME_LIMIT_S)
 
     def finish(self, jobs: list[Job]) -> None:
-        pending = [j.id for j in jobs]
+        """Return once no share is queued or running under a live lease. The shares not done then
+        (failed, waiting for a retry, or their worker lost) are closed: the call job decodes their
+        chunks itself, and a late run of them must not decode them again."""
+        ids = [j.id for j in jobs]
+        pending = set(ids)
         deadline = time.monotonic() + self.limit_s
         while pending and time.monotonic() < deadline:
-            for job_id in pending:
+            for job_id in sorted(pending):
                 stolen = claim(self.engine, job_id, self.owner, self.lease_s)
                 if stolen is not None:
                     self._run(stolen)
-            running = [j.id for j in jobs_by_id(self.engine, pending) if j.state in ("queued", "running")]
-            if running and running == pending:
+            still = {j.id for j in jobs_by_id(self.engine, sorted(pending)) if _live(j)}
+            if still and still == pending:
                 time.sleep(POLL_S)
-            pending = running
+            pending = still
+        closed = close_unfinished(self.engine, ids)
+        if closed:
+            log.info("%d shares not finished by others; the call job decodes their chunks", closed)
 
     def _run(self, job: Job) -> None:
+        """Run a share this worker claimed; a failure only means the call job decodes its chunks."""
         log.info("call job's share %s taken by its own worker", job.id)
         try:
             self.run_share(job)
@@ -103,3 +112,11 @@ class ShareWaiter:
         except Exception as exc:  # the share's chunks are decoded by the call job itself instead
             log.warning("share %s failed (%s); the call job decodes its chunks", job.id, type(exc).__name__)
             fail(self.engine, job.id, self.owner, job_error(exc), retry_at=None)
+
+
+def _live(job: Job) -> bool:
+    """Queued, or running under a lease that has not expired (its worker still beats)."""
+    if job.state == "queued":
+        return True
+    expires = job.lease_expires_at
+    return job.state == "running" and expires is not None and expires > utcnow()

@@ -147,7 +147,10 @@ class AsrStage(Stage):
             raise _audio_error(exc, conv, audio) from None
 
     def _store(self, audio: AudioRef, opts: TranscribeOptions) -> ChunkStore:
-        return ChunkStore(Path(audio.checkpoint or "."), f"{self.model_id}|{opts.model_dump_json()}")
+        # what decides the transcript: not how many chunks this host decodes at once (parallel_channels
+        # follows each host's QA_ASR_NUM_WORKERS), so workers on other hosts share the chunks
+        decoding = opts.model_dump_json(exclude={"parallel_channels"})
+        return ChunkStore(Path(audio.checkpoint or "."), f"{self.model_id}|{decoding}")
 
     def _transcribe(self, conv: Conversation, audio: AudioRef) -> Transcript:
         opts = self._options(audio)

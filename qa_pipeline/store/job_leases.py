@@ -218,3 +218,21 @@ def _write(engine: Engine, step: Any) -> Any:
             return step(conn)
     except SQLAlchemyError as exc:
         raise database_error(exc) from exc
+
+
+def close_unfinished(engine: Engine, job_ids: Sequence[str]) -> int:
+    """Mark done, without a result, those of ``job_ids`` that no live worker holds (queued, waiting for a
+    retry, or running under an expired lease): their work was done another way and must not run later.
+    A job running under a live lease is left alone. How many were closed."""
+    if not job_ids:
+        return 0
+    now = utcnow()
+    idle = JobRow.state.in_(("queued", "retry_wait")) | (
+        (JobRow.state == "running") & (JobRow.lease_expires_at < now)
+    )
+    stmt = (
+        update(JobRow)
+        .where(JobRow.id.in_(list(job_ids)), idle)
+        .values(state="done", lease_owner=None, lease_expires_at=None, finished_at=now, updated_at=now)
+    )
+    return int(_write(engine, lambda conn: conn.execute(stmt).rowcount))

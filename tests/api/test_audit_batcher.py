@@ -115,3 +115,27 @@ def test_one_failing_conversation_in_a_batch_fails_alone(
     assert [a.status_code for a in answers] == [201, 201, 422, 201]
     assert answers[2].json()["error"] == alone.json()["error"]  # the same answer as when sent alone
     assert client.get("/v1/conversations/boom").status_code == 404
+
+
+def test_a_request_cancelled_while_waiting_is_not_audited() -> None:
+    seen: list[str] = []
+    gate = threading.Event()
+
+    def run(convs: list[Conversation]) -> list[str | BaseException]:
+        gate.wait(10)
+        seen.extend(c.id for c in convs)
+        return ["ok" for _ in convs]
+
+    async def scenario() -> None:
+        batcher: AuditBatcher[str] = AuditBatcher(run)
+        first = asyncio.create_task(batcher.submit(_conv("first")))
+        await asyncio.sleep(0.05)
+        gone = asyncio.create_task(batcher.submit(_conv("gone")))
+        kept = asyncio.create_task(batcher.submit(_conv("kept")))
+        await asyncio.sleep(0.05)
+        gone.cancel()  # the client went away while the pipeline was busy
+        gate.set()
+        assert await first == "ok" and await kept == "ok"
+
+    asyncio.run(scenario())
+    assert seen == ["first", "kept"]

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from qa_pipeline.jobs import CALL_JOB, CHUNK_JOB, CallPayload, ChunkHandler, JobRunner, JobWorker, spool_dir
+from qa_pipeline.jobs import (
+    CALL_JOB,
+    CHUNK_JOB,
+    CallPayload,
+    ChunkHandler,
+    JobRunner,
+    JobWorker,
+    chunks,
+    spool_dir,
+)
 from qa_pipeline.jobs.calls import CallHandler, call_handlers
 from qa_pipeline.jobs.chunks import chunk_jobs, shares
 from qa_pipeline.settings import Settings
 from qa_pipeline.store import Repository, create_job, get_job, init_db
+from qa_pipeline.store.job_leases import claim, complete_in, fail
 from qa_pipeline.store.jobs import Job, list_jobs
+from qa_pipeline.store.models import utcnow
 from qa_pipeline.types import AudioRef, Conversation
 from tests.jobs.test_worker import FAST, wait_finished
 
@@ -130,20 +143,57 @@ def test_alone_the_call_job_takes_every_share_itself(shared_data: Path, tmp_path
     assert get_job(engine, job.id).state == "done"
 
 
-def _settings(folder: Path, **kw: object) -> Settings:
-    db = f"sqlite:///{folder / 'q.db'}"
-    folder.mkdir(parents=True, exist_ok=True)
-    return Settings(database_url=db, audio_dir=folder / "store", asr_chunk_s=15.0, **kw)  # type: ignore[arg-type]
-
-
-def _run(engine: Engine, settings: Settings, job: Job) -> Job | None:
-    runner = JobRunner(engine, call_handlers(settings, engine), Repository(engine), FAST)
-    return runner.run(_claim(engine, job))
-
-
 def _claim(engine: Engine, job: Job) -> Job:
-    from qa_pipeline.store.job_leases import claim
-
     claimed = claim(engine, job.id, "test-owner", 30.0)
     assert claimed is not None
     return claimed
+
+
+def _shares(engine: Engine, n: int) -> list[Job]:
+    payload = {"spool_file": "a.wav", "filename": "a.wav", "conversation_id": "a"}
+    return chunk_jobs(engine, create_job(engine, CALL_JOB, payload), n + 1)
+
+
+def test_the_call_job_runs_queued_shares_itself_and_closes_what_nobody_runs(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chunks, "POLL_S", 0.02)
+    queued, waiting, failing, lost = _shares(engine, 4)
+    fail(
+        engine,
+        claim(engine, waiting.id, "w", 30).id,
+        "w",
+        {"code": "QA406"},
+        retry_at=utcnow() + timedelta(hours=1),
+    )  # type: ignore[union-attr]
+    claim(engine, lost.id, "gone", -1.0)  # running, its lease already expired: its worker was killed
+    ran: list[int] = []
+
+    def run_share(job: Job) -> None:
+        ran.append(int(job.payload["part"]))
+        if job.id == failing.id:
+            raise RuntimeError("decoder crashed")
+
+    chunks.ShareWaiter(engine, "call-owner", 30.0, run_share).finish([queued, waiting, failing, lost])
+    assert sorted(ran) == [1, 3]  # the queued ones; neither the retry nor the lost one was waited for
+    states = {j.id: get_job(engine, j.id).state for j in (queued, waiting, failing, lost)}
+    assert states == {queued.id: "done", waiting.id: "done", failing.id: "dead", lost.id: "done"}
+    assert claim(engine, waiting.id, "late", 30) is None  # a late run cannot decode them again
+
+
+def test_the_call_job_waits_for_a_share_another_worker_is_running(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chunks, "POLL_S", 0.02)
+    [share] = _shares(engine, 1)
+    assert claim(engine, share.id, "other-worker", 30.0) is not None
+
+    def other_worker_finishes() -> None:
+        time.sleep(0.3)
+        with engine.begin() as conn:
+            complete_in(conn, share.id, "other-worker")
+
+    threading.Thread(target=other_worker_finishes).start()
+    started = time.monotonic()
+    chunks.ShareWaiter(engine, "call-owner", 30.0, lambda job: None).finish([share])
+    assert time.monotonic() - started >= 0.25 and get_job(engine, share.id).state == "done"
