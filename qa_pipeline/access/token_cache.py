@@ -38,9 +38,10 @@ class TokenCache:
     def put(self, token: str, principal: Principal) -> None:
         if self.ttl_s <= 0:
             return
+        key = token_hash(token)
         with self._lock:
-            self._entries[token_hash(token)] = (time.monotonic(), principal)
-            self._entries.move_to_end(token_hash(token))
+            self._entries[key] = (time.monotonic(), principal)
+            self._entries.move_to_end(key)
             while len(self._entries) > MAX_ENTRIES:
                 self._entries.popitem(last=False)
 

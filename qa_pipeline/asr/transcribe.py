@@ -167,11 +167,8 @@ def iter_segments(
         if kept is not None:
             log.debug("channel %d %.1f s: from the checkpoint", chunk.channel, chunk.start_s)
             return list(kept)
-        speaker = speaker_of(chunk.channel, n_channels, opts.agent_channel)
         started = time.perf_counter()
-        segments = transcribe_chunk(model, chunk, opts, speaker)
-        if checkpoint is not None:
-            checkpoint.put(chunk, segments, _SEGMENTS)
+        segments = _decode_and_keep(model, chunk, opts, n_channels, checkpoint)
         log.debug(
             "channel %d %.1f-%.1f s: %d segments in %.1f s",
             chunk.channel,
@@ -219,10 +216,23 @@ def prefill_chunks(
     for i, chunk in enumerate(iter_chunks(path, opts.chunk)):
         if i % parts != part or checkpoint.get(chunk, _SEGMENTS) is not None:
             continue
-        speaker = speaker_of(chunk.channel, n_channels, opts.agent_channel)
-        checkpoint.put(chunk, transcribe_chunk(model, chunk, opts, speaker), _SEGMENTS)
+        _decode_and_keep(model, chunk, opts, n_channels, checkpoint)
         decoded += 1
     return decoded
+
+
+def _decode_and_keep(
+    model: WhisperModel,
+    chunk: AudioChunk,
+    opts: TranscribeOptions,
+    n_channels: int,
+    checkpoint: ChunkStore | None,
+) -> list[Segment]:
+    """One chunk decoded (its channel's speaker from the layout), kept in ``checkpoint`` when there is one."""
+    segments = transcribe_chunk(model, chunk, opts, speaker_of(chunk.channel, n_channels, opts.agent_channel))
+    if checkpoint is not None:
+        checkpoint.put(chunk, segments, _SEGMENTS)
+    return segments
 
 
 def transcribe_file(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -145,20 +146,18 @@ def _char_analyzer(vec: TfidfVectorizer) -> Callable[[str], list[str]]:
 _MAX_KEY = 2**62  # n-gram keys are int64; the largest is below size ** high
 
 
+@dataclass(frozen=True)
 class CharGrams:
     """A char vectorizer's vocabulary as integer keys: each vocabulary character gets a code 1..K-1
     (0: a character the vocabulary never uses, or a text boundary), an n-gram the key
     ``sum(code[i] * K ** (n - 1 - i))``. Keys of different lengths never collide (an n-gram's key lies
     in ``[K ** (n - 1), K ** n)``), and a gram with a 0 code cannot be in the vocabulary."""
 
-    def __init__(
-        self, table: np.ndarray, base: int, keys: np.ndarray, columns: np.ndarray, ngrams: tuple[int, int]
-    ):
-        self.table = table
-        self.base = base
-        self.keys = keys
-        self.columns = columns
-        self.ngrams = ngrams
+    table: np.ndarray  # code point -> character code (0: not in the vocabulary)
+    base: int  # K: the number of codes
+    keys: np.ndarray  # the vocabulary's n-gram keys, sorted
+    columns: np.ndarray  # each key's column in the matrix
+    ngrams: tuple[int, int]
 
     @classmethod
     def from_vectorizer(cls, vec: TfidfVectorizer) -> CharGrams | None:

@@ -328,13 +328,15 @@ class TextScorer:
 
     def __call__(self, conv: Conversation) -> Conversation:
         with self._lock:
-            if self._pipeline is None:
-                log.info("building the text pipeline")
-                self._pipeline = Pipeline.from_config(settings=self.settings)
-            return self._pipeline(conv)
+            return self._built()(conv)
 
     def many(self, convs: list[Conversation]) -> list[Conversation | Failure]:
         with self._lock:
-            if self._pipeline is None:
-                self._pipeline = Pipeline.from_config(settings=self.settings)
-            return self._pipeline.run_batch(convs)
+            return self._built().run_batch(convs)
+
+    def _built(self) -> Pipeline:
+        """The pipeline, built on first use (call with the lock held)."""
+        if self._pipeline is None:
+            log.info("building the text pipeline")
+            self._pipeline = Pipeline.from_config(settings=self.settings)
+        return self._pipeline

@@ -29,7 +29,7 @@ from qa_pipeline.errors import E, InputError, NotFoundError
 from qa_pipeline.hashing import sha256_file as file_sha256
 from qa_pipeline.jobs.chunks import CHUNK_JOB, ChunkPayload, ShareWaiter, chunk_jobs, shares
 from qa_pipeline.jobs.payload import JobPayload
-from qa_pipeline.jobs.worker import Heartbeat, JobHandler
+from qa_pipeline.jobs.worker import JobHandler
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.settings import PACKAGE_DIR, Settings
 from qa_pipeline.sources.fields import ID_LENGTH
@@ -200,11 +200,7 @@ class CallHandler:
         asr.prefill(conv, 0, parts)
         owner, lease_s = job.lease_owner or "", self.settings.job_lease_s
         limit_s = self.settings.job_time_limit_s
-        ShareWaiter(engine, owner, lease_s, self._run_share, limit_s).finish(jobs)
-
-    def _run_share(self, job: Job) -> None:
-        with Heartbeat(self.engine, [job.id], job.lease_owner or "", self.settings.job_lease_s):  # type: ignore[arg-type]
-            self.prefill_share(job)
+        ShareWaiter(engine, owner, lease_s, self.prefill_share, limit_s).finish(jobs)
 
     def prefill_share(self, job: Job) -> int:
         """Run an ``asr_chunk`` job: its share of the call job's chunks into the call job's checkpoint

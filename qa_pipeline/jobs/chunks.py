@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from qa_pipeline.jobs.payload import JobPayload
 from qa_pipeline.jobs.retry import job_error
+from qa_pipeline.jobs.worker import Heartbeat
 from qa_pipeline.store.job_leases import claim, close_unfinished, complete_in, fail
 from qa_pipeline.store.jobs import Job, create_job, jobs_by_id
 from qa_pipeline.store.models import utcnow
@@ -69,7 +70,7 @@ def chunk_jobs(engine: Engine, parent: Job, parts: int) -> list[Job]:
     ]
 
 
-RunShare = Callable[[Job], None]
+RunShare = Callable[[Job], object]
 
 
 @dataclass
@@ -79,7 +80,7 @@ class ShareWaiter:
     engine: Engine
     owner: str
     lease_s: float
-    run_share: RunShare  # runs one claimed asr_chunk job to the end (under a heartbeat)
+    run_share: RunShare  # runs one claimed asr_chunk job to the end
     limit_s: float = 4 * 3600.0  # never longer than a worker's own job limit (QA_JOB_TIME_LIMIT_S)
 
     def finish(self, jobs: list[Job]) -> None:
@@ -106,7 +107,8 @@ class ShareWaiter:
         """Run a share this worker claimed; a failure only means the call job decodes its chunks."""
         log.info("call job's share %s taken by its own worker", job.id)
         try:
-            self.run_share(job)
+            with Heartbeat(self.engine, [job.id], self.owner, self.lease_s):
+                self.run_share(job)
             with self.engine.begin() as conn:
                 complete_in(conn, job.id, self.owner)
         except Exception as exc:  # the share's chunks are decoded by the call job itself instead
