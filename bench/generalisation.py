@@ -16,6 +16,7 @@ the internal hold-out set, side by side, from one command (issue 11).
   had been read for a closing note; same rules.
 - ``holdout3`` (``tests/data/holdout-3/``): a third, written after ``holdout2`` had been read; same rules.
 - ``holdout4`` (``tests/data/holdout-4/``): a fourth, written after ``holdout3`` had been read; same rules.
+- ``holdout5`` (``tests/data/holdout-5/``): a fifth, written after ``holdout4`` had been read; same rules.
 
 Each rubric names its models; the "before" rubric (the scorecard as it was before issue 11) still runs
 on the models it shipped with, which stay in ``models/``.
@@ -43,6 +44,7 @@ SETS: dict[str, Path] = {
     "holdout2": PROJECT_DIR / "tests" / "data" / "holdout-2",
     "holdout3": PROJECT_DIR / "tests" / "data" / "holdout-3",
     "holdout4": PROJECT_DIR / "tests" / "data" / "holdout-4",
+    "holdout5": PROJECT_DIR / "tests" / "data" / "holdout-5",
 }
 RUBRICS = {
     "before": PROJECT_DIR / "rubrics" / "archive" / "default-1.0.0.yaml",
@@ -118,7 +120,7 @@ def main() -> None:
     parser.add_argument(
         "--sets",
         default="dev,tuning",
-        help="comma-separated: dev, tuning, holdout, holdout2..holdout4 (read a hold-out once, for a note)",
+        help="comma-separated: dev, tuning, holdout, holdout2..holdout5 (read a hold-out once, for a note)",
     )
     parser.add_argument("--rubric", type=_rubric, action="append", help="NAME=PATH (default: before, after)")
     parser.add_argument("--per-writer", action="store_true", help="also each writer's file alone")

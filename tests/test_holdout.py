@@ -13,13 +13,22 @@ from qa_pipeline.evaluation import ITEM_IDS, gold_verdict
 from qa_pipeline.settings import Settings
 from qa_pipeline.sources import read_conversations
 from qa_pipeline.types import Conversation
-from training.datasets import HOLDOUT2_DIR, HOLDOUT3_DIR, HOLDOUT4_DIR, HOLDOUT_DIR, TUNING_DIR, normalise
+from training.datasets import (
+    HOLDOUT2_DIR,
+    HOLDOUT3_DIR,
+    HOLDOUT4_DIR,
+    HOLDOUT5_DIR,
+    HOLDOUT_DIR,
+    TUNING_DIR,
+    normalise,
+)
 
 SETS = {
     "holdout": sorted(HOLDOUT_DIR.glob("*.jsonl")),
     "holdout2": sorted(HOLDOUT2_DIR.glob("*.jsonl")),
     "holdout3": sorted(HOLDOUT3_DIR.glob("*.jsonl")),
     "holdout4": sorted(HOLDOUT4_DIR.glob("*.jsonl")),
+    "holdout5": sorted(HOLDOUT5_DIR.glob("*.jsonl")),
     "tuning": sorted(TUNING_DIR.glob("*.jsonl")),
 }
 FILES = SETS["holdout"]
@@ -65,6 +74,9 @@ def _long_turns(paths: list[Path]) -> set[str]:
         ("holdout4", "dev"),
         ("holdout4", "tuning"),
         ("holdout4", "holdout3"),
+        ("holdout5", "dev"),
+        ("holdout5", "tuning"),
+        ("holdout5", "holdout4"),
     ],
 )
 def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:

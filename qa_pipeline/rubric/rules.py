@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qa_pipeline.rubric.textmatch import (
+    GramIndex,
     TurnViews,
-    best_cosine,
     clause_at,
     clauses,
     find_pinyin,
     ngrams,
+    phrase_joined,
     phrase_pinyin,
 )
 from qa_pipeline.types import Channel, Conversation, Prediction, Turn
@@ -61,9 +62,19 @@ class MatchContext:
     # hits per (rule object, turn): named rules and shared sub-rules are asked about a turn many times
     memo: dict[tuple[int, int], list[Hit]] = field(default_factory=dict)
     ranks: dict[tuple[str, bool], list[int]] = field(default_factory=dict)
+    speaker_turns: dict[str, list[int]] = field(default_factory=dict)
 
     def turn(self, i: int) -> Turn:
         return self.conv.turns[i]
+
+    def turns_of(self, speaker: SpeakerScope) -> list[int]:
+        """Indexes of the turns of ``speaker`` (every turn for ``any``), in order."""
+        found = self.speaker_turns.get(speaker)
+        if found is None:
+            turns = self.conv.turns
+            found = [i for i, t in enumerate(turns) if speaker == "any" or t.speaker == speaker]
+            self.speaker_turns[speaker] = found
+        return found
 
     def rank(self, i: int, speaker: SpeakerScope, from_end: bool = False) -> int:
         """Position of turn i among the turns of ``speaker`` (0-based; ``from_end``: 0 = the last)."""
@@ -121,15 +132,23 @@ class RuleBase(BaseModel):
 
     def hits_at(self, ctx: MatchContext, i: int) -> list[Hit]:
         """The rule's hits at turn i, computed once per conversation (callers must not mutate them)."""
+        if self.speaker != "any" and ctx.conv.turns[i].speaker != self.speaker:
+            return []  # the commonest miss, decided before the memo
         key = (id(self), i)
         found = ctx.memo.get(key)
         if found is None:
-            found = self.match_turn(ctx, i) if self.in_scope(ctx, i) else []
+            found = self.match_turn(ctx, i) if not self._scoped or self.in_scope(ctx, i) else []
             ctx.memo[key] = found
         return found
 
+    @cached_property
+    def _scoped(self) -> bool:
+        """Whether a scope field besides ``speaker`` is set (else the speaker test is the whole scope)."""
+        limits = (self.first_turns, self.last_turns, self.within_s, self.after, self.channels)
+        return any(v is not None for v in limits)
+
     def find(self, ctx: MatchContext) -> list[Hit]:
-        return [h for i in range(len(ctx.conv.turns)) for h in self.hits_at(ctx, i)]
+        return [h for i in ctx.turns_of(self.speaker) for h in self.hits_at(ctx, i)]
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -175,8 +194,15 @@ class Keywords(RuleBase):
         default_factory=list, description="skip a hit whose clause contains one of these"
     )
 
+    @cached_property
+    def _any_of(self) -> re.Pattern[str]:
+        """One alternation of the phrases: a turn without any of them is passed over in one search."""
+        return re.compile("|".join(re.escape(kw) for kw in self.any))
+
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
         for text in _views(ctx.turn(i)):
+            if self._any_of.search(text) is None:
+                continue
             hits = [
                 Hit(i, kw, self.id, pos)
                 for kw in self.any
@@ -203,8 +229,12 @@ class Regex(RuleBase):
             raise ValueError(f"invalid regular expression: {exc}") from exc
         return v
 
+    @cached_property
+    def _compiled(self) -> re.Pattern[str]:
+        return _regex(self.pattern)
+
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
-        compiled = _regex(self.pattern)
+        compiled = self._compiled
         for text in _views(ctx.turn(i)):
             if compiled.search(text) is None:  # the common case, without building a list
                 continue
@@ -228,9 +258,13 @@ class Pinyin(RuleBase):
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
         text = ctx.turn(i).text
+        joined = ctx.views.joined_of(i, text, self.fuzzy)
+        phrases = [p for p in self.phrases if phrase_joined(p, self.fuzzy) in joined]
+        if not phrases:
+            return []
         seq = ctx.views.pinyin_of(i, text, self.fuzzy)
         hits = []
-        for phrase in self.phrases:
+        for phrase in phrases:
             needle = phrase_pinyin(phrase, self.fuzzy)
             for pos in find_pinyin(seq, needle):
                 if not _suppressed(text, pos, self.unless):
@@ -246,13 +280,17 @@ class Similar(RuleBase):
     threshold: float = Field(default=0.6, gt=0, le=1)
     unless: list[str] = Field(default_factory=list)
 
+    @cached_property
+    def _index(self) -> GramIndex:
+        return GramIndex(_example_grams(tuple(self.examples)))
+
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
-        examples = _example_grams(tuple(self.examples))
+        index = self._index
         text = ctx.turn(i).text
         best: Hit | None = None
         for clause in clauses(text):
             grams = ctx.views.grams_of(i, clause)
-            score = best_cosine(grams, examples, self.threshold)
+            score = index.best_cosine(grams, self.threshold)
             better = score >= self.threshold and (best is None or score > best.score)
             if better and not _suppressed(text, clause.start, self.unless):
                 best = Hit(i, clause.text, self.id, clause.start, score)
@@ -443,14 +481,41 @@ class AnyOf(RuleBase):
     rules: list[Rule] = Field(min_length=1)
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
-        for rule in self.rules:
+        words, is_text = self._prefilter
+        skip = words is not None and not any(words.search(t) for t in _views(ctx.turn(i)))
+        for rule, text_only in zip(self.rules, is_text, strict=True):
+            if skip and text_only:
+                continue  # no keyword or pattern of the children occurs in the turn
             found = rule.hits_at(ctx, i)
             if found:
                 return found
         return []
 
+    @cached_property
+    def _prefilter(self) -> tuple[re.Pattern[str] | None, tuple[bool, ...]]:
+        """One alternation of the keyword and regex children (when there are two or more): a turn it
+        misses cannot match any of them. None when a pattern cannot be joined (backreferences, flags)."""
+        is_text = tuple(isinstance(r, Keywords | Regex) for r in self.rules)
+        parts = [_as_pattern(r) for r in self.rules if isinstance(r, Keywords | Regex)]
+        if len(parts) < 2 or any(p is None for p in parts):
+            return None, is_text
+        try:
+            return re.compile("|".join(f"(?:{p})" for p in parts)), is_text
+        except re.error:
+            return None, is_text
+
     def children(self) -> list[RuleBase]:
         return list(self.rules)
+
+
+_BACKREF = re.compile(r"\\[1-9]|\(\?P=|\(\?[aiLmsux-]")
+
+
+def _as_pattern(rule: Keywords | Regex) -> str | None:
+    """The rule's text condition as a regular expression; None when it cannot stand in an alternation."""
+    if isinstance(rule, Keywords):
+        return "|".join(re.escape(kw) for kw in rule.any)
+    return None if _BACKREF.search(rule.pattern) else rule.pattern
 
 
 class Mean(RuleBase):

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from qa_pipeline.classifiers import load_classifier
-from qa_pipeline.classifiers.fast_features import CharGrams, compile_features
+from qa_pipeline.classifiers.fast_features import CharGrams, KeyIndex, compile_features
 from qa_pipeline.classifiers.features import FeatureOptions, build_features, model_text
 from qa_pipeline.settings import Settings
 
@@ -124,3 +124,23 @@ def test_shipped_models_predict_as_sklearn_does(name: str) -> None:
     fast = estimator.predict_proba(features(texts))
     np.testing.assert_array_equal(fast, clf.model.predict_proba(texts))  # type: ignore[attr-defined]
     assert [p.label for p in clf.predict(texts)] == [clf.labels[i] for i in fast.argmax(axis=1)]
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 5000])
+def test_key_index_finds_every_key_and_nothing_else(size: int) -> None:
+    rng = np.random.default_rng(size)
+    keys = np.unique(rng.integers(1, 2**62, size + 1))[:size]
+    rng.shuffle(keys)
+    values = rng.integers(0, 2**31 - 1, len(keys)).astype(np.int32)
+    index = KeyIndex(keys, values)
+    absent = np.setdiff1d(rng.integers(1, 2**62, 2000), keys)
+    probe = np.concatenate([keys, absent, keys[:3]])
+    expected = np.concatenate([values, np.full(len(absent), -1, np.int32), values[:3]])
+    assert np.array_equal(index.get(probe), expected)
+    assert index.get(np.zeros(0, dtype=np.int64)).shape == (0,)
+
+
+def test_key_index_survives_keys_that_collide() -> None:
+    keys = np.arange(1, 3000, dtype=np.int64) << np.int64(40)  # equal low bits: many shared slots
+    values = np.arange(len(keys), dtype=np.int32)
+    assert np.array_equal(KeyIndex(keys, values).get(keys), values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from qa_pipeline.rubric.rules import MatchContext
 from tests.rubric.conftest import hits, make_conv, neg, rubric_with
 
 
@@ -161,3 +162,42 @@ def test_scope_last_turns_counts_from_the_end_per_speaker() -> None:
     assert [h.turn for h in hits({**rule, "last_turns": 2}, conv)] == [2, 4]
     assert [h.turn for h in hits({**rule, "speaker": "any", "last_turns": 2}, conv)] == [3, 4]
     assert [h.turn for h in hits({**rule, "speaker": "customer", "last_turns": 1}, conv)] == [3]
+
+
+ANY_TEXT = {
+    "type": "any",
+    "rules": [
+        {"type": "regex", "pattern": r"(\d)\1{3}", "speaker": "customer"},  # a backreference: no prefilter
+        {"type": "keywords", "any": ["退款", "赔偿"], "unless": ["不用退款"]},
+        {"type": "regex", "pattern": "发(货|火)", "first_turns": 2, "speaker": "agent"},
+        {"type": "not", "rule": {"type": "keywords", "any": ["您好"]}},
+    ],
+}
+
+
+@pytest.mark.parametrize("drop_backref", [True, False])
+def test_any_of_passes_over_text_children_only_when_none_can_match(drop_backref: bool) -> None:
+    """The joined prefilter of keyword and regex children gives exactly the hits of asking each child."""
+    spec = {**ANY_TEXT, "rules": ANY_TEXT["rules"][int(drop_backref) :]}
+    conv = make_conv(
+        [
+            ("agent", "您好，已经发货了"),
+            ("customer", "我不用退款，电话是1111"),
+            ("agent", "您好，发火了吗"),
+            ("customer", "那就赔偿吧"),
+            ("agent", "好的发货"),
+            ("customer", "嗯"),
+        ]
+    )
+    rub = rubric_with({"r": spec})
+    rule = rub.rules["r"]
+    fast = rule.find(MatchContext(conv=conv, named=dict(rub.rules)))
+    rule.__dict__["_prefilter"] = (None, rule._prefilter[1])  # every child asked, one by one
+    slow = rule.find(MatchContext(conv=conv, named=dict(rub.rules)))
+    assert fast == slow
+    assert [(h.turn, h.text) for h in fast][:4] == [
+        (0, "发货"),
+        (1, "1111" if not drop_backref else ""),
+        (2, "发火"),
+        (3, "赔偿"),
+    ]

@@ -1,4 +1,4 @@
-"""Text-matching helpers: the pruned best cosine equals the plain maximum; pinyin search finds every start."""
+"""Text-matching helpers: the indexed best cosine is the plain maximum; pinyin search finds every start."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import random
 
 import pytest
 
-from qa_pipeline.rubric.textmatch import best_cosine, cosine, find_pinyin, ngrams, phrase_pinyin, pinyin_seq
+from qa_pipeline.rubric.textmatch import (
+    GramIndex,
+    cosine,
+    find_pinyin,
+    joined_syllables,
+    ngrams,
+    phrase_joined,
+    phrase_pinyin,
+    pinyin_seq,
+)
 
 SENTENCES = [
     "这个不归我管",
@@ -23,17 +32,18 @@ SENTENCES = [
 def test_best_cosine_is_the_maximum_above_the_floor(floor: float) -> None:
     rng = random.Random(7)
     examples = [ngrams(s) for s in SENTENCES]
+    index = GramIndex(examples)
     for _ in range(200):
         text = "".join(rng.choice(SENTENCES)[rng.randrange(3) :] for _ in range(rng.randint(1, 2)))
         grams = ngrams(text[: rng.randint(1, len(text))])
         plain = max(cosine(grams, e) for e in examples)
-        assert best_cosine(grams, examples, floor) == (plain if plain >= floor else 0.0)
+        assert index.best_cosine(grams, floor) == (plain if plain >= floor else 0.0)
 
 
 def test_best_cosine_of_nothing_is_zero() -> None:
-    assert best_cosine(frozenset(), [ngrams("你好")]) == 0.0
-    assert best_cosine(ngrams("你好"), []) == 0.0
-    assert best_cosine(ngrams("你好"), [frozenset()]) == 0.0
+    assert GramIndex([ngrams("你好")]).best_cosine(frozenset()) == 0.0
+    assert GramIndex([]).best_cosine(ngrams("你好")) == 0.0
+    assert GramIndex([frozenset()]).best_cosine(ngrams("你好")) == 0.0
 
 
 def test_find_pinyin_finds_every_start_including_homophones() -> None:
@@ -43,3 +53,15 @@ def test_find_pinyin_finds_every_start_including_homophones() -> None:
     assert find_pinyin(haystack, phrase_pinyin("退款", True)) == []
     assert find_pinyin(haystack[:1], phrase_pinyin("发货", True)) == []
     assert find_pinyin(haystack, ()) == []
+
+
+def test_joined_view_is_a_necessary_condition_for_a_pinyin_match() -> None:
+    rng = random.Random(3)
+    pool = "发货火了吗还没身份证工号公耗 ，a b"
+    for _ in range(300):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 12)))
+        phrase = "".join(rng.choice(pool) for _ in range(rng.randint(1, 3)))
+        for fuzzy in (True, False):
+            found = find_pinyin(pinyin_seq(text, fuzzy), phrase_pinyin(phrase, fuzzy))
+            if found:
+                assert phrase_joined(phrase, fuzzy) in joined_syllables(pinyin_seq(text, fuzzy))
