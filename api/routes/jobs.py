@@ -131,13 +131,23 @@ def _too_large(limit: int, declared: str | None = None) -> InputError:
     return InputError(E.FILE_TOO_LARGE, f"{size} is over the {limit}-byte upload limit (QA_MAX_UPLOAD_BYTES)")
 
 
+SPOOL_BLOCK = 1 << 20
+
+
 async def _counted(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
-    size = 0
+    """The body in blocks of about :data:`SPOOL_BLOCK` (the parser writes each block to the spool file
+    through a worker thread: one hop per megabyte, not per network read), refused past ``limit``."""
+    size, block = 0, bytearray()
     async for chunk in stream:
         size += len(chunk)
         if size > limit:
             raise _TooLarge(f"over {limit} bytes")
-        yield chunk
+        block += chunk
+        if len(block) >= SPOOL_BLOCK:
+            yield bytes(block)
+            block.clear()
+    if block:
+        yield bytes(block)
 
 
 def _check_declared_size(request: Request, limit: int) -> None:
