@@ -43,7 +43,7 @@ def worker(
 
 
 def _run_dramatiq(settings: Settings, processes: int, threads: int) -> int:
-    from qa_pipeline.jobs.dramatiq_queue import Sweeper, make_broker
+    from qa_pipeline.jobs.dramatiq_queue import QUEUES, Sweeper, make_broker
     from qa_pipeline.jobs.retry import RetryPolicy
     from qa_pipeline.store import init_db
 
@@ -56,7 +56,7 @@ def _run_dramatiq(settings: Settings, processes: int, threads: int) -> int:
         overdue_s=2 * settings.job_sweep_s,
     ).start()
     cmd = [sys.executable, "-m", "dramatiq", "qa_pipeline.jobs.dramatiq_worker"]
-    cmd += ["--processes", str(processes), "--threads", str(threads), "--queues", "qa"]
+    cmd += ["--processes", str(processes), "--threads", str(threads), "--queues", *QUEUES]
     child = subprocess.Popen(cmd)
     typer.echo(f"dramatiq worker: {processes} process(es) x {threads} thread(s), pid {child.pid}", err=True)
 

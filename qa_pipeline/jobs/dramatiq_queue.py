@@ -6,6 +6,11 @@ dead, waiting for its retry time or running under a live lease, changes nothing.
 delays a job but never loses it: :class:`Sweeper` (run by ``qa worker``) reaps expired leases and
 re-sends jobs that are due yet unclaimed while the Redis queue is empty.
 
+Two queues: new jobs go to ``qa``; a job that already waited its turn once (its worker was lost, it
+failed transiently and waits for its retry, or its message was lost) goes to ``qa-first``, whose actor
+has the higher priority. So a recovered job does not queue again behind the backlog that built up
+while it ran: each worker process takes it before the ``qa`` messages it holds.
+
 - API side: :class:`DramatiqQueue` (``qa serve`` enqueues, runs nothing).
 - Worker side: ``qa worker`` starts ``dramatiq qa_pipeline.jobs.dramatiq_worker`` processes (models
   load once per process) and a sweeper thread.
@@ -35,20 +40,26 @@ log = logging.getLogger(__name__)
 
 QUEUE = "qa"
 ACTOR = "qa_job"
+FIRST_QUEUE = "qa-first"  # jobs taken up again: before the backlog of new ones
+FIRST_ACTOR = "qa_job_first"
+QUEUES = (QUEUE, FIRST_QUEUE)
 SWEEP_EVERY_S = 5.0
 OVERDUE_S = 10.0
 RESEND_AFTER_S = 60.0
 
 
 def make_broker(redis_url: str) -> RedisBroker:
-    """A Redis broker with the ``qa`` queue declared."""
+    """A Redis broker with the ``qa`` and ``qa-first`` queues declared."""
     broker = RedisBroker(url=redis_url)
-    broker.declare_queue(QUEUE)
+    for queue in QUEUES:
+        broker.declare_queue(queue)
     return broker
 
 
-def job_message(job_id: str) -> Message[None]:
-    return Message(queue_name=QUEUE, actor_name=ACTOR, args=(job_id,), kwargs={}, options={})
+def job_message(job_id: str, *, first: bool = False) -> Message[None]:
+    """The message for ``job_id``: on ``qa-first`` for a job taken up again, else on ``qa``."""
+    queue, actor = (FIRST_QUEUE, FIRST_ACTOR) if first else (QUEUE, ACTOR)
+    return Message(queue_name=queue, actor_name=actor, args=(job_id,), kwargs={}, options={})
 
 
 def delay_until(when: datetime | None) -> int:
@@ -58,11 +69,12 @@ def delay_until(when: datetime | None) -> int:
     return max(0, int((when - utcnow()).total_seconds() * 1000))
 
 
-def send(broker: RedisBroker, job_id: str, *, delay_ms: int = 0) -> bool:
-    """Enqueue a message for ``job_id``; False (logged) when Redis is unreachable: the job is already
-    stored, and the sweeper sends it once Redis is back."""
+def send(broker: RedisBroker, job_id: str, *, delay_ms: int = 0, first: bool = False) -> bool:
+    """Enqueue a message for ``job_id`` (``first``: on the queue of jobs taken up again); False
+    (logged) when Redis is unreachable: the job is already stored, and the sweeper sends it once
+    Redis is back."""
     try:
-        broker.enqueue(job_message(job_id), delay=delay_ms or None)
+        broker.enqueue(job_message(job_id, first=first), delay=delay_ms or None)
     except RedisError as exc:
         log.warning("job %s: cannot reach Redis (%s); the sweeper will send it", job_id, exc)
         return False
@@ -90,11 +102,10 @@ class DramatiqQueue:
 
 
 def pending_messages(broker: RedisBroker) -> int:
-    """Messages waiting in the ``qa`` queue and its delay queue (not those a worker holds)."""
+    """Messages waiting in both queues and their delay queues (not those a worker holds)."""
     client = broker.client
-    return int(client.llen(f"{broker.namespace}:{QUEUE}")) + int(
-        client.llen(f"{broker.namespace}:{QUEUE}.DQ")
-    )
+    names = [f"{broker.namespace}:{q}{suffix}" for q in QUEUES for suffix in ("", ".DQ")]
+    return sum(int(client.llen(name)) for name in names)
 
 
 @dataclass
@@ -120,7 +131,7 @@ class Sweeper:
             now = time.monotonic()
             for job_id in due_unclaimed(self.engine, overdue_s=self.overdue_s):
                 if now - self._sent.get(job_id, -RESEND_AFTER_S) >= RESEND_AFTER_S and send(
-                    self.broker, job_id
+                    self.broker, job_id, first=True
                 ):
                     self._sent[job_id] = now
                     resent += 1
@@ -137,7 +148,7 @@ class Sweeper:
                 log.warning("job %s: worker %s lost", job.id, job.lease_owner)
                 taken += 1
                 if retry_at is not None:
-                    send(self.broker, job.id, delay_ms=delay_until(retry_at))
+                    send(self.broker, job.id, delay_ms=delay_until(retry_at), first=True)
         return taken
 
     def start(self) -> Sweeper:

@@ -16,7 +16,15 @@ import dramatiq
 
 from qa_pipeline.jobs.batches import CHAT_JOB, ChatHandler, TextScorer
 from qa_pipeline.jobs.calls import call_handlers
-from qa_pipeline.jobs.dramatiq_queue import ACTOR, QUEUE, delay_until, make_broker, send
+from qa_pipeline.jobs.dramatiq_queue import (
+    ACTOR,
+    FIRST_ACTOR,
+    FIRST_QUEUE,
+    QUEUE,
+    delay_until,
+    make_broker,
+    send,
+)
 from qa_pipeline.jobs.retry import RetryPolicy
 from qa_pipeline.jobs.worker import JobHandler, JobRunner, new_owner
 from qa_pipeline.settings import Settings
@@ -46,14 +54,26 @@ def runner() -> JobRunner:
     )
 
 
-@dramatiq.actor(
-    actor_name=ACTOR,
-    queue_name=QUEUE,
-    max_retries=0,  # retries are the job table's business (retry_wait, backoff, dead)
-    time_limit=int(SETTINGS.job_time_limit_s * 1000),
-)
+TIME_LIMIT_MS = int(SETTINGS.job_time_limit_s * 1000)
+# max_retries=0: retries are the job table's business (retry_wait, backoff, dead)
+
+
+@dramatiq.actor(actor_name=ACTOR, queue_name=QUEUE, priority=10, max_retries=0, time_limit=TIME_LIMIT_MS)
 def qa_job(job_id: str) -> None:
-    """Run job ``job_id`` if it is due; a retry is sent back to the queue for its next run time."""
+    """A new job (queue ``qa``)."""
+    run_job(job_id)
+
+
+@dramatiq.actor(
+    actor_name=FIRST_ACTOR, queue_name=FIRST_QUEUE, priority=0, max_retries=0, time_limit=TIME_LIMIT_MS
+)
+def qa_job_first(job_id: str) -> None:
+    """A job taken up again (queue ``qa-first``): a worker takes it before the new jobs it holds."""
+    run_job(job_id)
+
+
+def run_job(job_id: str) -> None:
+    """Run job ``job_id`` if it is due; a retry is sent back, on ``qa-first``, for its next run time."""
     with _RUN_LOCK:
         run = runner()
         job = claim(run.engine, job_id, new_owner("dq:"), run.lease_s)
@@ -62,4 +82,4 @@ def qa_job(job_id: str) -> None:
             return
         finished = run.run(job)
     if finished is not None and finished.state == "retry_wait":
-        send(BROKER, job_id, delay_ms=delay_until(finished.next_run_at))
+        send(BROKER, job_id, delay_ms=delay_until(finished.next_run_at), first=True)
