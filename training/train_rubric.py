@@ -182,6 +182,28 @@ def _dialogue_handling(r: Row) -> list[tuple[str, str]]:
     return out
 
 
+def _dialogue_confirmation(r: Row) -> list[tuple[str, str]]:
+    """The agent's last three turns joined, as :func:`_confirmation` reads them: ``restated`` when the
+    conversation's confirmation is labelled ``pass``."""
+    turns, labels = _turns_and_labels(r)
+    agent = [str(t["text"]) for t in turns if t["speaker"] == "agent"]
+    verdict = labels.get("confirmation")
+    if not agent or verdict not in ("pass", "fail"):
+        return []
+    return [(window_text(agent[-3:]), "restated" if verdict == "pass" else "none")]
+
+
+def _dialogue_forbidden(r: Row) -> list[tuple[str, str]]:
+    """Every agent turn: ``forbidden`` when the forbidden_phrase label lists it, else ``ok``."""
+    turns, labels = _turns_and_labels(r)
+    banned = {int(i) for i in labels["forbidden_phrase"].get("turns") or []}
+    return [
+        (str(t["text"]), "forbidden" if i in banned else "ok")
+        for i, t in enumerate(turns)
+        if t["speaker"] == "agent"
+    ]
+
+
 DIALOGUES = tuple(f"dialogues/writer-{n}.jsonl" for n in (18, 19, 20))
 
 
@@ -310,6 +332,7 @@ TASKS = (
             # not a polite vague promise looked like a recap
             Source("handling.jsonl", _borrow("reply", "dismissed", "none")),
             Source("forbidden.jsonl", _borrow("text", "forbidden", "none")),
+            *(Source(f, _dialogue_confirmation) for f in DIALOGUES),
         ),
         "Whether the agent's last turns restate the outcome or next step; reads the agent's last "
         "three turns joined.",
@@ -325,6 +348,7 @@ TASKS = (
             Source("handling.jsonl", _borrow("reply", "handled", "ok")),
             Source("confirmation.jsonl", _borrow("agent_turns", None, "ok")),
             Source("empathy_context.jsonl", _borrow("reply", None, "ok")),
+            *(Source(f, _dialogue_forbidden) for f in DIALOGUES),
         ),
         PURPOSES["forbidden"] + " Trained with the disguised banned phrases too.",
     ),

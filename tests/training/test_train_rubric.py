@@ -9,7 +9,7 @@ import pytest
 
 from qa_pipeline.classifiers import load_classifier
 from qa_pipeline.classifiers.metadata import read_metadata
-from qa_pipeline.rubric.models import pair_text
+from qa_pipeline.rubric.models import pair_text, window_text
 from training import train_rubric
 
 
@@ -132,3 +132,22 @@ def test_labelled_dialogues_lend_moods_objections_and_handling() -> None:
 def test_a_dialogue_whose_moods_do_not_match_its_turns_lends_none() -> None:
     broken = {**DIALOGUE, "labels": {**DIALOGUE["labels"], "customer_sentiment": ["neg"]}}
     assert train_rubric._dialogue_moods(broken) == []
+
+
+def test_labelled_dialogues_lend_their_ending_and_every_agent_turn() -> None:
+    labels = {
+        **DIALOGUE["labels"],
+        "confirmation": "pass",
+        "forbidden_phrase": {"verdict": "fail", "turns": [4]},
+    }
+    dialogue = {**DIALOGUE, "labels": labels}
+    agent = [t["text"] for t in DIALOGUE["turns"] if t["speaker"] == "agent"]
+    assert train_rubric._dialogue_confirmation(dialogue) == [(window_text(agent[-3:]), "restated")]
+    vague = {**dialogue, "labels": {**labels, "confirmation": "fail"}}
+    assert [label for _, label in train_rubric._dialogue_confirmation(vague)] == ["none"]
+    assert train_rubric._dialogue_forbidden(dialogue) == [
+        (agent[0], "ok"),
+        (agent[1], "ok"),
+        ("规定就是这样", "forbidden"),
+        (agent[3], "ok"),
+    ]
