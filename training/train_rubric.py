@@ -205,6 +205,7 @@ def _dialogue_forbidden(r: Row) -> list[tuple[str, str]]:
 
 
 DIALOGUES = tuple(f"dialogues/writer-{n}.jsonl" for n in (18, 19, 20))
+FORBIDDEN_FILES = ("forbidden.jsonl", "forbidden_disguised.jsonl", "forbidden_agent_turns.jsonl")
 
 
 def _confirmation(r: Row) -> list[tuple[str, str]]:
@@ -306,6 +307,9 @@ TASKS = (
         (
             Source("empathy_context.jsonl", _empathy_pair),
             Source("empathy.jsonl", _empathy_alone),
+            # banned phrases soothe nobody: without them, blame in a polite tone (是您自己点的链接，
+            # 这个怪不了我们) read as empathy with P > 0.99
+            *(Source(f, _borrow("text", "forbidden", "none")) for f in FORBIDDEN_FILES),
         ),
         "Whether the agent's reply soothes the customer (apology, empathy, reassurance); reads "
         "`<customer turn> || <agent reply>`.",
