@@ -39,3 +39,22 @@ def test_metadata_describes_the_shipped_artefact(shipped: TextClassifier) -> Non
     assert meta.artefact_bytes < 20_000_000
     assert meta.data_files, "metadata must list the training files and their sha256"
     assert meta.metrics["dev_binary_acc"] > 0.85
+
+
+@pytest.mark.parametrize(
+    ("customer", "reply", "soothes"),
+    [
+        ("我的宽带断了一天了，到底能不能修？", "断了这么久真是难为您了，我马上给您加急派单。", True),
+        ("退款怎么还没到，我等着用钱呢", "别着急，我这就帮您看进度，今天一定给您个准信。", True),
+        ("我从来没开过这个业务，谁给我开的？", "是您自己点了链接开通的，这可怪不到我们头上。", False),
+        ("这都第三次了，你们还管不管？", "管不管也是这个流程，您自己去网点问吧。", False),
+    ],
+)
+def test_the_empathy_model_does_not_take_blame_in_a_polite_tone_for_soothing(
+    customer: str, reply: str, soothes: bool
+) -> None:
+    """Written for this test (none of these lines is in a training or evaluation file)."""
+    from qa_pipeline.rubric.models import pair_text
+
+    model = load_classifier("rubric-empathy-pair", models_dir=Settings().models_dir)
+    assert (model.predict([pair_text(customer, reply)])[0].probs["empathy"] >= 0.6) is soothes
