@@ -29,14 +29,12 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import logging
 import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
@@ -49,11 +47,33 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from qa_pipeline.classifiers.features import model_text, pair_context_text, pair_own_text
 from qa_pipeline.classifiers.sklearn_model import ExportInfo, export_model
 from qa_pipeline.hashing import sha256_file
-from qa_pipeline.rubric.models import pair_text, window_text
+from qa_pipeline.rubric.models import pair_text
 from training import evaluate
 from training.cards import write_card
 from training.cli import setup_logging
 from training.datasets import PROJECT_DIR, default_data_dir, eval_keys, normalise
+from training.rubric_sources import (
+    DIALOGUES,
+    FORBIDDEN_FILES,
+    MOOD_FILES,
+    SettledInContext,
+    Source,
+    borrow,
+    confirmation,
+    dialogue_confirmation,
+    dialogue_forbidden,
+    dialogue_handling,
+    dialogue_moods,
+    dialogue_objections,
+    empathy_alone,
+    empathy_pair,
+    handling_dialogue,
+    labelled_text,
+    mood_pair,
+    objection_alone,
+    objection_pair,
+    settled_customer_turn,
+)
 from training.tracking import log_report, start_run
 
 log = logging.getLogger("training.train_rubric")
@@ -73,176 +93,10 @@ LIMITS = [
 EXAMPLES = PROJECT_DIR / "rubrics" / "examples"
 
 
-Row = dict[str, object]
-
-
-def _text(r: Row) -> list[tuple[str, str]]:
-    return [(str(r["text"]), str(r["label"]))]
-
-
-def _objection_pair(r: Row) -> list[tuple[str, str]]:
-    """objection_context / objection_dialogue: the agent's turn before and the customer's turn."""
-    return [(pair_text(str(r.get("agent", "")), str(r["customer"])), str(r["label"]))]
-
-
-def _objection_alone(r: Row) -> list[tuple[str, str]]:
-    """objection.jsonl has no agent turn: the pair's first half is empty, as for an opening turn."""
-    return [(pair_text("", str(r["text"])), str(r["label"]))]
-
-
-def _handling_dialogue(r: Row) -> list[tuple[str, str]]:
-    """An objection with its one or two replies: handled pairs join both replies (the answer may come
-    second); a dismissed objection makes each reply a dismissed example."""
-    if r.get("handled") is None or r.get("label") == "none":
-        return []
-    replies = [str(x) for x in r["replies"]]  # type: ignore[attr-defined]
-    if r["handled"]:
-        return [(pair_text(str(r["customer"]), window_text(replies)), "handled")]
-    return [(pair_text(str(r["customer"]), reply), "dismissed") for reply in replies]
-
-
-def _settled_customer_turn(r: Row) -> list[tuple[str, str]]:
-    """A customer turn of the mood files that is no objection: thanks or relief (pos), or a short
-    neutral answer (好的, 没了, 行那就这么办): closings the objection files hardly have."""
-    text = str(r["text"])
-    if r["label"] == "pos" or (r["label"] == "neu" and len(text) <= 12):
-        return [(pair_text(str(r.get("agent", "")), text), "none")]
-    return []
-
-
-def _empathy_alone(r: Row) -> list[tuple[str, str]]:
-    return [(pair_text("", str(r["text"])), str(r["label"]))]
-
-
-def _empathy_pair(r: Row) -> list[tuple[str, str]]:
-    return [(pair_text(str(r["customer"]), str(r["reply"])), str(r["label"]))]
-
-
-def _mood_pair(r: Row) -> list[tuple[str, str]]:
-    return [(pair_text(str(r.get("agent", "")), str(r["text"])), str(r["label"]))]
-
-
-Turns = list[dict[str, Any]]
-
-
-def _turns_and_labels(r: Row) -> tuple[Turns, dict[str, Any]]:
-    """A labelled dialogue (the dialogues.jsonl format of the evaluation sets): its turns and labels."""
-    return cast(Turns, r["turns"]), cast(dict[str, Any], r["labels"])
-
-
-def _customer_turns(turns: Turns) -> list[tuple[int, str, str]]:
-    """The customer turns: (turn index, the agent turn before it or "", its text)."""
-    out: list[tuple[int, str, str]] = []
-    agent = ""
-    for i, turn in enumerate(turns):
-        if turn["speaker"] == "customer":
-            out.append((i, agent, str(turn["text"])))
-        else:
-            agent = str(turn["text"])
-    return out
-
-
-def _dialogue_moods(r: Row) -> list[tuple[str, str]]:
-    """Every customer turn of a labelled dialogue (rubrics/examples/dialogues/) with its labelled mood."""
-    turns, labels = _turns_and_labels(r)
-    moods = [str(m) for m in labels["customer_sentiment"]]
-    customer = _customer_turns(turns)
-    if len(moods) != len(customer):
-        log.warning("%s: %d moods for %d customer turns; skipped", r.get("id"), len(moods), len(customer))
-        return []
-    return [(pair_text(agent, text), m) for (_, agent, text), m in zip(customer, moods, strict=True)]
-
-
-def _objections(labels: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    return {int(o["turn"]): o for o in labels["objection_handling"].get("objections") or []}
-
-
-def _dialogue_objections(r: Row) -> list[tuple[str, str]]:
-    """Every customer turn after the opening one: its objection type, or none. The opening complaint is
-    left out: the rubric never asks the model about it (``after: customer_opening``)."""
-    turns, labels = _turns_and_labels(r)
-    marked = _objections(labels)
-    return [
-        (pair_text(agent, text), str(marked[i]["type"]) if i in marked else "none")
-        for i, agent, text in _customer_turns(turns)[1:]
-    ]
-
-
-def _dialogue_handling(r: Row) -> list[tuple[str, str]]:
-    """Each labelled objection with the next two agent turns, as :func:`_handling_dialogue` reads them."""
-    turns, labels = _turns_and_labels(r)
-    out: list[tuple[str, str]] = []
-    for i, objection in _objections(labels).items():
-        if not 0 <= i < len(turns):
-            continue
-        replies = [str(t["text"]) for t in turns[i + 1 :] if t["speaker"] == "agent"][:2]
-        if replies:
-            row: Row = {"customer": turns[i]["text"], "replies": replies, "handled": objection["handled"]}
-            out += _handling_dialogue(row)
-    return out
-
-
-def _dialogue_confirmation(r: Row) -> list[tuple[str, str]]:
-    """The agent's last three turns joined, as :func:`_confirmation` reads them: ``restated`` when the
-    conversation's confirmation is labelled ``pass``."""
-    turns, labels = _turns_and_labels(r)
-    agent = [str(t["text"]) for t in turns if t["speaker"] == "agent"]
-    verdict = labels.get("confirmation")
-    if not agent or verdict not in ("pass", "fail"):
-        return []
-    return [(window_text(agent[-3:]), "restated" if verdict == "pass" else "none")]
-
-
-def _dialogue_forbidden(r: Row) -> list[tuple[str, str]]:
-    """Every agent turn: ``forbidden`` when the forbidden_phrase label lists it, else ``ok``."""
-    turns, labels = _turns_and_labels(r)
-    banned = {int(i) for i in labels["forbidden_phrase"].get("turns") or []}
-    return [
-        (str(t["text"]), "forbidden" if i in banned else "ok")
-        for i, t in enumerate(turns)
-        if t["speaker"] == "agent"
-    ]
-
-
-DIALOGUES = tuple(f"dialogues/writer-{n}.jsonl" for n in (18, 19, 20))
-FORBIDDEN_FILES = ("forbidden.jsonl", "forbidden_disguised.jsonl", "forbidden_agent_turns.jsonl")
-
-
-def _confirmation(r: Row) -> list[tuple[str, str]]:
-    """The agent's last (up to three) turns joined; the customer's request is not read, since at the end
-    of a conversation the turn before is mostly thanks, not the request."""
-    turns = [str(t) for t in r["agent_turns"]]  # type: ignore[attr-defined]
-    return [(window_text(turns[-3:]), str(r["label"]))]
-
-
-def _borrow(field: str, their_label: str | None, ours: str) -> Callable[[Row], list[tuple[str, str]]]:
-    """Another task's rows lending a text field as examples of ``ours`` (e.g. rude refusals as
-    non-empathy), optionally only the rows with ``their_label``; a list field lends every element."""
-
-    def lend(r: Row) -> list[tuple[str, str]]:
-        if their_label is not None and r.get("label") != their_label:
-            return []
-        value = r[field]
-        texts = [str(v) for v in value] if isinstance(value, list) else [str(value)]
-        return [(t, ours) for t in texts if t.strip()]
-
-    return lend
-
-
-@dataclass(frozen=True)
-class Source:
-    """One examples file of ``rubrics/examples`` and how its rows become (model input, label) pairs.
-    Only the project's own hand-written files: a model trained on research-only dialogues (JDDC, STC-3)
-    could not ship."""
-
-    file: str
-    examples: Callable[[Row], list[tuple[str, str]]]
-
-
 @dataclass(frozen=True)
 class RubricTask:
     name: str
-    sources: tuple[Source, ...]
+    sources: tuple[Source | SettledInContext, ...]
     purpose: str
     # the labels a rule looks for, when not "all but none/dismissed/ok" (mood: only neg triggers)
     positive: tuple[str, ...] | None = None
@@ -255,7 +109,7 @@ class RubricTask:
 
 V1 = ("objection", "handling", "empathy", "forbidden")  # the archived v1 scorecard's models
 TASKS = (
-    RubricTask("objection", (Source("objection.jsonl", _text),), PURPOSES["objection"]),
+    RubricTask("objection", (Source("objection.jsonl", labelled_text),), PURPOSES["objection"]),
     RubricTask(
         "handling",
         (
@@ -268,24 +122,29 @@ TASKS = (
     ),
     RubricTask(
         "empathy",
-        (Source("empathy.jsonl", _text), Source("forbidden.jsonl", _borrow("text", "forbidden", "none"))),
+        (
+            Source("empathy.jsonl", labelled_text),
+            Source("forbidden.jsonl", borrow("text", "forbidden", "none")),
+        ),
         PURPOSES["empathy"],
     ),
     RubricTask(
         "forbidden",
-        (Source("forbidden.jsonl", _text), Source("empathy.jsonl", _borrow("text", "empathy", "ok"))),
+        (Source("forbidden.jsonl", labelled_text), Source("empathy.jsonl", borrow("text", "empathy", "ok"))),
         PURPOSES["forbidden"],
     ),
     # issue 11: context-aware models, trained on more varied examples (rubrics/examples/README.md)
     RubricTask(
         "objection-pair",
         (
-            Source("objection_context.jsonl", _objection_pair),
-            Source("objection_dialogue.jsonl", _objection_pair),
-            Source("objection.jsonl", _objection_alone),
-            Source("customer_mood.jsonl", _settled_customer_turn),
-            Source("customer_mood_2.jsonl", _settled_customer_turn),
-            *(Source(f, _dialogue_objections) for f in DIALOGUES),
+            Source("objection_context.jsonl", objection_pair),
+            Source("objection_dialogue.jsonl", objection_pair),
+            Source("objection.jsonl", objection_alone),
+            Source("customer_mood.jsonl", settled_customer_turn),
+            Source("customer_mood_2.jsonl", settled_customer_turn),
+            *(Source(f, dialogue_objections) for f in DIALOGUES),
+            SettledInContext("objection_context.jsonl", MOOD_FILES),
+            SettledInContext("objection_dialogue.jsonl", MOOD_FILES),
         ),
         "Whether a customer turn is an objection to what the agent just said, and its type; reads "
         "`<agent turn before> || <customer turn>`.",
@@ -297,19 +156,19 @@ TASKS = (
                 "handling.jsonl",
                 lambda r: [(pair_text(str(r["objection"]), str(r["reply"])), str(r["label"]))],
             ),
-            Source("objection_dialogue.jsonl", _handling_dialogue),
-            *(Source(f, _dialogue_handling) for f in DIALOGUES),
+            Source("objection_dialogue.jsonl", handling_dialogue),
+            *(Source(f, dialogue_handling) for f in DIALOGUES),
         ),
         PURPOSES["handling"],
     ),
     RubricTask(
         "empathy-pair",
         (
-            Source("empathy_context.jsonl", _empathy_pair),
-            Source("empathy.jsonl", _empathy_alone),
+            Source("empathy_context.jsonl", empathy_pair),
+            Source("empathy.jsonl", empathy_alone),
             # banned phrases soothe nobody: without them, blame in a polite tone (是您自己点的链接，
             # 这个怪不了我们) read as empathy with P > 0.99
-            *(Source(f, _borrow("text", "forbidden", "none")) for f in FORBIDDEN_FILES),
+            *(Source(f, borrow("text", "forbidden", "none")) for f in FORBIDDEN_FILES),
         ),
         "Whether the agent's reply soothes the customer (apology, empathy, reassurance); reads "
         "`<customer turn> || <agent reply>`.",
@@ -318,9 +177,9 @@ TASKS = (
     RubricTask(
         "mood-pair",
         (
-            Source("customer_mood.jsonl", _mood_pair),
-            Source("customer_mood_2.jsonl", _mood_pair),
-            *(Source(f, _dialogue_moods) for f in DIALOGUES),
+            Source("customer_mood.jsonl", mood_pair),
+            Source("customer_mood_2.jsonl", mood_pair),
+            *(Source(f, dialogue_moods) for f in DIALOGUES),
         ),
         "A customer turn's mood in service context (neg / neu / pos); reads `<agent turn before> || "
         "<customer turn>`. Triggers the empathy item.",
@@ -330,13 +189,13 @@ TASKS = (
     RubricTask(
         "confirmation-window",
         (
-            Source("confirmation.jsonl", _confirmation),
-            Source("confirmation_dialogue.jsonl", _confirmation),
+            Source("confirmation.jsonl", confirmation),
+            Source("confirmation_dialogue.jsonl", confirmation),
             # brush-offs and banned phrases state no outcome either: without them, any ending that is
             # not a polite vague promise looked like a recap
-            Source("handling.jsonl", _borrow("reply", "dismissed", "none")),
-            Source("forbidden.jsonl", _borrow("text", "forbidden", "none")),
-            *(Source(f, _dialogue_confirmation) for f in DIALOGUES),
+            Source("handling.jsonl", borrow("reply", "dismissed", "none")),
+            Source("forbidden.jsonl", borrow("text", "forbidden", "none")),
+            *(Source(f, dialogue_confirmation) for f in DIALOGUES),
         ),
         "Whether the agent's last turns restate the outcome or next step; reads the agent's last "
         "three turns joined.",
@@ -344,23 +203,19 @@ TASKS = (
     RubricTask(
         "forbidden-2",
         (
-            Source("forbidden.jsonl", _text),
-            Source("forbidden_disguised.jsonl", _text),
-            Source("forbidden_agent_turns.jsonl", _text),
-            Source("empathy.jsonl", _borrow("text", "empathy", "ok")),
+            Source("forbidden.jsonl", labelled_text),
+            Source("forbidden_disguised.jsonl", labelled_text),
+            Source("forbidden_agent_turns.jsonl", labelled_text),
+            Source("empathy.jsonl", borrow("text", "empathy", "ok")),
             # ordinary agent speech, so that short questions and closings are not read as banned
-            Source("handling.jsonl", _borrow("reply", "handled", "ok")),
-            Source("confirmation.jsonl", _borrow("agent_turns", None, "ok")),
-            Source("empathy_context.jsonl", _borrow("reply", None, "ok")),
-            *(Source(f, _dialogue_forbidden) for f in DIALOGUES),
+            Source("handling.jsonl", borrow("reply", "handled", "ok")),
+            Source("confirmation.jsonl", borrow("agent_turns", None, "ok")),
+            Source("empathy_context.jsonl", borrow("reply", None, "ok")),
+            *(Source(f, dialogue_forbidden) for f in DIALOGUES),
         ),
         PURPOSES["forbidden"] + " Trained with the disguised banned phrases too.",
     ),
 )
-
-
-def _rows(path: Path) -> list[Row]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @dataclass
@@ -376,15 +231,14 @@ def read_examples(folder: Path, task: RubricTask) -> Examples:
     out = Examples([], [], [], [])
     seen: set[str] = set()
     for source in task.sources:
-        for row in _rows(folder / source.file):
-            for text, label in source.examples(row):
-                if text in seen:
-                    continue
-                seen.add(text)
-                out.texts.append(text)
-                out.labels.append(label)
-                out.groups.append(source.file)
-                out.industries.append(str(row.get("industry", "")))
+        for row, text, label in source.pairs(folder):
+            if text in seen:
+                continue
+            seen.add(text)
+            out.texts.append(text)
+            out.labels.append(label)
+            out.groups.append(source.file)
+            out.industries.append(str(row.get("industry", "")))
     return out
 
 

@@ -10,7 +10,7 @@ import pytest
 from qa_pipeline.classifiers import load_classifier
 from qa_pipeline.classifiers.metadata import read_metadata
 from qa_pipeline.rubric.models import pair_text, window_text
-from training import train_rubric
+from training import rubric_sources, train_rubric
 
 
 @pytest.mark.slow
@@ -71,9 +71,9 @@ def test_examples_from_several_files_keep_their_writer_and_skip_repeats(tmp_path
     task = train_rubric.RubricTask(
         "t",
         (
-            train_rubric.Source("a.jsonl", train_rubric._objection_pair),
-            train_rubric.Source("b.jsonl", train_rubric._objection_pair),
-            train_rubric.Source("c.jsonl", train_rubric._settled_customer_turn),
+            rubric_sources.Source("a.jsonl", rubric_sources.objection_pair),
+            rubric_sources.Source("b.jsonl", rubric_sources.objection_pair),
+            rubric_sources.Source("c.jsonl", rubric_sources.settled_customer_turn),
         ),
         "test",
     )
@@ -112,26 +112,26 @@ DIALOGUE = {
 
 
 def test_labelled_dialogues_lend_moods_objections_and_handling() -> None:
-    moods = train_rubric._dialogue_moods(DIALOGUE)
+    moods = rubric_sources.dialogue_moods(DIALOGUE)
     assert moods == [
         (pair_text("您好，请问有什么可以帮您？", "我的快递三天了还没到"), "neg"),
         (pair_text("按规定要五个工作日", "五天？那我不要了"), "neg"),
         (pair_text("理解您着急，我帮您申请加急，今天下午发出", "行，谢谢"), "pos"),
     ]
     # the opening complaint is never asked about; later turns are objections (typed) or none
-    assert [label for _, label in train_rubric._dialogue_objections(DIALOGUE)] == ["cancel", "none"]
+    assert [label for _, label in rubric_sources.dialogue_objections(DIALOGUE)] == ["cancel", "none"]
     # handled on the second reply: both replies together are the handled example
-    assert train_rubric._dialogue_handling(DIALOGUE) == [
+    assert rubric_sources.dialogue_handling(DIALOGUE) == [
         (pair_text("五天？那我不要了", "规定就是这样 | 理解您着急，我帮您申请加急，今天下午发出"), "handled")
     ]
     unhandled = {**DIALOGUE, "labels": {**DIALOGUE["labels"], "objection_handling": {
         "verdict": "fail", "objections": [{"turn": 3, "type": "cancel", "handled": False}]}}}  # fmt: skip
-    assert [label for _, label in train_rubric._dialogue_handling(unhandled)] == ["dismissed", "dismissed"]
+    assert [label for _, label in rubric_sources.dialogue_handling(unhandled)] == ["dismissed", "dismissed"]
 
 
 def test_a_dialogue_whose_moods_do_not_match_its_turns_lends_none() -> None:
     broken = {**DIALOGUE, "labels": {**DIALOGUE["labels"], "customer_sentiment": ["neg"]}}
-    assert train_rubric._dialogue_moods(broken) == []
+    assert rubric_sources.dialogue_moods(broken) == []
 
 
 def test_labelled_dialogues_lend_their_ending_and_every_agent_turn() -> None:
@@ -142,12 +142,28 @@ def test_labelled_dialogues_lend_their_ending_and_every_agent_turn() -> None:
     }
     dialogue = {**DIALOGUE, "labels": labels}
     agent = [t["text"] for t in DIALOGUE["turns"] if t["speaker"] == "agent"]
-    assert train_rubric._dialogue_confirmation(dialogue) == [(window_text(agent[-3:]), "restated")]
+    assert rubric_sources.dialogue_confirmation(dialogue) == [(window_text(agent[-3:]), "restated")]
     vague = {**dialogue, "labels": {**labels, "confirmation": "fail"}}
-    assert [label for _, label in train_rubric._dialogue_confirmation(vague)] == ["none"]
-    assert train_rubric._dialogue_forbidden(dialogue) == [
+    assert [label for _, label in rubric_sources.dialogue_confirmation(vague)] == ["none"]
+    assert rubric_sources.dialogue_forbidden(dialogue) == [
         (agent[0], "ok"),
         (agent[1], "ok"),
         ("规定就是这样", "forbidden"),
         (agent[3], "ok"),
     ]
+
+
+def test_settled_turns_follow_the_agent_turn_of_an_objection_as_none(tmp_path: Path) -> None:
+    (tmp_path / "ctx.jsonl").write_text(
+        '{"agent": "这个套餐每月一百九十九元", "customer": "太贵了", "label": "price"}\n'
+        '{"agent": "您好", "customer": "我想查话费", "label": "none"}\n'
+        '{"agent": "", "customer": "太贵了", "label": "price"}\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "mood.jsonl").write_text(
+        '{"text": "好的谢谢", "label": "pos"}\n{"text": "这也太离谱了吧你们", "label": "neg"}\n',
+        encoding="utf-8",
+    )
+    source = rubric_sources.SettledInContext("ctx.jsonl", ("mood.jsonl",))
+    pairs = [(text, label) for _, text, label in source.pairs(tmp_path)]
+    assert pairs == [(pair_text("这个套餐每月一百九十九元", "好的谢谢"), "none")]  # only after an objection
