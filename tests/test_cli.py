@@ -71,8 +71,17 @@ def test_eval_prints_table_and_fails_below_threshold(env: Path) -> None:
     ok = runner.invoke(app, ["eval", str(EXAMPLES / "conversations.jsonl"), "-t", "macro=0.5"])
     assert ok.exit_code == 0, ok.output
     assert "forbidden_phrase" in ok.output and "macro agreement" in ok.output
-    strict = runner.invoke(app, ["eval", str(EXAMPLES / "conversations.jsonl"), "-t", "empathy=1.0"])
-    assert strict.exit_code == 1 and "empathy" in strict.output
+    # the same conversations with every greeting label flipped: agreement 0 on greeting, whatever the models
+    flipped = env / "flipped.jsonl"
+    rows = [
+        json.loads(line)
+        for line in (EXAMPLES / "conversations.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    for row in rows:
+        row["labels"]["greeting"] = "fail" if row["labels"]["greeting"] == "pass" else "pass"
+    flipped.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    strict = runner.invoke(app, ["eval", str(flipped), "-t", "greeting=0.5"])
+    assert strict.exit_code == 1 and "greeting" in strict.output
 
 
 def test_eval_without_labels_is_a_typed_error(env: Path) -> None:
