@@ -42,8 +42,16 @@ def worker(
     raise typer.Exit(code)
 
 
+def dramatiq_command(processes: int, threads: int) -> list[str]:
+    """The ``dramatiq`` command line of ``qa worker``: the actors' module and both queues."""
+    from qa_pipeline.jobs.dramatiq_queue import QUEUES
+
+    cmd = [sys.executable, "-m", "dramatiq", "qa_pipeline.jobs.dramatiq_worker"]
+    return [*cmd, "--processes", str(processes), "--threads", str(threads), "--queues", *QUEUES]
+
+
 def _run_dramatiq(settings: Settings, processes: int, threads: int) -> int:
-    from qa_pipeline.jobs.dramatiq_queue import QUEUES, Sweeper, make_broker
+    from qa_pipeline.jobs.dramatiq_queue import Sweeper, make_broker
     from qa_pipeline.jobs.retry import RetryPolicy
     from qa_pipeline.store import init_db
 
@@ -55,9 +63,7 @@ def _run_dramatiq(settings: Settings, processes: int, threads: int) -> int:
         every_s=settings.job_sweep_s,
         overdue_s=2 * settings.job_sweep_s,
     ).start()
-    cmd = [sys.executable, "-m", "dramatiq", "qa_pipeline.jobs.dramatiq_worker"]
-    cmd += ["--processes", str(processes), "--threads", str(threads), "--queues", *QUEUES]
-    child = subprocess.Popen(cmd)
+    child = subprocess.Popen(dramatiq_command(processes, threads))
     typer.echo(f"dramatiq worker: {processes} process(es) x {threads} thread(s), pid {child.pid}", err=True)
 
     def forward(signum: int, _frame: FrameType | None) -> None:

@@ -218,6 +218,8 @@ class KeyIndex:
     _MULT = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
 
     def __init__(self, keys: np.ndarray, values: np.ndarray) -> None:
+        if len(keys) and int(np.min(keys)) <= 0:
+            raise ValueError("KeyIndex keys must be positive (-1 marks an empty slot)")
         self.bits = max(int(np.ceil(np.log2(max(2 * len(keys), 2)))), 1)
         self.mask = np.int64((1 << self.bits) - 1)
         self.slots = np.full(1 << self.bits, -1, dtype=np.int64)  # the key in each slot, -1: empty

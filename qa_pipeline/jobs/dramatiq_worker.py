@@ -1,6 +1,9 @@
 """The Dramatiq worker module: ``dramatiq qa_pipeline.jobs.dramatiq_worker`` (``qa worker`` runs it).
 
-Importing it sets the Redis broker from ``QA_REDIS_URL`` and declares the ``qa_job`` actor. Each
+Importing it sets the Redis broker from ``QA_REDIS_URL`` and declares two actors running the same
+function: ``qa_job`` (queue ``qa``, new jobs) and ``qa_job_first`` (queue ``qa-first``, higher
+priority, jobs taken up again). A worker started by hand must consume both queues (``qa worker``
+passes ``--queues qa qa-first``). Each
 worker process builds its engine, repository and handlers on its first message and keeps them: the
 models load once per process. Jobs of one process run one at a time (the pipelines hold models that
 are not thread-safe and are CPU-bound under the GIL anyway): scale with processes and machines.

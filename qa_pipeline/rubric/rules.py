@@ -103,6 +103,9 @@ def _ranks(conv: Conversation, speaker: SpeakerScope, from_end: bool) -> list[in
 
 
 class RuleBase(BaseModel):
+    """Rules are read-only once parsed (only :func:`assign_ids` sets ids): compiled views of their fields
+    (patterns, prefilters, indexes) are cached on first use and never recomputed."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str = ""
@@ -508,7 +511,9 @@ class AnyOf(RuleBase):
         return list(self.rules)
 
 
-_BACKREF = re.compile(r"\\[1-9]|\(\?P=|\(\?[aiLmsux-]")
+# what cannot stand in an alternation: group references (\1, (?P=name), (?(1)yes|no)) would point at
+# another child's groups once the patterns are joined, and inline flags apply to the whole pattern
+_BACKREF = re.compile(r"\\[1-9]|\(\?P=|\(\?\(|\(\?[aiLmsux-]")
 
 
 def _as_pattern(rule: Keywords | Regex) -> str | None:

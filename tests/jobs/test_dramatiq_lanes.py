@@ -62,14 +62,6 @@ def test_new_jobs_and_jobs_taken_up_again_wait_in_their_own_queues(broker: Redis
     assert pending_messages(broker) == 3  # the delayed retry counts: the sweeper does not re-send it
 
 
-def test_the_actor_of_jobs_taken_up_again_outranks_the_one_of_new_jobs() -> None:
-    from qa_pipeline.jobs import dramatiq_worker
-
-    first, new = dramatiq_worker.qa_job_first, dramatiq_worker.qa_job
-    assert (first.queue_name, new.queue_name) == (FIRST_QUEUE, QUEUE)
-    assert first.priority < new.priority  # a worker takes the lower number first among what it holds
-
-
 def _chats(n: int) -> bytes:
     turns = [{"speaker": "agent", "text": "您好"}, {"speaker": "customer", "text": "我的快递呢"}]
     return "".join(

@@ -201,3 +201,33 @@ def test_any_of_passes_over_text_children_only_when_none_can_match(drop_backref:
         (2, "发火"),
         (3, "赔偿"),
     ]
+
+
+PATTERN_PARTS = [
+    "发货",
+    "(退|换)",
+    "(x)?y",
+    "(a)?(?(1)b|c)",
+    r"(\d)\1",
+    "(?P<n>好)(?P=n)",
+    "不[^，]{0,3}吗",
+    "(?i:ok)",
+]
+
+
+def test_any_of_prefilter_matches_asking_each_child_on_random_patterns() -> None:
+    """Random any-of rules over patterns with groups, references and conditionals: the joined prefilter
+    never changes a hit."""
+    import random
+
+    rng = random.Random(11)
+    texts = ["发货了吗", "退款", "ab", "ac", "y", "11号", "好好的", "不行吗", "OK", "嗯", "换个吧，xy"]
+    for _ in range(200):
+        parts = rng.sample(PATTERN_PARTS, rng.randint(2, 4))
+        children = [{"type": "regex", "pattern": p} for p in parts] + [{"type": "keywords", "any": ["嗯"]}]
+        conv = make_conv([(rng.choice(["agent", "customer"]), rng.choice(texts)) for _ in range(6)])
+        rub = rubric_with({"r": {"type": "any", "rules": children}})
+        rule = rub.rules["r"]
+        fast = rule.find(MatchContext(conv=conv, named=dict(rub.rules)))
+        rule.__dict__["_prefilter"] = (None, rule._prefilter[1])
+        assert fast == rule.find(MatchContext(conv=conv, named=dict(rub.rules))), parts
