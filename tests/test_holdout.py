@@ -18,6 +18,7 @@ from training.datasets import (
     HOLDOUT3_DIR,
     HOLDOUT4_DIR,
     HOLDOUT5_DIR,
+    HOLDOUT6_DIR,
     HOLDOUT_DIR,
     TUNING_DIR,
     normalise,
@@ -29,6 +30,7 @@ SETS = {
     "holdout3": sorted(HOLDOUT3_DIR.glob("*.jsonl")),
     "holdout4": sorted(HOLDOUT4_DIR.glob("*.jsonl")),
     "holdout5": sorted(HOLDOUT5_DIR.glob("*.jsonl")),
+    "holdout6": sorted(HOLDOUT6_DIR.glob("*.jsonl")),
     "tuning": sorted(TUNING_DIR.glob("*.jsonl")),
 }
 FILES = SETS["holdout"]
@@ -77,6 +79,9 @@ def _long_turns(paths: list[Path]) -> set[str]:
         ("holdout5", "dev"),
         ("holdout5", "tuning"),
         ("holdout5", "holdout4"),
+        ("holdout6", "dev"),
+        ("holdout6", "tuning"),
+        ("holdout6", "holdout5"),
     ],
 )
 def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:

@@ -72,6 +72,7 @@ HOLDOUT2_DIR = PROJECT_DIR / "tests" / "data" / "holdout-2"
 HOLDOUT3_DIR = PROJECT_DIR / "tests" / "data" / "holdout-3"
 HOLDOUT4_DIR = PROJECT_DIR / "tests" / "data" / "holdout-4"
 HOLDOUT5_DIR = PROJECT_DIR / "tests" / "data" / "holdout-5"
+HOLDOUT6_DIR = PROJECT_DIR / "tests" / "data" / "holdout-6"
 #: The tuning set (issue 11): read by whoever tunes rules, so it is evaluation data too, never trained on.
 TUNING_DIR = PROJECT_DIR / "tests" / "data" / "tuning"
 
@@ -299,7 +300,15 @@ def eval_keys(data_dir: Path, exclude_files: tuple[str, ...] = ()) -> set[str]:
             log.warning("evaluation file %s not found; its texts cannot be excluded", path)
     for path in sorted(
         p
-        for d in (HOLDOUT_DIR, HOLDOUT2_DIR, HOLDOUT3_DIR, HOLDOUT4_DIR, HOLDOUT5_DIR, TUNING_DIR)
+        for d in (
+            HOLDOUT_DIR,
+            HOLDOUT2_DIR,
+            HOLDOUT3_DIR,
+            HOLDOUT4_DIR,
+            HOLDOUT5_DIR,
+            HOLDOUT6_DIR,
+            TUNING_DIR,
+        )
         for p in d.glob("*.jsonl")
     ):
         keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())

@@ -148,6 +148,7 @@ def test_own_examples_join_the_mix_and_their_labels_win(
     monkeypatch.setattr(ds, "HOLDOUT3_DIR", tmp_path / "no-holdout-3")
     monkeypatch.setattr(ds, "HOLDOUT4_DIR", tmp_path / "no-holdout-4")
     monkeypatch.setattr(ds, "HOLDOUT5_DIR", tmp_path / "no-holdout-5")
+    monkeypatch.setattr(ds, "HOLDOUT6_DIR", tmp_path / "no-holdout-6")
     own = tmp_path / "own.jsonl"
     own.write_text(
         '{"text": "很差", "label": "neu", "speaker": "customer"}\n'
@@ -178,5 +179,6 @@ def test_hold_out_texts_never_join_the_mix(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(ds, "HOLDOUT3_DIR", tmp_path / "no-holdout-3")
     monkeypatch.setattr(ds, "HOLDOUT4_DIR", tmp_path / "no-holdout-4")
     monkeypatch.setattr(ds, "HOLDOUT5_DIR", tmp_path / "no-holdout-5")
+    monkeypatch.setattr(ds, "HOLDOUT6_DIR", tmp_path / "no-holdout-6")
     texts = {e.text for e in ds.build_mix(_fake_data_dir(tmp_path), MixOptions(seed=1)).examples}
     assert "请问什么时候发货" not in texts
