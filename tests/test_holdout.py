@@ -19,6 +19,7 @@ from training.datasets import (
     HOLDOUT4_DIR,
     HOLDOUT5_DIR,
     HOLDOUT6_DIR,
+    HOLDOUT7_DIR,
     HOLDOUT_DIR,
     TUNING_DIR,
     normalise,
@@ -31,6 +32,7 @@ SETS = {
     "holdout4": sorted(HOLDOUT4_DIR.glob("*.jsonl")),
     "holdout5": sorted(HOLDOUT5_DIR.glob("*.jsonl")),
     "holdout6": sorted(HOLDOUT6_DIR.glob("*.jsonl")),
+    "holdout7": sorted(HOLDOUT7_DIR.glob("*.jsonl")),
     "tuning": sorted(TUNING_DIR.glob("*.jsonl")),
 }
 FILES = SETS["holdout"]
@@ -82,6 +84,9 @@ def _long_turns(paths: list[Path]) -> set[str]:
         ("holdout6", "dev"),
         ("holdout6", "tuning"),
         ("holdout6", "holdout5"),
+        ("holdout7", "dev"),
+        ("holdout7", "tuning"),
+        ("holdout7", "holdout6"),
     ],
 )
 def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:
@@ -95,3 +100,15 @@ def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:
                 shared += sum(normalise(t["text"]) in seen for t in turns)
     # stock formulas (您好，请问有什么可以帮您; 请问还有其他问题吗) coincide when written independently
     assert shared <= 0.02 * total
+
+
+def test_every_evaluation_folder_is_kept_out_of_training() -> None:
+    """A new hold-out folder must join ``EVALUATION_DIRS`` (training drops its texts) and ``SETS`` here."""
+    from training.datasets import EVALUATION_DIRS, PROJECT_DIR
+
+    data = PROJECT_DIR / "tests" / "data"
+    folders = {
+        p for p in data.iterdir() if p.is_dir() and (p.name.startswith("holdout") or p.name == "tuning")
+    }
+    assert folders <= set(EVALUATION_DIRS)
+    assert len(SETS) == len(EVALUATION_DIRS)

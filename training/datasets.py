@@ -73,8 +73,21 @@ HOLDOUT3_DIR = PROJECT_DIR / "tests" / "data" / "holdout-3"
 HOLDOUT4_DIR = PROJECT_DIR / "tests" / "data" / "holdout-4"
 HOLDOUT5_DIR = PROJECT_DIR / "tests" / "data" / "holdout-5"
 HOLDOUT6_DIR = PROJECT_DIR / "tests" / "data" / "holdout-6"
+HOLDOUT7_DIR = PROJECT_DIR / "tests" / "data" / "holdout-7"
 #: The tuning set (issue 11): read by whoever tunes rules, so it is evaluation data too, never trained on.
 TUNING_DIR = PROJECT_DIR / "tests" / "data" / "tuning"
+#: Every folder of labelled evaluation conversations that lives with the code (hold-outs and tuning set):
+#: no text of theirs is ever trained on. A new hold-out is one more entry here.
+EVALUATION_DIRS = (
+    HOLDOUT_DIR,
+    HOLDOUT2_DIR,
+    HOLDOUT3_DIR,
+    HOLDOUT4_DIR,
+    HOLDOUT5_DIR,
+    HOLDOUT6_DIR,
+    HOLDOUT7_DIR,
+    TUNING_DIR,
+)
 
 SMP_MAP = {"neutral": "neu", "angry": "neg", "sad": "neg", "fear": "neg", "happy": "pos"}
 csv.field_size_limit(10_000_000)
@@ -298,19 +311,7 @@ def eval_keys(data_dir: Path, exclude_files: tuple[str, ...] = ()) -> set[str]:
             keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())
         else:
             log.warning("evaluation file %s not found; its texts cannot be excluded", path)
-    for path in sorted(
-        p
-        for d in (
-            HOLDOUT_DIR,
-            HOLDOUT2_DIR,
-            HOLDOUT3_DIR,
-            HOLDOUT4_DIR,
-            HOLDOUT5_DIR,
-            HOLDOUT6_DIR,
-            TUNING_DIR,
-        )
-        for p in d.glob("*.jsonl")
-    ):
+    for path in sorted(p for d in EVALUATION_DIRS for p in d.glob("*.jsonl")):
         keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())
     return keys
 

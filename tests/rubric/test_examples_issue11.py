@@ -13,15 +13,7 @@ from qa_pipeline.evaluation import ITEM_IDS, gold_verdict
 from qa_pipeline.settings import PROJECT_DIR, Settings
 from qa_pipeline.sources import read_conversations
 from qa_pipeline.types import Conversation
-from training.datasets import (
-    HOLDOUT2_DIR,
-    HOLDOUT3_DIR,
-    HOLDOUT4_DIR,
-    HOLDOUT5_DIR,
-    HOLDOUT6_DIR,
-    HOLDOUT_DIR,
-    TUNING_DIR,
-)
+from training.datasets import EVALUATION_DIRS
 
 EXAMPLES = PROJECT_DIR / "rubrics" / "examples"
 OBJECTION_LABELS = {"price", "refund", "distrust", "delay", "cancel", "hesitate", "other", "none"}
@@ -40,19 +32,7 @@ def rows(name: str) -> list[dict[str, object]]:
 
 
 def evaluation_turns(extra: Path | None = None) -> set[str]:
-    files = sorted(
-        p
-        for d in (
-            HOLDOUT_DIR,
-            HOLDOUT2_DIR,
-            HOLDOUT3_DIR,
-            HOLDOUT4_DIR,
-            HOLDOUT5_DIR,
-            HOLDOUT6_DIR,
-            TUNING_DIR,
-        )
-        for p in d.glob("*.jsonl")
-    )
+    files = sorted(p for d in EVALUATION_DIRS for p in d.glob("*.jsonl"))
     files += [extra] if extra and extra.is_file() else []
     return {
         norm(t["text"])

@@ -142,13 +142,7 @@ def test_build_mix_dedups_excludes_eval_and_records_files(tmp_path: Path) -> Non
 def test_own_examples_join_the_mix_and_their_labels_win(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ds, "HOLDOUT_DIR", tmp_path / "no-holdout")  # only the fake data's evaluation files
-    monkeypatch.setattr(ds, "TUNING_DIR", tmp_path / "no-tuning")
-    monkeypatch.setattr(ds, "HOLDOUT2_DIR", tmp_path / "no-holdout-2")
-    monkeypatch.setattr(ds, "HOLDOUT3_DIR", tmp_path / "no-holdout-3")
-    monkeypatch.setattr(ds, "HOLDOUT4_DIR", tmp_path / "no-holdout-4")
-    monkeypatch.setattr(ds, "HOLDOUT5_DIR", tmp_path / "no-holdout-5")
-    monkeypatch.setattr(ds, "HOLDOUT6_DIR", tmp_path / "no-holdout-6")
+    monkeypatch.setattr(ds, "EVALUATION_DIRS", ())  # only the fake data's evaluation files
     own = tmp_path / "own.jsonl"
     own.write_text(
         '{"text": "很差", "label": "neu", "speaker": "customer"}\n'
@@ -173,12 +167,6 @@ def test_hold_out_texts_never_join_the_mix(tmp_path: Path, monkeypatch: pytest.M
     holdout.mkdir()
     record = {"id": "h1", "turns": [{"speaker": "customer", "text": "请问什么时候发货"}], "labels": {}}
     (holdout / "writer-x.jsonl").write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
-    monkeypatch.setattr(ds, "HOLDOUT_DIR", holdout)
-    monkeypatch.setattr(ds, "TUNING_DIR", tmp_path / "no-tuning")
-    monkeypatch.setattr(ds, "HOLDOUT2_DIR", tmp_path / "no-holdout-2")
-    monkeypatch.setattr(ds, "HOLDOUT3_DIR", tmp_path / "no-holdout-3")
-    monkeypatch.setattr(ds, "HOLDOUT4_DIR", tmp_path / "no-holdout-4")
-    monkeypatch.setattr(ds, "HOLDOUT5_DIR", tmp_path / "no-holdout-5")
-    monkeypatch.setattr(ds, "HOLDOUT6_DIR", tmp_path / "no-holdout-6")
+    monkeypatch.setattr(ds, "EVALUATION_DIRS", (holdout,))
     texts = {e.text for e in ds.build_mix(_fake_data_dir(tmp_path), MixOptions(seed=1)).examples}
     assert "请问什么时候发货" not in texts
