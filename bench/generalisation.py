@@ -37,19 +37,10 @@ from qa_pipeline.evaluation import ITEM_IDS, EvalReport, evaluate
 from qa_pipeline.pipeline import Pipeline
 from qa_pipeline.settings import PROJECT_DIR, Settings
 from qa_pipeline.sources import read_conversations
+from training.datasets import EVALUATION_SETS
 
 DEV = PROJECT_DIR.parent / "shared" / "data" / "conversations_dev" / "dialogues.jsonl"
-SETS: dict[str, Path] = {
-    "dev": DEV,
-    "tuning": PROJECT_DIR / "tests" / "data" / "tuning",
-    "holdout": PROJECT_DIR / "tests" / "data" / "holdout",
-    "holdout2": PROJECT_DIR / "tests" / "data" / "holdout-2",
-    "holdout3": PROJECT_DIR / "tests" / "data" / "holdout-3",
-    "holdout4": PROJECT_DIR / "tests" / "data" / "holdout-4",
-    "holdout5": PROJECT_DIR / "tests" / "data" / "holdout-5",
-    "holdout6": PROJECT_DIR / "tests" / "data" / "holdout-6",
-    "holdout7": PROJECT_DIR / "tests" / "data" / "holdout-7",
-}
+SETS: dict[str, Path] = {"dev": DEV, **EVALUATION_SETS}
 RUBRICS = {
     "before": PROJECT_DIR / "rubrics" / "archive" / "default-1.0.0.yaml",
     "after": PROJECT_DIR / "rubrics" / "default.yaml",

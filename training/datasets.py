@@ -65,29 +65,17 @@ EVAL_FILES: tuple[str, ...] = (
     "helpdesk_dialogues/stc3_dev.json",
 )
 
-#: The internal hold-out set (issue 11): never trained on either; it lives with the code.
-HOLDOUT_DIR = PROJECT_DIR / "tests" / "data" / "holdout"
-#: A second hold-out, written when the first had been read once: never trained on either.
-HOLDOUT2_DIR = PROJECT_DIR / "tests" / "data" / "holdout-2"
-HOLDOUT3_DIR = PROJECT_DIR / "tests" / "data" / "holdout-3"
-HOLDOUT4_DIR = PROJECT_DIR / "tests" / "data" / "holdout-4"
-HOLDOUT5_DIR = PROJECT_DIR / "tests" / "data" / "holdout-5"
-HOLDOUT6_DIR = PROJECT_DIR / "tests" / "data" / "holdout-6"
-HOLDOUT7_DIR = PROJECT_DIR / "tests" / "data" / "holdout-7"
-#: The tuning set (issue 11): read by whoever tunes rules, so it is evaluation data too, never trained on.
-TUNING_DIR = PROJECT_DIR / "tests" / "data" / "tuning"
-#: Every folder of labelled evaluation conversations that lives with the code (hold-outs and tuning set):
-#: no text of theirs is ever trained on. A new hold-out is one more entry here.
-EVALUATION_DIRS = (
-    HOLDOUT_DIR,
-    HOLDOUT2_DIR,
-    HOLDOUT3_DIR,
-    HOLDOUT4_DIR,
-    HOLDOUT5_DIR,
-    HOLDOUT6_DIR,
-    HOLDOUT7_DIR,
-    TUNING_DIR,
-)
+_EVAL_DATA = PROJECT_DIR / "tests" / "data"
+#: Every set of labelled evaluation conversations that lives with the code, by the name
+#: ``bench.generalisation --sets`` knows it by: the tuning set (read by whoever tunes rules) and the
+#: hold-outs (each written once the one before had been read; nobody tunes on them). No text of theirs
+#: is ever trained on. A new hold-out is one more entry here.
+EVALUATION_SETS: dict[str, Path] = {
+    "tuning": _EVAL_DATA / "tuning",
+    "holdout": _EVAL_DATA / "holdout",
+    **{f"holdout{n}": _EVAL_DATA / f"holdout-{n}" for n in range(2, 8)},
+}
+EVALUATION_DIRS = tuple(EVALUATION_SETS.values())
 
 SMP_MAP = {"neutral": "neu", "angry": "neg", "sad": "neg", "fear": "neg", "happy": "pos"}
 csv.field_size_limit(10_000_000)

@@ -9,7 +9,6 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from dramatiq.brokers.redis import RedisBroker
@@ -28,8 +27,8 @@ from qa_pipeline.jobs.dramatiq_queue import (
 )
 from qa_pipeline.jobs.retry import RetryPolicy
 from qa_pipeline.settings import Settings
-from qa_pipeline.store import init_db
 from qa_pipeline.store.job_leases import claim
+from tests.jobs.test_chat_batches import chats
 
 REDIS_ENV = "QA_TEST_REDIS_URL"
 pytestmark = pytest.mark.skipif(not os.environ.get(REDIS_ENV), reason=f"set {REDIS_ENV} to run")
@@ -62,25 +61,11 @@ def test_new_jobs_and_jobs_taken_up_again_wait_in_their_own_queues(broker: Redis
     assert pending_messages(broker) == 3  # the delayed retry counts: the sweeper does not re-send it
 
 
-def _chats(n: int) -> bytes:
-    turns = [{"speaker": "agent", "text": "您好"}, {"speaker": "customer", "text": "我的快递呢"}]
-    return "".join(
-        json.dumps({"id": f"c{i}", "agent_id": "A01", "turns": turns}) + "\n" for i in range(n)
-    ).encode()
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = init_db(f"sqlite:///{tmp_path / 'qa.db'}")
-    yield eng
-    eng.dispose()
-
-
 def test_a_lost_workers_job_and_a_lost_message_come_back_on_the_first_queue(
-    engine: Engine, broker: RedisBroker, tmp_path: Path
+    engine: Engine, settings: Settings, broker: RedisBroker
 ) -> None:
-    settings = Settings(database_url=str(engine.url), audio_dir=tmp_path / "store", job_retry_base_s=0.0)
-    ingested = ingest_batch(engine, settings, _chats(2), filename="c.jsonl", fmt="jsonl")
+    settings = settings.model_copy(update={"job_retry_base_s": 0.0})  # the job table of conftest's engine
+    ingested = ingest_batch(engine, settings, chats(2), filename="c.jsonl", fmt="jsonl")
     lost, unsent = ingested.job_ids
     assert claim(engine, lost, "killed-worker", lease_s=0.01) is not None
     time.sleep(0.05)
