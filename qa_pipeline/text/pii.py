@@ -74,6 +74,9 @@ _EMAIL = re.compile(
 #: right before a phone-shaped number, these labels say it is an order-type number, not a phone
 _ORDER_LABEL = re.compile(r"(?:(?:订|运|工|快递|物流)单号|流水号|批次号|订单编号)码?(?:是|为)?:?\s*$")
 _PHONE_CUE = re.compile(r"手机|电话|号码|联系")
+#: a machine identifier: 32 or more hex characters with a letter (a UUID's hex, a digest, a job or
+#: batch file name); its digit runs are not numbers (about 1 in 370 random UUIDs holds a phone shape)
+_HEX_ID = re.compile(r"(?<![0-9A-Za-z])(?=[0-9]*[a-fA-F])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
 _LABEL_WINDOW = 10
 _CUE_WINDOW = 6
 
@@ -205,7 +208,13 @@ def _detect(text: str, wanted: frozenset[PiiType]) -> tuple[str, list[Match]]:
     _detect_view(view, wanted, found)
     if any(ch in text for ch in SPOKEN_DIGITS):
         _detect_view(_plain_view(text), wanted, found)
-    return view, found.matches
+    return view, _outside_hex_ids(text, found.matches)
+
+
+def _outside_hex_ids(text: str, matches: list[Match]) -> list[Match]:
+    """``matches`` less those inside a machine identifier (see ``_HEX_ID``)."""
+    ids = [m.span() for m in _HEX_ID.finditer(text)] if matches else []
+    return [m for m in matches if not any(a <= m.start and m.end <= b for a, b in ids)]
 
 
 def _detect_view(view: str, wanted: frozenset[PiiType], found: _Found) -> None:

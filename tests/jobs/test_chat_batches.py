@@ -4,8 +4,10 @@ and finished on its own: a bad record in the batch fails alone."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from qa_pipeline.jobs import CHAT_JOB, ChatHandler, JobRunner, JobWorker, RetryPolicy, ingest_batch
@@ -70,3 +72,29 @@ def test_a_damaged_record_fails_alone_in_its_batch(
     assert (counts["done"], counts["dead"]) == (4, 1)
     [dead] = list_jobs(engine, state="dead")
     assert dead.record == 2 and dead.error is not None and dead.error["code"] == "QA104"
+
+
+def test_a_batch_whose_id_holds_a_phone_shape_still_runs(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A random batch id can hold 11 digits shaped like a mobile number (180…9286 here, about 1 in
+    370 ids): masking the stored payload must not rename the batch file the job reads."""
+    settings = settings.model_copy(update={"pipeline_config": light_pipeline_config(tmp_path / "p")})
+    phone_shaped = uuid.UUID("ec927466d43045d18012349286d378ab")
+    ids = iter([phone_shaped])
+    real = uuid.uuid4
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(ids, None) or real())  # the batch's id, then random
+    ingested = ingest_batch(engine, settings, chats(2), filename="c.jsonl", fmt="jsonl")
+    assert ingested.batch.id == phone_shaped.hex
+    scorer = Counting(settings)
+    runner = JobRunner(
+        engine,
+        {CHAT_JOB: ChatHandler(engine, settings, scorer, scorer.many)},
+        Repository(engine),
+        RetryPolicy(base_s=0.0),
+        30.0,
+        16,
+    )
+    while JobWorker(runner).run_once() is not None:
+        pass
+    assert count_by_state(engine)["done"] == 2

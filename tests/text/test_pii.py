@@ -368,3 +368,11 @@ def test_uuids_are_never_personal_but_phone_numbers_in_ids_are() -> None:
     assert not any(identifier_is_personal(str(uuid.uuid4())) for _ in range(20_000))
     assert not identifier_is_personal("c37a1713-8280-460a-80df-7e050f9c4b37")  # looks like 1713-8280-460…
     assert identifier_is_personal("call-13812345678") and identifier_is_personal("13812345678")
+
+
+def test_machine_identifiers_keep_their_digits_but_numbers_beside_them_are_masked() -> None:
+    job = "ec927466d43045d18012349286d378ab"  # 180 1234 9286: a mobile number's shape inside the hex
+    assert mask_value({"file": f"{job}.jsonl", "parent": job}) == {"file": f"{job}.jsonl", "parent": job}
+    assert mask_message(f"job {job} failed") == f"job {job} failed"
+    assert mask_text(f"工单{job}，电话13812345678")[0] == f"工单{job}，电话138****5678"
+    assert mask_text("ab13812345678")[0] == "ab138****5678"  # too short for an identifier
