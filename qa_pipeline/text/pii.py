@@ -74,9 +74,13 @@ _EMAIL = re.compile(
 #: right before a phone-shaped number, these labels say it is an order-type number, not a phone
 _ORDER_LABEL = re.compile(r"(?:(?:订|运|工|快递|物流)单号|流水号|批次号|订单编号)码?(?:是|为)?:?\s*$")
 _PHONE_CUE = re.compile(r"手机|电话|号码|联系")
-#: a machine identifier: 32 or more hex characters with a letter (a UUID's hex, a digest, a job or
-#: batch file name); its digit runs are not numbers (about 1 in 370 random UUIDs holds a phone shape)
-_HEX_ID = re.compile(r"(?<![0-9A-Za-z])(?=[0-9]*[a-fA-F])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
+#: a machine identifier: a UUID (with or without dashes), or 32 or more hex characters with a letter
+#: (a digest, a job or batch file name); its digit runs are not numbers (about 1 in 370 random bare
+#: UUIDs, and 1 in 1,000 dashed ones, hold a phone or card shape)
+_HEX_ID = re.compile(
+    r"(?<![0-9A-Za-z-])(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|(?=[0-9]*[a-fA-F])[0-9a-fA-F]{32,})(?![0-9A-Za-z-])"
+)
 _LABEL_WINDOW = 10
 _CUE_WINDOW = 6
 
