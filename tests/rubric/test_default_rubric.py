@@ -153,3 +153,42 @@ def test_verification_must_be_asked_not_stated(text: str, is_request: bool) -> N
 )
 def test_asr_homophones_still_match(rule: str, asr_text: str) -> None:
     assert _agent_hits(RUBRIC.rules[rule], asr_text), asr_text
+
+
+def _disclosure_after(customer: str, agent: str = "好的，我来处理") -> bool:
+    turns = [Turn(speaker=s, text=t, norm=t) for s, t in (("customer", customer), ("agent", agent))]
+    conv = Conversation(id="x", channel="chat", turns=turns)
+    return bool(RUBRIC.rules["account_disclosure"].find(MatchContext(conv=conv, named=dict(RUBRIC.rules))))
+
+
+@pytest.mark.parametrize(
+    ("customer", "disclosed"),
+    [
+        ("我的会员卡尾号6621", True),  # identifiers the agent then acts on
+        ("订单号是 2024 8891 3302", True),
+        ("后六位是310524", True),
+        ("别家才3000多，你们贵了一倍", False),  # quantities and places are not identifiers
+        ("我要订200株，一共1280元对吧", False),
+        ("我住3号楼1502室，楼上漏水", False),
+        ("小区是8栋2201，能装宽带吗", False),
+        ("这台4500块买的", False),
+    ],
+)
+def test_a_number_the_customer_reads_out_is_an_identifier_not_a_quantity(
+    customer: str, disclosed: bool
+) -> None:
+    assert _disclosure_after(customer) is disclosed, customer
+
+
+@pytest.mark.parametrize(
+    ("agent", "disclosed"),
+    [
+        ("我这边看到您上个月有一笔扣费", True),
+        ("查到了，您的包裹在转运中心", True),
+        ("您在APP里就能看到明细", False),  # where the customer can look, not what the agent found
+        ("退款到账后账单里会显示", False),
+        ("这个在公众号里可以查到", False),
+    ],
+)
+def test_a_lookup_is_one_the_agent_reports(agent: str, disclosed: bool) -> None:
+    assert _disclosure_after("你好，我想问一下", agent) is disclosed, agent
