@@ -58,3 +58,31 @@ def test_the_empathy_model_does_not_take_blame_in_a_polite_tone_for_soothing(
 
     model = load_classifier("rubric-empathy-pair", models_dir=Settings().models_dir)
     assert (model.predict([pair_text(customer, reply)])[0].probs["empathy"] >= 0.6) is soothes
+
+
+@pytest.mark.parametrize(
+    ("agent", "customer", "negative"),
+    [
+        ("您好，请问有什么可以帮您？", "我上周寄的包裹到现在还没动静，这都第几天了", True),
+        ("这个需要您本人去营业厅办理。", "我腿脚不方便，你们就不能想想别的办法？", True),
+        ("已经帮您提交了申请。", "会不会又像上次一样石沉大海啊", True),
+        ("您好，请问有什么可以帮您？", "你好，我想查一下我这个月的话费", False),
+        ("您看这个方案可以吗？", "可以，就按这个办吧", False),
+        ("请问您的收货地址是？", "浙江省杭州市西湖区文三路", False),
+    ],
+)
+def test_the_mood_model_reads_complaints_and_worry_at_the_rubrics_cut_off(
+    agent: str, customer: str, negative: bool
+) -> None:
+    """Written for this test. The empathy trigger is this model alone at the rubric's cut-off."""
+    from qa_pipeline.rubric import load_rubric
+    from qa_pipeline.rubric.models import pair_text
+    from qa_pipeline.settings import PROJECT_DIR
+
+    [rule] = [
+        r
+        for r in load_rubric(PROJECT_DIR / "rubrics" / "default.yaml").rules["negative_customer"].rules
+        if getattr(r, "model", None) == "rubric-mood-pair"
+    ]
+    model = load_classifier("rubric-mood-pair", models_dir=Settings().models_dir)
+    assert (model.predict([pair_text(agent, customer)])[0].probs["neg"] >= rule.min_prob) is negative
