@@ -86,3 +86,28 @@ def test_the_mood_model_reads_complaints_and_worry_at_the_rubrics_cut_off(
     ]
     model = load_classifier("rubric-mood-pair", models_dir=Settings().models_dir)
     assert (model.predict([pair_text(agent, customer)])[0].probs["neg"] >= rule.min_prob) is negative
+
+
+@pytest.mark.parametrize(
+    ("objection", "reply", "handled"),
+    [
+        ("这也太贵了吧，别家便宜多了", "理解您的顾虑，这个价格包含了上门安装，另外这周下单还能减五十", True),
+        ("还要等三天？我等不了", "明白您着急，我帮您申请加急，预计明天上午送到", True),
+        ("运费凭什么我出？", "确实让您多花了运费，我给您申请运费补偿", True),
+        ("为什么不能退？", "规定就是这样", False),
+        ("能不能便宜点？", "价格是统一的", False),
+        ("这个手续费不合理", "系统定的，我们改不了", False),
+        ("这也太贵了吧", "是的，这个情况很正常，价格是统一的", False),  # acknowledgement words, no answer
+        ("你们上次也这么说", "明白，这种情况确实有，规定就是这样的", False),
+    ],
+)
+def test_handled_means_the_reply_answers_the_objection(objection: str, reply: str, handled: bool) -> None:
+    """Written for this test. Handled is the handling model at the rubric's cut-off, not dismissive."""
+    from qa_pipeline.rubric import load_rubric
+    from qa_pipeline.rubric.models import pair_text
+    from qa_pipeline.settings import PROJECT_DIR
+
+    rules = load_rubric(PROJECT_DIR / "rubrics" / "default.yaml").rules["handled_reply"].rules
+    [rule] = [r for r in rules if getattr(r, "model", None) == "rubric-handling-2"]
+    model = load_classifier("rubric-handling-2", models_dir=Settings().models_dir)
+    assert (model.predict([pair_text(objection, reply)])[0].probs["handled"] >= rule.min_prob) is handled
