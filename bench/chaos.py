@@ -146,14 +146,15 @@ def submit(server: LiveServer, calls: int, chats: int) -> int:
     return jobs
 
 
-def job_counts(url: str) -> dict[str, int]:
+def job_counts(url: str, kind: str | None = None) -> dict[str, int]:
+    """Jobs per state (of one ``kind``, or all)."""
+    stmt = select(JobRow.state, func.count()).group_by(JobRow.state)
+    if kind is not None:
+        stmt = stmt.where(JobRow.kind == kind)
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return {
-                str(s): int(n)
-                for s, n in conn.execute(select(JobRow.state, func.count()).group_by(JobRow.state))
-            }
+            return {str(s): int(n) for s, n in conn.execute(stmt)}
     finally:
         engine.dispose()
 

@@ -4,6 +4,7 @@ ingest throughput (chats/s, audio hours per hour) with 1 and 2 worker processes.
     python -m bench.load kpi    [--rates 250,500,1000] [--seconds 10] [--conversations 5000]
     python -m bench.load ingest [--chats 1000] [--processes 1,2]
     python -m bench.load audio  [--calls 12] [--processes 1,2]
+    python -m bench.load long   [--minutes 12] [--processes 1,2]
     python -m bench.load post   [--chats 400] [--clients 1,8] [--batch 1,32]
 
 - ``kpi``: the store holds ``--conversations`` scored conversations of 100 agents over 30 days (real
@@ -18,6 +19,10 @@ ingest throughput (chats/s, audio hours per hour) with 1 and 2 worker processes.
   re-identified); ``qa serve`` runs no job itself, ``N`` embedded ``qa worker`` processes (SQLite) do;
   chats/s from submission to the last job done, per N.
 - ``audio``: the dev recordings uploaded (``--calls``, cycling), audio hours processed per hour per N.
+- ``long``: one long stereo recording (the dev WAV calls joined to ``--minutes``) uploaded to workers
+  that have each scored two short calls first (models loaded); with two workers, the second takes chunk
+  shares (``QA_ASR_CHUNK_JOBS``) of the first one's call job. Time from upload to the stored result,
+  and the speed in multiples of real time, per N.
 - ``post``: the synchronous path, ``POST /v1/conversations`` (scored and stored in the request), from
   ``--clients`` concurrent clients on keep-alive connections, against ``qa serve`` (one process) with
   ``QA_AUDIT_BATCH`` = each of ``--batch`` (1: one audit at a time, the baseline); conversations/s.
@@ -257,6 +262,73 @@ def audio(args: argparse.Namespace) -> None:
                     p.wait(timeout=60)
 
 
+def long_recording(folder: Path, minutes: float) -> tuple[Path, float]:
+    """The dev WAV calls (stereo, same format) joined, over and over, into one file of ``minutes``."""
+    import wave
+
+    clips = sorted(DEV_AUDIO.glob("*.wav"))
+    path = folder / "long-call.wav"
+    with wave.open(str(clips[0])) as first:
+        params = first.getparams()
+    written = 0
+    with wave.open(str(path), "wb") as out:
+        out.setparams(params)
+        while written < minutes * 60 * params.framerate:
+            for clip in clips:
+                with wave.open(str(clip)) as src:
+                    frames = src.readframes(src.getnframes())
+                out.writeframes(frames)
+                written += len(frames) // (params.sampwidth * params.nchannels)
+    return path, written / params.framerate
+
+
+def _upload(client: httpx.Client, path: Path, conversation_id: str) -> None:
+    meta = json.dumps({"id": conversation_id, "agent_id": "A01"})
+    files = {"file": (path.name, path.read_bytes())}
+    client.post("/v1/calls", files=files, data={"metadata": meta}).raise_for_status()
+
+
+def long_call(args: argparse.Namespace) -> None:
+    clips = sorted(DEV_AUDIO.glob("*.wav"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path, seconds = long_recording(Path(tmp), args.minutes)
+        for n in args.processes:
+            env = {"QA_JOB_WORKERS": "0"}
+            with tempfile.TemporaryDirectory() as store, LiveServer(Path(store), env) as server:
+                procs = _workers(server, n)
+                try:
+                    url = server.env["QA_DATABASE_URL"]
+                    with httpx.Client(base_url=server.url, headers=server.headers, timeout=300) as client:
+                        for i in range(2 * n):  # warm-up: every worker loads its models
+                            _upload(client, clips[i % len(clips)], f"warm-{i}")
+                        _wait_done(url, 2 * n)
+                        before = sum(job_counts(url).values())
+                        started = time.monotonic()
+                        _upload(client, path, "long-call")
+                        elapsed = _wait_long(url, before, started)
+                    shares = job_counts(url, kind="asr_chunk").get("done", 0)
+                    print(
+                        f"{n} worker process(es): a {seconds / 60:.1f} min stereo call in {elapsed:.1f} s = "
+                        f"{seconds / elapsed:.1f}x real time ({shares} chunk share job(s) done)",
+                        flush=True,
+                    )
+                finally:
+                    for p in procs:
+                        p.terminate()
+                        p.wait(timeout=60)
+
+
+def _wait_long(url: str, before: int, started: float, timeout: float = 3600) -> float:
+    """Seconds from ``started`` until every job created after the ``before`` first ones has finished."""
+    while time.monotonic() - started < timeout:
+        counts = job_counts(url)
+        total = sum(counts.values())
+        if total > before and counts.get("done", 0) + counts.get("dead", 0) == total:
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise RuntimeError(f"the long call was not done within {timeout} s: {job_counts(url)}")
+
+
 def post(args: argparse.Namespace) -> None:
     records = many_chats(args.chats)
     for batch in args.batch:
@@ -308,13 +380,16 @@ def main() -> None:
     a = sub.add_parser("audio")
     a.add_argument("--calls", type=int, default=12)
     a.add_argument("--processes", type=_ints, default=[1, 2])
+    lc = sub.add_parser("long")
+    lc.add_argument("--minutes", type=float, default=12.0)
+    lc.add_argument("--processes", type=_ints, default=[1, 2])
     p = sub.add_parser("post")
     p.add_argument("--chats", type=int, default=400)
     p.add_argument("--clients", type=_ints, default=[1, 8])
     p.add_argument("--batch", type=_ints, default=[1, 32])
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    {"kpi": kpi, "ingest": ingest, "audio": audio, "post": post}[args.what](args)
+    {"kpi": kpi, "ingest": ingest, "audio": audio, "long": long_call, "post": post}[args.what](args)
 
 
 if __name__ == "__main__":
