@@ -138,12 +138,14 @@ TASKS = (
         "objection-pair",
         (
             Source("objection_context.jsonl", objection_pair),
+            Source("objection_context_2.jsonl", objection_pair),
             Source("objection_dialogue.jsonl", objection_pair),
             Source("objection.jsonl", objection_alone),
             Source("customer_mood.jsonl", settled_customer_turn),
             Source("customer_mood_2.jsonl", settled_customer_turn),
             *(Source(f, dialogue_objections) for f in DIALOGUES),
             SettledInContext("objection_context.jsonl", MOOD_FILES),
+            SettledInContext("objection_context_2.jsonl", MOOD_FILES),
             SettledInContext("objection_dialogue.jsonl", MOOD_FILES),
         ),
         "Whether a customer turn is an objection to what the agent just said, and its type; reads "

@@ -52,6 +52,16 @@ def test_objection_context_file() -> None:
     assert len(pairs) == len(set(pairs))
 
 
+def test_second_objection_context_file() -> None:
+    """Pushback after an apology or an explanation, acceptance, neutral follow-ups (see its README row)."""
+    data = rows("objection_context_2.jsonl")
+    assert len(data) >= 450 and {r["label"] for r in data} == OBJECTION_LABELS
+    assert {r["family"] for r in data} == {"A", "B", "C", "D", "E"}
+    assert all(r["first_customer_turn"] is False and str(r["agent"]).strip() for r in data)
+    pairs = [(norm(str(r["agent"])), norm(str(r["customer"]))) for r in data]
+    assert len(pairs) == len(set(pairs))
+
+
 def test_forbidden_disguised_file() -> None:
     data = rows("forbidden_disguised.jsonl")
     assert {r["label"] for r in data} == {"forbidden", "ok"}
@@ -69,7 +79,8 @@ def test_confirmation_file() -> None:
 
 def test_no_example_is_an_evaluation_turn(shared_data: Path) -> None:
     seen = evaluation_turns(shared_data / "conversations_dev" / "dialogues.jsonl")
-    texts = [str(r["customer"]) for r in rows("objection_context.jsonl")]
+    contexts = ("objection_context.jsonl", "objection_context_2.jsonl")
+    texts = [str(r["customer"]) for f in contexts for r in rows(f)]
     texts += [str(r["text"]) for r in rows("forbidden_disguised.jsonl")]
     texts += [str(t) for r in rows("confirmation.jsonl") for t in r["agent_turns"]]  # type: ignore[attr-defined]
     texts += [str(r["customer"]) for r in rows("objection_dialogue.jsonl")]
