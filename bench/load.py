@@ -270,15 +270,17 @@ def long_recording(folder: Path, minutes: float) -> tuple[Path, float]:
     path = folder / "long-call.wav"
     with wave.open(str(clips[0])) as first:
         params = first.getparams()
-    written = 0
+    written, wanted = 0, int(minutes * 60 * params.framerate)
     with wave.open(str(path), "wb") as out:
         out.setparams(params)
-        while written < minutes * 60 * params.framerate:
+        while written < wanted:
             for clip in clips:
                 with wave.open(str(clip)) as src:
-                    frames = src.readframes(src.getnframes())
+                    frames = src.readframes(min(src.getnframes(), wanted - written))
                 out.writeframes(frames)
                 written += len(frames) // (params.sampwidth * params.nchannels)
+                if written >= wanted:
+                    break
     return path, written / params.framerate
 
 
@@ -306,16 +308,27 @@ def long_call(args: argparse.Namespace) -> None:
                         started = time.monotonic()
                         _upload(client, path, "long-call")
                         elapsed = _wait_long(url, before, started)
-                    shares = job_counts(url, kind="asr_chunk").get("done", 0)
+                        client.get("/v1/conversations/long-call").raise_for_status()  # stored, not dead
+                    shares = sum(job_counts(url, kind="asr_chunk").values())
                     print(
                         f"{n} worker process(es): a {seconds / 60:.1f} min stereo call in {elapsed:.1f} s = "
-                        f"{seconds / elapsed:.1f}x real time ({shares} chunk share job(s) done)",
+                        f"{seconds / elapsed:.1f}x real time ({shares} chunk share job(s))",
                         flush=True,
                     )
                 finally:
-                    for p in procs:
-                        p.terminate()
-                        p.wait(timeout=60)
+                    _stop(procs)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Stop every worker: SIGTERM, then SIGKILL for one that does not exit within a minute."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def _wait_long(url: str, before: int, started: float, timeout: float = 3600) -> float:
@@ -323,7 +336,9 @@ def _wait_long(url: str, before: int, started: float, timeout: float = 3600) -> 
     while time.monotonic() - started < timeout:
         counts = job_counts(url)
         total = sum(counts.values())
-        if total > before and counts.get("done", 0) + counts.get("dead", 0) == total:
+        if counts.get("dead", 0):
+            raise RuntimeError(f"a job of the long call is dead: {counts}")
+        if total > before and counts.get("done", 0) == total:
             return time.monotonic() - started
         time.sleep(0.2)
     raise RuntimeError(f"the long call was not done within {timeout} s: {job_counts(url)}")

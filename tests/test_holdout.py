@@ -68,6 +68,9 @@ def _long_turns(paths: list[Path]) -> set[str]:
         ("holdout7", "dev"),
         ("holdout7", "tuning"),
         ("holdout7", "holdout6"),
+        ("holdout8", "dev"),
+        ("holdout8", "tuning"),
+        ("holdout8", "holdout7"),
     ],
 )
 def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:

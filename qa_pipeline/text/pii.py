@@ -74,12 +74,13 @@ _EMAIL = re.compile(
 #: right before a phone-shaped number, these labels say it is an order-type number, not a phone
 _ORDER_LABEL = re.compile(r"(?:(?:订|运|工|快递|物流)单号|流水号|批次号|订单编号)码?(?:是|为)?:?\s*$")
 _PHONE_CUE = re.compile(r"手机|电话|号码|联系")
-#: a machine identifier: a UUID (with or without dashes), or 32 or more hex characters with a letter
-#: (a digest, a job or batch file name); its digit runs are not numbers (about 1 in 370 random bare
-#: UUIDs, and 1 in 1,000 dashed ones, hold a phone or card shape)
+#: a machine identifier: a UUID as written (8-4-4-4-12 hex digits) or as ``uuid.hex`` gives it (32 hex
+#: digits with the version and variant digits of a UUID in place). Its digit runs are not numbers: about 1
+#: in 280 random ``uuid4().hex`` ids, and 1 in 1,000 dashed ones, hold a phone or card shape. Only these
+#: exact shapes are exempt, so a number glued to some other hex string is still masked.
 _HEX_ID = re.compile(
-    r"(?<![0-9A-Za-z-])(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    r"|(?=[0-9]*[a-fA-F])[0-9a-fA-F]{32,})(?![0-9A-Za-z-])"
+    r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[0-9a-fA-F]{12}[1-8][0-9a-fA-F]{3}[89abAB][0-9a-fA-F]{15})(?![0-9A-Za-z])"
 )
 _LABEL_WINDOW = 10
 _CUE_WINDOW = 6

@@ -1,4 +1,5 @@
-"""The bundled models/sentiment artefact loads through the public loader and gets obvious cases right."""
+"""The bundled models load through the public loader and get obvious cases right: the sentiment model,
+and the rubric models at the cut-offs the default rubric gives them (lines written for these tests)."""
 
 from __future__ import annotations
 
@@ -105,9 +106,16 @@ def test_handled_means_the_reply_answers_the_objection(objection: str, reply: st
     """Written for this test. Handled is the handling model at the rubric's cut-off, not dismissive."""
     from qa_pipeline.rubric import load_rubric
     from qa_pipeline.rubric.models import pair_text
+    from qa_pipeline.rubric.rules import MatchContext
     from qa_pipeline.settings import PROJECT_DIR
+    from qa_pipeline.types import Conversation, Turn
 
-    rules = load_rubric(PROJECT_DIR / "rubrics" / "default.yaml").rules["handled_reply"].rules
-    [rule] = [r for r in rules if getattr(r, "model", None) == "rubric-handling-2"]
+    rubric = load_rubric(PROJECT_DIR / "rubrics" / "default.yaml")
+    [rule] = [
+        r for r in rubric.rules["handled_reply"].rules if getattr(r, "model", None) == "rubric-handling-2"
+    ]
     model = load_classifier("rubric-handling-2", models_dir=Settings().models_dir)
-    assert (model.predict([pair_text(objection, reply)])[0].probs["handled"] >= rule.min_prob) is handled
+    answered = model.predict([pair_text(objection, reply)])[0].probs["handled"] >= rule.min_prob
+    conv = Conversation(id="x", channel="chat", turns=[Turn(speaker="agent", text=reply, norm=reply)])
+    dismissed = rubric.rules["dismissive"].find(MatchContext(conv=conv, named=dict(rubric.rules)))
+    assert (answered and not dismissed) is handled

@@ -141,7 +141,12 @@ def test_asr_homophones_still_match(rule: str, asr_text: str) -> None:
 
 
 def _disclosure_after(customer: str, agent: str = "好的，我来处理") -> bool:
-    turns = [Turn(speaker=s, text=t, norm=t) for s, t in (("customer", customer), ("agent", agent))]
+    from qa_pipeline.text.numerals import matching_view
+
+    pairs = (("customer", customer), ("agent", agent))
+    turns = [
+        Turn(speaker=s, text=t, norm=matching_view(t)) for s, t in pairs
+    ]  # numerals as the stage reads them
     conv = Conversation(id="x", channel="chat", turns=turns)
     return bool(RUBRIC.rules["account_disclosure"].find(MatchContext(conv=conv, named=dict(RUBRIC.rules))))
 
@@ -152,6 +157,10 @@ def _disclosure_after(customer: str, agent: str = "好的，我来处理") -> bo
         ("我的会员卡尾号6621", True),  # identifiers the agent then acts on
         ("订单号是 2024 8891 3302", True),
         ("后六位是310524", True),
+        ("尾号六六二一余额不足了", True),  # a named identifier, whatever word follows it
+        ("手机号13812345678套餐怎么变了", True),  # 9+ digits: always an identifier
+        ("卡号6230115523456789年费怎么收", True),
+        ("我用13812345678来注册的", True),
         ("别家才3000多，你们贵了一倍", False),  # quantities and places are not identifiers
         ("我要订200株，一共1280元对吧", False),
         ("我住3号楼1502室，楼上漏水", False),
@@ -170,6 +179,8 @@ def test_a_number_the_customer_reads_out_is_an_identifier_not_a_quantity(
     [
         ("我这边看到您上个月有一笔扣费", True),
         ("查到了，您的包裹在转运中心", True),
+        ("我这边能看到您上个月有一笔扣费", True),
+        ("我可以帮您取消这个套餐", True),  # an action, whatever the modal
         ("您在APP里就能看到明细", False),  # where the customer can look, not what the agent found
         ("退款到账后账单里会显示", False),
         ("这个在公众号里可以查到", False),

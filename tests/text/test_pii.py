@@ -376,5 +376,9 @@ def test_machine_identifiers_keep_their_digits_but_numbers_beside_them_are_maske
     assert mask_message(f"job {job} failed") == f"job {job} failed"
     assert mask_text(f"工单{job}，电话13812345678")[0] == f"工单{job}，电话138****5678"
     assert mask_text("ab13812345678")[0] == "ab138****5678"  # too short for an identifier
-    for client_id in ("fedc1892-6841-480b-a1cb-77b63139a907", "c75ca55c-5010-4ff8-b7ba-14342487276c"):
+    for client_id in ("fedc1892-6841-480b-a1cb-77b63139a907", "conv-c75ca55c-5010-4ff8-b7ba-14342487276c"):
         assert mask_value({"conversation_id": client_id}) == {"conversation_id": client_id}
+    # a number glued to an identifier, or inside hex of another shape, is still masked
+    glued = mask_text(f"{job}13812345678")[0]  # no longer an identifier's shape: masked as any text
+    assert glued.endswith("138****5678") and "13812345678" not in glued
+    assert mask_text("d" * 14 + "110101199003071233")[0] == "d" * 14 + "110***********1233"
