@@ -228,9 +228,7 @@ def ingest(args: argparse.Namespace) -> None:
                 rate = len(records) / elapsed
                 print(f"{n} worker process(es): {len(records)} chats in {elapsed:.1f} s = {rate:.1f} chats/s")
             finally:
-                for p in procs:
-                    p.terminate()
-                    p.wait(timeout=60)
+                _stop(procs)
 
 
 def audio(args: argparse.Namespace) -> None:
@@ -257,9 +255,7 @@ def audio(args: argparse.Namespace) -> None:
                     f"{audio_s / elapsed:.1f} audio hours per hour (model loading included)"
                 )
             finally:
-                for p in procs:
-                    p.terminate()
-                    p.wait(timeout=60)
+                _stop(procs)
 
 
 def long_recording(folder: Path, minutes: float) -> tuple[Path, float]:

@@ -3,13 +3,36 @@ and the rubric models at the cut-offs the default rubric gives them (lines writt
 
 from __future__ import annotations
 
+from functools import cache
+
 import pytest
 
 from qa_pipeline.classifiers import TextClassifier, load_classifier
 from qa_pipeline.classifiers.metadata import read_metadata
-from qa_pipeline.settings import Settings
+from qa_pipeline.rubric import Rubric, load_rubric
+from qa_pipeline.rubric.models import pair_text
+from qa_pipeline.rubric.rules import MatchContext
+from qa_pipeline.settings import PROJECT_DIR, Settings
+from qa_pipeline.types import Conversation, Turn
 
 pytestmark = pytest.mark.slow
+
+
+@cache
+def _model(name: str) -> TextClassifier:
+    """A shipped model, loaded once for all the cases that ask it."""
+    return load_classifier(name, models_dir=Settings().models_dir)
+
+
+@cache
+def _rubric() -> Rubric:
+    return load_rubric(PROJECT_DIR / "rubrics" / "default.yaml")
+
+
+def _cut_off(named_rule: str, model: str) -> float:
+    """The ``min_prob`` the default rubric gives ``model`` inside the named rule ``named_rule``."""
+    [rule] = [r for r in _rubric().rules[named_rule].rules if getattr(r, "model", None) == model]
+    return float(rule.min_prob)
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +78,8 @@ def test_the_empathy_model_does_not_take_blame_in_a_polite_tone_for_soothing(
     customer: str, reply: str, soothes: bool
 ) -> None:
     """Written for this test (none of these lines is in a training or evaluation file)."""
-    from qa_pipeline.rubric.models import pair_text
-
-    model = load_classifier("rubric-empathy-pair", models_dir=Settings().models_dir)
-    assert (model.predict([pair_text(customer, reply)])[0].probs["empathy"] >= 0.6) is soothes
+    prob = _model("rubric-empathy-pair").predict([pair_text(customer, reply)])[0].probs["empathy"]
+    assert (prob >= 0.6) is soothes
 
 
 @pytest.mark.parametrize(
@@ -76,17 +97,8 @@ def test_the_mood_model_reads_complaints_and_worry_at_the_rubrics_cut_off(
     agent: str, customer: str, negative: bool
 ) -> None:
     """Written for this test. The empathy trigger is this model alone at the rubric's cut-off."""
-    from qa_pipeline.rubric import load_rubric
-    from qa_pipeline.rubric.models import pair_text
-    from qa_pipeline.settings import PROJECT_DIR
-
-    [rule] = [
-        r
-        for r in load_rubric(PROJECT_DIR / "rubrics" / "default.yaml").rules["negative_customer"].rules
-        if getattr(r, "model", None) == "rubric-mood-pair"
-    ]
-    model = load_classifier("rubric-mood-pair", models_dir=Settings().models_dir)
-    assert (model.predict([pair_text(agent, customer)])[0].probs["neg"] >= rule.min_prob) is negative
+    prob = _model("rubric-mood-pair").predict([pair_text(agent, customer)])[0].probs["neg"]
+    assert (prob >= _cut_off("negative_customer", "rubric-mood-pair")) is negative
 
 
 @pytest.mark.parametrize(
@@ -104,18 +116,8 @@ def test_the_mood_model_reads_complaints_and_worry_at_the_rubrics_cut_off(
 )
 def test_handled_means_the_reply_answers_the_objection(objection: str, reply: str, handled: bool) -> None:
     """Written for this test. Handled is the handling model at the rubric's cut-off, not dismissive."""
-    from qa_pipeline.rubric import load_rubric
-    from qa_pipeline.rubric.models import pair_text
-    from qa_pipeline.rubric.rules import MatchContext
-    from qa_pipeline.settings import PROJECT_DIR
-    from qa_pipeline.types import Conversation, Turn
-
-    rubric = load_rubric(PROJECT_DIR / "rubrics" / "default.yaml")
-    [rule] = [
-        r for r in rubric.rules["handled_reply"].rules if getattr(r, "model", None) == "rubric-handling-2"
-    ]
-    model = load_classifier("rubric-handling-2", models_dir=Settings().models_dir)
-    answered = model.predict([pair_text(objection, reply)])[0].probs["handled"] >= rule.min_prob
+    prob = _model("rubric-handling-2").predict([pair_text(objection, reply)])[0].probs["handled"]
+    answered = prob >= _cut_off("handled_reply", "rubric-handling-2")
     conv = Conversation(id="x", channel="chat", turns=[Turn(speaker="agent", text=reply, norm=reply)])
-    dismissed = rubric.rules["dismissive"].find(MatchContext(conv=conv, named=dict(rubric.rules)))
+    dismissed = _rubric().rules["dismissive"].find(MatchContext(conv=conv, named=dict(_rubric().rules)))
     assert (answered and not dismissed) is handled

@@ -78,7 +78,7 @@ def test_a_batch_whose_id_holds_a_phone_shape_still_runs(
     engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A random batch id can hold 11 digits shaped like a mobile number (180…9286 here, about 1 in
-    370 ids): masking the stored payload must not rename the batch file the job reads."""
+    280 ids): masking the stored payload must not rename the batch file the job reads."""
     settings = settings.model_copy(update={"pipeline_config": light_pipeline_config(tmp_path / "p")})
     phone_shaped = uuid.UUID("ec927466d43045d18012349286d378ab")
     ids = iter([phone_shaped])

@@ -144,9 +144,8 @@ def _disclosure_after(customer: str, agent: str = "好的，我来处理") -> bo
     from qa_pipeline.text.numerals import matching_view
 
     pairs = (("customer", customer), ("agent", agent))
-    turns = [
-        Turn(speaker=s, text=t, norm=matching_view(t)) for s, t in pairs
-    ]  # numerals as the stage reads them
+    # each turn's numerals as the segment stage gives them to the rules
+    turns = [Turn(speaker=s, text=t, norm=matching_view(t)) for s, t in pairs]
     conv = Conversation(id="x", channel="chat", turns=turns)
     return bool(RUBRIC.rules["account_disclosure"].find(MatchContext(conv=conv, named=dict(RUBRIC.rules))))
 
