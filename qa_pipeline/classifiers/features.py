@@ -2,7 +2,7 @@
 
 Everything here is importable from the installed package, so a model pickled by
 ``training/train_sentiment.py`` loads wherever ``qa_pipeline`` is installed. Word features are cut
-with :func:`qa_pipeline.text.jieba_main.main_tokenizer` (jieba's main dictionary, never the global
+with :func:`qa_pipeline.text.jieba_main.main_cutter` (jieba's main dictionary, never the global
 ``jieba.dt`` that other code may add words to).
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
-from qa_pipeline.text.jieba_main import main_tokenizer
+from qa_pipeline.text.jieba_main import main_cutter
 
 _SPACE = re.compile(r"\s+")
 # Digit strings (order numbers, phone digits, amounts), spoken digit runs (三幺二八幺零) and numbers masked
@@ -65,7 +65,7 @@ def model_tokens(text: str) -> tuple[str, ...]:
     """jieba tokens of :func:`model_text` (whitespace dropped), cut with jieba's main dictionary only.
     Cached, so the sentiment and emotion models, which read the same turns one after the other,
     segment each turn once."""
-    return tuple(w for w in main_tokenizer().lcut(model_text(text)) if not w.isspace())
+    return tuple(w for w in main_cutter().lcut(model_text(text)) if not w.isspace())
 
 
 class JiebaAnalyzer:

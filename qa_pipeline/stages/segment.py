@@ -3,7 +3,8 @@
 ``Turn.norm`` is the display text with numerals normalised (一百二十 → 120, 幺三八 → 138) and
 ASCII lower-cased; ``Turn.tokens`` are the jieba tokens of ``norm`` without whitespace tokens.
 Each pipeline gets its own ``jieba.Tokenizer`` (the global ``jieba.dt`` is never touched), loaded
-once with the user dictionary, the configured words and the rubric's ``dictionary`` words.
+once with the user dictionary, the configured words and the rubric's ``dictionary`` words; it cuts
+through a :class:`~qa_pipeline.text.fast_cut.Cutter` (jieba-rs, the same tokens).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import Field
 
 from qa_pipeline.errors import E, PipelineError
 from qa_pipeline.pipeline import BuildContext, Stage, StageConfig, registry
+from qa_pipeline.text.fast_cut import Cutter
 from qa_pipeline.text.jieba_main import main_tokenizer
 from qa_pipeline.text.numerals import matching_view
 from qa_pipeline.types import Conversation
@@ -76,11 +78,11 @@ class Segment(Stage):
     requires = ("turns.text",)
     assigns = ("turns.norm", "turns.tokens")
 
-    def __init__(self, tokenizer: jieba.Tokenizer) -> None:
-        self.tokenizer = tokenizer
+    def __init__(self, cutter: Cutter) -> None:
+        self.cutter = cutter
 
     def tokens(self, norm: str) -> list[str]:
-        return [t for t in self.tokenizer.cut(norm) if not t.isspace()]
+        return [t for t in self.cutter.lcut(norm) if not t.isspace()]
 
     def __call__(self, conv: Conversation) -> Conversation:
         for turn in conv.turns:
@@ -104,7 +106,7 @@ def make_segment(config: SegmentConfig, ctx: BuildContext) -> Segment:
     words = list(config.words) + (_rubric_words(ctx) if config.rubric_words else [])
     key = f"jieba:{config.user_dict}:{sorted(set(words))}"
 
-    def load() -> jieba.Tokenizer:
-        return build_tokenizer(words, config.user_dict)
+    def load() -> Cutter:
+        return Cutter(build_tokenizer(words, config.user_dict), base=main_tokenizer())
 
     return Segment(ctx.shared(key, load))

@@ -62,15 +62,15 @@ def test_global_jieba_and_other_tokenizers_are_untouched() -> None:
     first = build({})
     build({"words": ["话费详单"]})
     assert "话费详单" not in jieba.dt.FREQ
-    assert "话费详单" not in first.tokenizer.FREQ
+    assert "话费详单" not in first.cutter.reference.FREQ
 
 
 def test_tokenizer_shared_per_pipeline() -> None:
     ctx = BuildContext(settings=Settings())
     a, b = build({"words": ["工号"]}, ctx), build({"words": ["工号"]}, ctx)
     c = build({"words": ["话费详单"]}, ctx)
-    assert a.tokenizer is b.tokenizer
-    assert c.tokenizer is not a.tokenizer
+    assert a.cutter is b.cutter
+    assert c.cutter is not a.cutter
 
 
 def test_rubric_words_are_added(tmp_path: Path) -> None:
