@@ -1,8 +1,8 @@
 """jieba's main dictionary, loaded once per process and shared read-only.
 
 The ``segment`` stage copies its word table into tokenizers of its own (user and rubric words go
-there); the classifiers' word features cut with it as it is, through :func:`main_cutter`. Nobody adds words to it, and the global
-``jieba.dt`` (which other code may change) is never used.
+there); the classifiers' word features cut with it as it is, through :func:`main_cutter`. Nobody
+adds words to it, and the global ``jieba.dt`` (which other code may change) is never used.
 """
 
 from __future__ import annotations

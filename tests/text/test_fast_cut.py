@@ -18,10 +18,11 @@ DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "conversa
 # Pieces that provoke every known difference between the engines: ASCII runs with - _ . % and units
 # (jieba-rs keeps at-2 whole), repeated units (好好好 ties), dictionary words holding ASCII (T恤, A股),
 # whitespace and punctuation; plus ordinary service words.
-PIECES = (
+WORDS = (
     "好 好好 哈 哈哈 谢谢 对 不 是 我 您 的 了 吗 退款 订单 工号 at - _ 2 .5 mg % 3 ab x1 ： ， 。 ~ 嗯 啊 "
     "客服 处理 一下 没 办法 1-2 A股 T恤 卡拉OK + # & 元 个 号 不知道 知道 道 话费 详单 流量"
-).split() + [" ", "\t"]
+)
+PIECES = [*WORDS.split(), " ", "\t"]
 
 
 def random_texts(n: int, seed: int) -> list[str]:
