@@ -10,7 +10,8 @@ same route and HMM) and hands back exactly what ``jieba.Tokenizer.lcut`` would:
   letter/digit run, not a dictionary word) is cut again by the Python tokenizer, which gives
   Python's pieces: Python's HMM never joins an ASCII run to the Chinese beside it.
 - Where a unit repeats three times or more (好好好), two cuts have exactly the same probability
-  and the two break the tie differently: Python cuts such a text alone.
+  and the two break the tie differently: Python cuts the block (the run between punctuation) that
+  holds it.
 - Words added to the Python tokenizer (a user dictionary, the rubric's words) are added to the
   jieba-rs copy with the frequency Python gave them.
 
@@ -35,6 +36,7 @@ _PLAIN_RUN = re.compile(r"[a-zA-Z0-9]+(?:\.\d+)?%?")  # what Python jieba's HMM 
 # A unit said three times or more (好好好, 谢谢谢谢谢谢): its cuts tie exactly (好好|好 = 好|好好), and
 # the two break the tie on opposite sides.
 _REPEATED = re.compile(r"(.{1,4})\1\1")
+_BLOCK = jieba.re_han_default  # Python jieba cuts each run of these characters apart from the rest
 
 
 def _rust_jieba() -> Any | None:
@@ -65,10 +67,26 @@ class Cutter:
         return "python" if self._rust is None else "rust"
 
     def lcut(self, text: str) -> list[str]:
-        if self._rust is None or _REPEATED.search(text):
+        rust = self._rust
+        if rust is None:
             return self.reference.lcut(text)
+        if _REPEATED.search(text) is None:
+            return self._rust_cut(rust, text)
+        return [token for block in _BLOCK.split(text) if block for token in self._block_cut(rust, block)]
+
+    def _block_cut(self, rust: Any, block: str) -> list[str]:
+        """Python jieba cuts each block (a run of Chinese, letters and digits; or what lies between)
+        on its own, so only a block with a repeated unit needs it."""
+        if _BLOCK.fullmatch(block) is None or _REPEATED.search(block) is not None:
+            return self.reference.lcut(block)
+        return self._rust_cut(rust, block)
+
+    def _rust_cut(self, rust: Any, text: str) -> list[str]:
+        tokens: list[str] = rust.cut(text)
+        if _ASCII.search(text) is None:
+            return tokens  # the common case: nothing for Python to split again
         out: list[str] = []
-        for token in self._rust.cut(text):
+        for token in tokens:
             if self._python_would_split(token):
                 out.extend(self._recut(token))
             else:

@@ -67,6 +67,11 @@ _PATTERN = re.compile(
 )
 
 
+def digit_characters() -> set[str]:
+    """Every character :func:`to_arabic_digits` turns into a digit, and the ASCII digits."""
+    return {chr(cp) for cp in _DIGIT_TABLE} | set("0123456789")
+
+
 def to_arabic_digits(text: str) -> str:
     """Map every digit character (Chinese or full-width) to its ASCII digit, 1:1 (offsets hold)."""
     return text.translate(_DIGIT_TABLE)

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from qa_pipeline.text.numerals import to_arabic_digits
+from qa_pipeline.text.numerals import digit_characters, to_arabic_digits
 from qa_pipeline.types import PiiType
 
 PII_TYPES: tuple[PiiType, ...] = ("phone", "id_card", "bank_card", "email")
@@ -65,6 +65,8 @@ _RUN = re.compile(rf"[0-9]+(?:{_SEP}[0-9]+)*")
 _GROUP = re.compile(r"[0-9]+")
 _THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
 _MIN_DIGITS = 11
+# every character the digit view turns into a digit (see :func:`digit_view`)
+_DIGITISH = re.compile("[" + re.escape("".join(sorted({*digit_characters(), *SPOKEN_DIGITS}))) + "]")
 _MAX_DIGITS = 19
 _PHONE = re.compile(r"(?:0086|86)?(1[3-9][0-9]{9})")
 _EMAIL = re.compile(
@@ -208,12 +210,20 @@ def _detect(text: str, wanted: frozenset[PiiType]) -> tuple[str, list[Match]]:
     digit, 洞 would glue itself to the phone number); its matches hold no 拐/洞, so both views
     agree on their characters.
     """
+    if not _may_hold(text):
+        return text, []
     view = digit_view(text)
     found = _Found()
     _detect_view(view, wanted, found)
     if any(ch in text for ch in SPOKEN_DIGITS):
         _detect_view(_plain_view(text), wanted, found)
     return view, _outside_hex_ids(text, found.matches)
+
+
+def _may_hold(text: str) -> bool:
+    """Whether ``text`` could hold anything :func:`detect` finds: an @, or enough characters that read
+    as digits for the shortest number (most turns have neither, and skip the views and windows)."""
+    return "@" in text or "＠" in text or len(_DIGITISH.findall(text)) >= _MIN_DIGITS
 
 
 def _outside_hex_ids(text: str, matches: list[Match]) -> list[Match]:

@@ -382,3 +382,28 @@ def test_machine_identifiers_keep_their_digits_but_numbers_beside_them_are_maske
     glued = mask_text(f"{job}13812345678")[0]  # no longer an identifier's shape: masked as any text
     assert glued.endswith("138****5678") and "13812345678" not in glued
     assert mask_text("d" * 14 + "110101199003071233")[0] == "d" * 14 + "110***********1233"
+
+
+def test_the_quick_precheck_never_skips_a_text_that_holds_a_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Texts with too few digit characters skip detection; on digit-dense texts (phone numbers, IDs
+    and cards in Arabic, Chinese, full-width and spoken digits, with separators) the masked texts are
+    those of the full detection."""
+    import qa_pipeline.text.pii as pii
+
+    rnd = random.Random(5)
+    digits = "0123456789一二三四五六七八九零幺两拐洞０１２３４５６７８９"
+    fillers = [" ", "-", "、", "，", "号码是", "手机", "@", "＠", "a.b", "x"]
+
+    def text() -> str:
+        parts = [rnd.choice(digits) for _ in range(rnd.randint(5, 22))]
+        if rnd.random() < 0.5:  # a mobile number's start: 1[3-9]
+            parts[:2] = [rnd.choice("1一幺１"), rnd.choice("3456789三四五六七八九")]
+        for _ in range(rnd.randint(0, 3)):
+            parts.insert(rnd.randrange(len(parts) + 1), rnd.choice(fillers))
+        return "".join(parts)
+
+    texts = [text() for _ in range(20_000)] + ["电话1３８0013８000", "幺三八零零幺三八零零零", "a@b.cn"]
+    quick = [mask_text(t) for t in texts]
+    monkeypatch.setattr(pii, "_may_hold", lambda _text: True)
+    assert quick == [mask_text(t) for t in texts]
+    assert sum(bool(spans) for _, spans in quick) > 1_000  # the comparison saw many numbers
