@@ -146,9 +146,10 @@ def _goal(label: str, per_s: float, turns_per_conv: float) -> None:
 
 
 def _timed_pool(pool: Any, convs: list[Conversation], batch: int) -> float:
+    """As ``qa audit --workers`` feeds them: the next batch starts before a batch's results are read."""
     start = time.perf_counter()
-    for i in range(0, len(convs), batch):
-        pool.run_batch(convs[i : i + batch])
+    for _ in pool.pipe(convs, batch):
+        pass
     return time.perf_counter() - start
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from qa_pipeline.errors import E, InputError, QAError, StorageError
-from qa_pipeline.pipeline import Failure, Pipeline
+from qa_pipeline.pipeline import BatchHandle, Failure, Pipeline
 from qa_pipeline.store import Repository
 from qa_pipeline.types import Conversation
 
@@ -42,6 +42,14 @@ class AuditSummary:
 
 
 OnDone = Callable[[Conversation], None]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A batch handed to the pipeline, and the bad records read with it."""
+
+    handle: BatchHandle
+    problems: list[Problem]
 
 
 def _batches(items: Iterable[Conversation | QAError], size: int) -> Iterator[list[Conversation | QAError]]:
@@ -85,14 +93,33 @@ class Auditor:
         on_item: Callable[[], None] | None = None,
     ) -> AuditSummary:
         summary = AuditSummary()
+        pending: _Pending | None = None
         for batch in _batches(_unique(items), self.batch_size):
             convs = [b for b in batch if isinstance(b, Conversation)]
-            summary.problems += [Problem(b) for b in batch if isinstance(b, QAError)]
-            for out in self.pipeline.run_batch(convs):
-                self._finish(out, summary, on_done)
-                if on_item:
-                    on_item()
+            # the next batch starts before this one's results are stored (worker processes score it
+            # meanwhile); problems and results are still reported in input order
+            started = _Pending(
+                self.pipeline.start_batch(convs), [Problem(b) for b in batch if isinstance(b, QAError)]
+            )
+            if pending is not None:
+                self._finish_batch(pending, summary, on_done, on_item)
+            pending = started
+        if pending is not None:
+            self._finish_batch(pending, summary, on_done, on_item)
         return summary
+
+    def _finish_batch(
+        self,
+        pending: _Pending,
+        summary: AuditSummary,
+        on_done: OnDone | None,
+        on_item: Callable[[], None] | None,
+    ) -> None:
+        summary.problems += pending.problems
+        for out in pending.handle.result():
+            self._finish(out, summary, on_done)
+            if on_item:
+                on_item()
 
     def _finish(self, out: Conversation | Failure, summary: AuditSummary, on_done: OnDone | None) -> None:
         if isinstance(out, Failure):

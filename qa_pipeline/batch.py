@@ -13,7 +13,9 @@ from typing import Any
 
 from qa_pipeline.pipeline import (
     DEFAULT_PIPELINE,
+    BatchHandle,
     BuildContext,
+    DoneBatch,
     Failure,
     Pipeline,
     load_pipeline_spec,
@@ -55,6 +57,13 @@ class ByInputPipeline(Pipeline):
             close = getattr(pipeline, "close", None)
             if close is not None:
                 close()
+
+    def start_batch(self, batch: list[Conversation]) -> BatchHandle:
+        """Text-only batches are handed to the text pipeline (its worker processes, if any, start at
+        once); a batch with recordings is scored here and now."""
+        if not batch or any(c.audio is not None for c in batch):
+            return DoneBatch(self.run_batch(batch))
+        return self._get(False).start_batch(batch)
 
     def run_batch(self, batch: list[Conversation]) -> list[Conversation | Failure]:
         out: list[Conversation | Failure | None] = [None] * len(batch)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa_pipeline.pipeline import Failure, Pipeline, settle_heap
+from qa_pipeline.pipeline import BatchHandle, Failure, Pipeline, settle_heap
 from qa_pipeline.settings import Settings
 from qa_pipeline.types import Conversation
 
@@ -48,6 +49,14 @@ def _decode(out: str | Failure) -> Conversation | Failure:
     return out if isinstance(out, Failure) else Conversation.model_validate_json(out)
 
 
+@dataclass(frozen=True)
+class _Started:
+    parts: list[Future[list[str | Failure]]]
+
+    def result(self) -> list[Conversation | Failure]:
+        return [_decode(out) for part in self.parts for out in part.result()]
+
+
 def split(batch: list[Conversation], parts: int) -> list[list[Conversation]]:
     """``parts`` contiguous slices of nearly equal size (empty ones dropped), order kept."""
     size, extra = divmod(len(batch), parts)
@@ -73,12 +82,14 @@ class ProcessPipeline(Pipeline):
         )
 
     def run_batch(self, batch: list[Conversation]) -> list[Conversation | Failure]:
-        """Slices of about :data:`PART` conversations, so this process reads the first results while
-        the workers score the rest (with one slice per worker, they would wait for it)."""
-        if not batch:
-            return []
+        return self.start_batch(batch).result()
+
+    def start_batch(self, batch: list[Conversation]) -> BatchHandle:
+        """Slices of about :data:`PART` conversations go to the workers at once, so this process reads
+        the first results while the workers score the rest (with one slice per worker, they would
+        wait for it), and the caller can store an earlier batch meanwhile."""
         parts = split(batch, max(self.workers, -(-len(batch) // PART)))
-        return [_decode(out) for done in self.pool.map(_run, parts) for out in done]
+        return _Started([self.pool.submit(_run, part) for part in parts])
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -180,6 +180,25 @@ class Failure:
     error: QAError
 
 
+Result = Conversation | Failure
+
+
+class BatchHandle(Protocol):
+    """A batch being scored: :meth:`result` waits for it and returns its results in input order."""
+
+    def result(self) -> list[Result]: ...
+
+
+@dataclass(frozen=True)
+class DoneBatch:
+    """A batch scored already (in-process pipelines score when the batch is started)."""
+
+    outputs: list[Result]
+
+    def result(self) -> list[Result]:
+        return self.outputs
+
+
 class Pipeline:
     """An ordered list of stages built from configuration."""
 
@@ -215,9 +234,22 @@ class Pipeline:
         return self._stamp(conv)
 
     def pipe(self, convs: Iterable[Conversation], batch_size: int = 32) -> Iterator[Conversation | Failure]:
-        """Process conversations in batches; yields each result or a :class:`Failure`, in input order."""
+        """Process conversations in batches; yields each result or a :class:`Failure`, in input order.
+        The next batch is started before a batch's results are handed out (see :meth:`start_batch`)."""
+        pending: BatchHandle | None = None
         for batch in _batched(convs, batch_size):
-            yield from self.run_batch(batch)
+            started = self.start_batch(batch)
+            if pending is not None:
+                yield from pending.result()
+            pending = started
+        if pending is not None:
+            yield from pending.result()
+
+    def start_batch(self, batch: list[Conversation]) -> BatchHandle:
+        """Start scoring ``batch``. In-process this scores it at once; a pipeline with worker
+        processes (:class:`~qa_pipeline.parallel.ProcessPipeline`) hands it over and returns, so the
+        caller can store the previous batch's results while the workers score this one."""
+        return DoneBatch(self.run_batch(batch))
 
     def run_batch(self, batch: list[Conversation]) -> list[Conversation | Failure]:
         """Run every stage over a batch; a conversation that fails drops out as a :class:`Failure`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +141,50 @@ def test_failure_of_a_personal_id_does_not_carry_it() -> None:
     (failure,) = out
     assert isinstance(failure, Failure)
     assert "13812345678" not in failure.conversation_id and "13812345678" not in failure.error.message
+
+
+class Deferred(Pipeline):
+    """Scores a batch only when its results are asked for, and logs when batches start and finish
+    (as a pipeline with worker processes behaves)."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__([Upper(), Explodes()])
+        self.log = log
+
+    def start_batch(self, batch: list[Conversation]) -> Any:
+        self.log.append("start " + ",".join(c.id for c in batch))
+        pipeline, log = self, self.log
+
+        class Handle:
+            def result(self) -> list[Conversation | Failure]:
+                log.append("results " + ",".join(c.id for c in batch))
+                return pipeline.run_batch(batch)
+
+        return Handle()
+
+
+def test_the_next_batch_starts_before_a_batch_is_stored() -> None:
+    from qa_pipeline.audit import Auditor
+    from qa_pipeline.errors import InputError
+
+    log: list[str] = []
+    items = [
+        conv("a"),
+        conv("b"),
+        InputError(E.INVALID_JSON, "bad", record="r"),
+        conv("c"),
+        conv("d", "boom"),
+    ]
+    stored: list[str] = []
+    summary = Auditor(Deferred(log), batch_size=2).run(items, on_done=lambda c: stored.append(c.id))
+    assert log == ["start a,b", "start c,d", "results a,b", "results c,d"]
+    assert stored == ["a", "b", "c"]  # in input order
+    assert [p.conversation_id or p.error.record for p in summary.problems] == ["r", "d"]
+    log.clear()
+    ids = [
+        o.id
+        for o in Deferred(log).pipe([conv("x"), conv("y"), conv("z")], batch_size=1)
+        if isinstance(o, Conversation)
+    ]
+    assert ids == ["x", "y", "z"]
+    assert log == ["start x", "start y", "results x", "start z", "results y", "results z"]
