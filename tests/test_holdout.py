@@ -71,6 +71,9 @@ def _long_turns(paths: list[Path]) -> set[str]:
         ("holdout8", "dev"),
         ("holdout8", "tuning"),
         ("holdout8", "holdout7"),
+        ("holdout9", "dev"),
+        ("holdout9", "tuning"),
+        ("holdout9", "holdout8"),
     ],
 )
 def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:
