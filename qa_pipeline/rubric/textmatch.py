@@ -9,7 +9,6 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import pairwise
 
 from pypinyin import Style, lazy_pinyin
 
@@ -101,11 +100,14 @@ def find_pinyin(haystack: tuple[str, ...], needle: tuple[str, ...]) -> list[int]
         i += 1
 
 
+_DROPPED = re.compile(r"\s|" + CLAUSE_SPLIT.pattern)
+
+
 def ngrams(text: str) -> frozenset[str]:
     """Character unigrams and bigrams (punctuation and spaces dropped)."""
-    chars = [c for c in text if not c.isspace() and not CLAUSE_SPLIT.match(c)]
+    chars = _DROPPED.sub("", text)
     grams = set(chars)
-    grams.update(a + b for a, b in pairwise(chars))
+    grams.update(chars[i : i + 2] for i in range(len(chars) - 1))
     return frozenset(grams)
 
 
@@ -122,6 +124,7 @@ class GramIndex:
 
     def __init__(self, examples: list[frozenset[str]]) -> None:
         self.sizes = [len(e) for e in examples]
+        self._smallest, self._largest = min(self.sizes, default=0), max(self.sizes, default=0)
         self.postings: dict[str, list[int]] = {}
         for j, example in enumerate(examples):
             for gram in example:
@@ -130,7 +133,7 @@ class GramIndex:
     def best_cosine(self, grams: frozenset[str], floor: float = 0.0) -> float:
         """The highest cosine of ``grams`` with an example, or 0.0 when none reaches ``floor``."""
         size = len(grams)
-        if not size:
+        if not size or self._ceiling(size) < floor:
             return 0.0
         shared: dict[int, int] = {}
         for gram in grams:
@@ -138,6 +141,18 @@ class GramIndex:
                 shared[j] = shared.get(j, 0) + 1
         best = max((n / math.sqrt(size * self.sizes[j]) for j, n in shared.items()), default=0.0)
         return best if best >= floor else 0.0
+
+    def _ceiling(self, size: int) -> float:
+        """The highest cosine any example could reach with ``size`` grams: sharing at most the smaller
+        set, ``min(a, b) / sqrt(a * b) = sqrt(min / max)`` (a clause far longer or shorter than every
+        example cannot be similar to one)."""
+        if not self._largest:
+            return 0.0
+        if size > self._largest:
+            return math.sqrt(self._largest / size)
+        if size < self._smallest:
+            return math.sqrt(size / self._smallest)
+        return 1.0
 
 
 @dataclass
