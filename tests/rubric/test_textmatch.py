@@ -34,7 +34,8 @@ def test_best_cosine_is_the_maximum_above_the_floor(floor: float) -> None:
     examples = [ngrams(s) for s in SENTENCES]
     index = GramIndex(examples)
     for _ in range(200):
-        text = "".join(rng.choice(SENTENCES)[rng.randrange(3) :] for _ in range(rng.randint(1, 4)))  # some far longer than any example
+        # up to four sentences: some clauses far longer than any example (skipped by the size bound)
+        text = "".join(rng.choice(SENTENCES)[rng.randrange(3) :] for _ in range(rng.randint(1, 4)))
         grams = ngrams(text[: rng.randint(1, len(text))])
         plain = max(cosine(grams, e) for e in examples)
         assert index.best_cosine(grams, floor) == (plain if plain >= floor else 0.0)
