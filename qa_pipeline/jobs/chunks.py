@@ -11,7 +11,9 @@ finished chunks, and its job is retried like any other.
 After its own share the call job takes every share still queued (nothing waits for an idle worker
 that does not exist), waits for the shares other workers are running, then transcribes the recording
 as usual: the finished chunks are read back, and the chunks of a share that failed (``retry_wait`` or
-``dead``) are decoded there and then. An ``asr_chunk`` job whose call job has ended does nothing.
+``dead``) are decoded there and then. The shares nobody finished are then closed as ``done`` without a
+result (a share the call job's worker took and that failed keeps its error): their work was done.
+An ``asr_chunk`` job whose call job has ended does nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from pydantic import Field
 from sqlalchemy import Engine
@@ -113,7 +116,10 @@ class ShareWaiter:
                 complete_in(conn, job.id, self.owner)
         except Exception as exc:  # the share's chunks are decoded by the call job itself instead
             log.warning("share %s failed (%s); the call job decodes its chunks", job.id, type(exc).__name__)
-            fail(self.engine, job.id, self.owner, job_error(exc), retry_at=None)
+            # not ``dead`` (nothing is lost, and an admin would re-run work already done): the error
+            # is kept, and no worker may take the share again before finish() closes it as done
+            later = utcnow() + timedelta(seconds=self.limit_s)
+            fail(self.engine, job.id, self.owner, job_error(exc), retry_at=later)
 
 
 def _live(job: Job) -> bool:
