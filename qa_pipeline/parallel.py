@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from qa_pipeline.errors import StageError
 from qa_pipeline.pipeline import BatchHandle, Failure, Pipeline, settle_heap
 from qa_pipeline.settings import Settings
 from qa_pipeline.types import Conversation
@@ -45,16 +48,32 @@ def _run(batch: list[Conversation]) -> list[str | Failure]:
     return [out if isinstance(out, Failure) else out.model_dump_json() for out in done]
 
 
-def _decode(out: str | Failure) -> Conversation | Failure:
-    return out if isinstance(out, Failure) else Conversation.model_validate_json(out)
+def _decode(out: str | Failure, conversation_id: str) -> Conversation | Failure:
+    """A worker's result read back. A value JSON cannot carry (a stage that produced a NaN or an
+    infinite number in a required field: a bug) fails that conversation, typed, not the batch."""
+    if isinstance(out, Failure):
+        return out
+    try:
+        return Conversation.model_validate_json(out)
+    except ValidationError as exc:
+        log.warning(
+            "the result of %s did not survive the transport from its worker: %s", conversation_id, exc
+        )
+        detail = "its result could not be read back from the worker process (a non-finite number?)"
+        return Failure(conversation_id, StageError("transport", detail, record=conversation_id))
 
 
 @dataclass(frozen=True)
 class _Started:
+    ids: list[list[str]]  # each slice's conversation ids, in order
     parts: list[Future[list[str | Failure]]]
 
     def result(self) -> list[Conversation | Failure]:
-        return [_decode(out) for part in self.parts for out in part.result()]
+        return [
+            _decode(out, cid)
+            for ids, part in zip(self.ids, self.parts, strict=True)
+            for out, cid in zip(part.result(), ids, strict=True)
+        ]
 
 
 def split(batch: list[Conversation], parts: int) -> list[list[Conversation]]:
@@ -89,7 +108,9 @@ class ProcessPipeline(Pipeline):
         the first results while the workers score the rest (with one slice per worker, they would
         wait for it), and the caller can store an earlier batch meanwhile."""
         parts = split(batch, max(self.workers, -(-len(batch) // PART)))
-        return _Started([self.pool.submit(_run, part) for part in parts])
+        return _Started(
+            [[c.id for c in part] for part in parts], [self.pool.submit(_run, part) for part in parts]
+        )
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

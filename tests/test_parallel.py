@@ -51,3 +51,16 @@ def test_two_processes_give_the_in_process_results() -> None:
     for a, b in zip(expected, got, strict=True):
         assert not isinstance(a, Failure) and not isinstance(b, Failure)
         assert a == b  # every field, the turns' tokens and predictions too, survives the transport
+
+
+def test_a_result_json_cannot_carry_fails_that_conversation_only() -> None:
+    from qa_pipeline.errors import E
+    from qa_pipeline.parallel import _decode
+    from qa_pipeline.types import Metrics
+
+    broken = Conversation(id="c1", channel="chat", turns=[], metrics=Metrics(overtalk_s=float("inf")))
+    out = _decode(broken.model_dump_json(), "c1")  # inf is written as null, which a float refuses
+    assert isinstance(out, Failure) and out.conversation_id == "c1"
+    assert out.error.code is E.STAGE_CRASHED and "worker" in out.error.message
+    fine = Conversation(id="c2", channel="chat", turns=[])
+    assert _decode(fine.model_dump_json(), "c2") == fine
