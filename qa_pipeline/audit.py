@@ -93,19 +93,24 @@ class Auditor:
         on_item: Callable[[], None] | None = None,
     ) -> AuditSummary:
         summary = AuditSummary()
-        pending: _Pending | None = None
-        for batch in _batches(_unique(items), self.batch_size):
-            convs = [b for b in batch if isinstance(b, Conversation)]
-            # the next batch starts before this one's results are stored (worker processes score it
-            # meanwhile); problems and results are still reported in input order
-            started = _Pending(
-                self.pipeline.start_batch(convs), [Problem(b) for b in batch if isinstance(b, QAError)]
-            )
-            if pending is not None:
-                self._finish_batch(pending, summary, on_done, on_item)
-            pending = started
-        if pending is not None:
-            self._finish_batch(pending, summary, on_done, on_item)
+        ahead: list[_Pending] = []  # at most one batch the worker processes are scoring
+        try:
+            for batch in _batches(_unique(items), self.batch_size):
+                convs = [b for b in batch if isinstance(b, Conversation)]
+                problems = [Problem(b) for b in batch if isinstance(b, QAError)]
+                started = _Pending(self.pipeline.start_batch(convs), problems)
+                while ahead:  # with worker processes, the next batch is scored while this one is stored
+                    self._finish_batch(ahead.pop(), summary, on_done, on_item)
+                if started.handle.ahead:
+                    ahead.append(started)
+                else:
+                    self._finish_batch(started, summary, on_done, on_item)
+        except Exception:
+            while ahead:  # scored already: stored before the error (e.g. unreadable input) goes on
+                self._finish_batch(ahead.pop(), summary, on_done, on_item)
+            raise
+        while ahead:
+            self._finish_batch(ahead.pop(), summary, on_done, on_item)
         return summary
 
     def _finish_batch(

@@ -15,8 +15,8 @@ from qa_pipeline.pipeline import (
     DEFAULT_PIPELINE,
     BatchHandle,
     BuildContext,
-    DoneBatch,
     Failure,
+    LazyBatch,
     Pipeline,
     load_pipeline_spec,
     registry,
@@ -60,9 +60,9 @@ class ByInputPipeline(Pipeline):
 
     def start_batch(self, batch: list[Conversation]) -> BatchHandle:
         """Text-only batches are handed to the text pipeline (its worker processes, if any, start at
-        once); a batch with recordings is scored here and now."""
+        once); a batch with recordings is scored here, when its results are asked for."""
         if not batch or any(c.audio is not None for c in batch):
-            return DoneBatch(self.run_batch(batch))
+            return LazyBatch(self, batch)
         return self._get(False).start_batch(batch)
 
     def run_batch(self, batch: list[Conversation]) -> list[Conversation | Failure]:

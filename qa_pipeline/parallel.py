@@ -6,6 +6,11 @@ is inherited); each builds the pipeline once from the same settings and pipeline
 slices of every batch. Results come back in input order; a conversation that fails in a worker
 comes back as its :class:`Failure`, like in-process. ``QA_WORKERS`` (or ``qa audit --workers``)
 sets the number; 1 runs in-process.
+
+Results travel as JSON, so they come back as JSON carries them: what the importers produce (metadata
+of JSON values, finite numbers) comes back equal (``tests/test_parallel.py``); a tuple in metadata
+comes back a list, a non-finite number in an optional field None, and one in a required field, or
+metadata JSON cannot hold, fails that conversation (typed) rather than the batch.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from qa_pipeline.errors import StageError
 from qa_pipeline.pipeline import BatchHandle, Failure, Pipeline, settle_heap
@@ -44,8 +50,18 @@ def _run(batch: list[Conversation]) -> list[str | Failure]:
     """Score a slice; each result travels as its JSON (pydantic writes and reads that in compiled
     code: a scored conversation pickles in about 0.7 ms and unpickles in as long, its JSON takes 0.1 ms
     to write and about 0.3 ms to read)."""
-    done = _WORKER_PIPELINE[0].run_batch(batch)
-    return [out if isinstance(out, Failure) else out.model_dump_json() for out in done]
+    return [_encode(out) for out in _WORKER_PIPELINE[0].run_batch(batch)]
+
+
+def _encode(out: Conversation | Failure) -> str | Failure:
+    if isinstance(out, Failure):
+        return out
+    try:
+        return out.model_dump_json()
+    except (PydanticSerializationError, ValueError, TypeError) as exc:  # e.g. metadata that is no JSON
+        log.warning("the result of %s cannot be written as JSON: %s", out.id, type(exc).__name__)
+        detail = "its result cannot be sent back from the worker process as JSON (metadata that is no JSON?)"
+        return Failure(out.id, StageError("transport", detail, record=out.id))
 
 
 def _decode(out: str | Failure, conversation_id: str) -> Conversation | Failure:
@@ -67,6 +83,10 @@ def _decode(out: str | Failure, conversation_id: str) -> Conversation | Failure:
 class _Started:
     ids: list[list[str]]  # each slice's conversation ids, in order
     parts: list[Future[list[str | Failure]]]
+
+    @property
+    def ahead(self) -> bool:
+        return True
 
     def result(self) -> list[Conversation | Failure]:
         return [

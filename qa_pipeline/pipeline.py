@@ -184,19 +184,29 @@ Result = Conversation | Failure
 
 
 class BatchHandle(Protocol):
-    """A batch being scored: :meth:`result` waits for it and returns its results in input order."""
+    """A batch handed to a pipeline: :meth:`result` returns its results in input order. ``ahead``:
+    the scoring has started elsewhere (worker processes), so the caller may read and start the next
+    batch before asking for this one's results."""
+
+    @property
+    def ahead(self) -> bool: ...
 
     def result(self) -> list[Result]: ...
 
 
 @dataclass(frozen=True)
-class DoneBatch:
-    """A batch scored already (in-process pipelines score when the batch is started)."""
+class LazyBatch:
+    """A batch an in-process pipeline scores when its results are asked for (nothing runs ahead)."""
 
-    outputs: list[Result]
+    pipeline: Pipeline
+    batch: list[Conversation]
+
+    @property
+    def ahead(self) -> bool:
+        return False
 
     def result(self) -> list[Result]:
-        return self.outputs
+        return self.pipeline.run_batch(self.batch)
 
 
 class Pipeline:
@@ -235,21 +245,24 @@ class Pipeline:
 
     def pipe(self, convs: Iterable[Conversation], batch_size: int = 32) -> Iterator[Conversation | Failure]:
         """Process conversations in batches; yields each result or a :class:`Failure`, in input order.
-        The next batch is started before a batch's results are handed out (see :meth:`start_batch`)."""
+        With worker processes the next batch is started before a batch's results are handed out
+        (see :meth:`start_batch`)."""
         pending: BatchHandle | None = None
         for batch in _batched(convs, batch_size):
             started = self.start_batch(batch)
             if pending is not None:
                 yield from pending.result()
-            pending = started
+            pending = started if started.ahead else None
+            if not started.ahead:
+                yield from started.result()
         if pending is not None:
             yield from pending.result()
 
     def start_batch(self, batch: list[Conversation]) -> BatchHandle:
-        """Start scoring ``batch``. In-process this scores it at once; a pipeline with worker
-        processes (:class:`~qa_pipeline.parallel.ProcessPipeline`) hands it over and returns, so the
-        caller can store the previous batch's results while the workers score this one."""
-        return DoneBatch(self.run_batch(batch))
+        """Hand ``batch`` over. In-process it is scored when its results are asked for; a pipeline
+        with worker processes (:class:`~qa_pipeline.parallel.ProcessPipeline`) starts it at once and
+        returns, so the caller can store the previous batch's results while the workers score this one."""
+        return LazyBatch(self, batch)
 
     def run_batch(self, batch: list[Conversation]) -> list[Conversation | Failure]:
         """Run every stage over a batch; a conversation that fails drops out as a :class:`Failure`."""

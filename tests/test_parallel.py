@@ -64,3 +64,13 @@ def test_a_result_json_cannot_carry_fails_that_conversation_only() -> None:
     assert out.error.code is E.STAGE_CRASHED and "worker" in out.error.message
     fine = Conversation(id="c2", channel="chat", turns=[])
     assert _decode(fine.model_dump_json(), "c2") == fine
+
+
+def test_a_result_json_cannot_write_fails_that_conversation_only() -> None:
+    from qa_pipeline.errors import E
+    from qa_pipeline.parallel import _encode
+
+    odd = Conversation(id="c3", channel="chat", turns=[], metadata={"blob": object()})
+    out = _encode(odd)
+    assert isinstance(out, Failure) and out.conversation_id == "c3" and out.error.code is E.STAGE_CRASHED
+    assert isinstance(_encode(Conversation(id="c4", channel="chat", turns=[])), str)

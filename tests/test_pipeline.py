@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,8 @@ class Deferred(Pipeline):
         pipeline, log = self, self.log
 
         class Handle:
+            ahead = True
+
             def result(self) -> list[Conversation | Failure]:
                 log.append("results " + ",".join(c.id for c in batch))
                 return pipeline.run_batch(batch)
@@ -188,3 +191,51 @@ def test_the_next_batch_starts_before_a_batch_is_stored() -> None:
     ]
     assert ids == ["x", "y", "z"]
     assert log == ["start x", "start y", "results x", "start z", "results y", "results z"]
+
+
+class Counting(Stage):
+    name = "counting"
+    requires = ("turns.text",)
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, c: Conversation) -> Conversation:
+        self.seen.append(c.id)
+        return c
+
+
+def test_in_process_nothing_runs_ahead() -> None:
+    """Without worker processes a batch is scored when its results are asked for, and read from the
+    input only after the previous batch is stored (an input error leaves the stored ones stored)."""
+    from qa_pipeline.audit import Auditor
+    from qa_pipeline.errors import InputError
+
+    counting = Counting()
+    stream = Pipeline([counting]).pipe([conv("a"), conv("b"), conv("c")], batch_size=1)
+    assert isinstance(next(stream), Conversation) and counting.seen == ["a"]
+
+    def items() -> Iterator[Conversation]:
+        yield conv("a")
+        yield conv("b")
+        raise InputError(E.INVALID_JSON, "the file broke off")
+
+    stored: list[str] = []
+    with pytest.raises(InputError):
+        Auditor(Pipeline([Upper()]), batch_size=1).run(items(), on_done=lambda c: stored.append(c.id))
+    assert stored == ["a", "b"]
+
+
+def test_a_batch_scored_ahead_is_stored_before_an_input_error_goes_on() -> None:
+    from qa_pipeline.audit import Auditor
+    from qa_pipeline.errors import InputError
+
+    def items() -> Iterator[Conversation]:
+        yield conv("a")
+        yield conv("b")
+        raise InputError(E.INVALID_JSON, "the file broke off")
+
+    stored: list[str] = []
+    with pytest.raises(InputError):
+        Auditor(Deferred([]), batch_size=1).run(items(), on_done=lambda c: stored.append(c.id))
+    assert stored == ["a", "b"]

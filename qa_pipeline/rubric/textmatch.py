@@ -133,7 +133,7 @@ class GramIndex:
     def best_cosine(self, grams: frozenset[str], floor: float = 0.0) -> float:
         """The highest cosine of ``grams`` with an example, or 0.0 when none reaches ``floor``."""
         size = len(grams)
-        if not size or self._ceiling(size) < floor:
+        if not size or self._ceiling(size) < floor - 1e-9:  # a margin: sqrt(a/b) may round below a/sqrt(ab)
             return 0.0
         shared: dict[int, int] = {}
         for gram in grams:

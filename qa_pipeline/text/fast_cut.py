@@ -28,6 +28,7 @@ import re
 from typing import Any
 
 import jieba
+from jieba import finalseg
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,15 @@ _PLAIN_RUN = re.compile(r"[a-zA-Z0-9]+(?:\.\d+)?%?")  # what Python jieba's HMM 
 # the two break the tie on opposite sides.
 _REPEATED = re.compile(r"(.{1,4})\1\1")
 _BLOCK = jieba.re_han_default  # Python jieba cuts each run of these characters apart from the rest
+# Characters jieba-rs reads as Chinese and Python jieba does not (CJK extensions, compatibility
+# ideographs, U+9FD6-U+9FFF), private-use ones (the ballast word below) and lone surrogates: a text
+# holding one is cut by Python.
+_PYTHON_ONLY = re.compile(
+    "[\u3400-\u4dbf\u9fd6-\u9fff\uf900-\ufaff\ue000-\uf8ff\ud800-\udfff\U00020000-\U0003ffff]"
+)
+# A word no text holds, whose frequency makes jieba-rs's dictionary total equal Python's (which adds
+# a re-listed word's frequency again where jieba-rs replaces it): the total weighs every route.
+_BALLAST = "\ue000\ue001\ue002"
 
 
 def _rust_jieba() -> Any | None:
@@ -56,19 +66,20 @@ class Cutter:
 
     def __init__(self, reference: jieba.Tokenizer, base: jieba.Tokenizer | None = None) -> None:
         self.reference = reference
-        self._rust = _rust_jieba()
-        if self._rust is not None:
-            for word, freq in _added_words(reference, base):
-                self._rust.add_word(word, freq, None)
+        self._rust = _mirror(reference, base)
         self._recut = functools.lru_cache(maxsize=8192)(self._python_pieces)
 
     @property
     def engine(self) -> str:
+        """``rust`` where jieba-rs cuts (Python re-cutting the few places they differ), ``python``
+        where Python jieba cuts alone (no wheel, or a dictionary that deletes words)."""
         return "python" if self._rust is None else "rust"
 
     def lcut(self, text: str) -> list[str]:
         rust = self._rust
-        if rust is None:
+        if rust is None or finalseg.Force_Split_Words:  # a word was deleted somewhere (jieba's global)
+            return self.reference.lcut(text)
+        if _PYTHON_ONLY.search(text) is not None:
             return self.reference.lcut(text)
         if _REPEATED.search(text) is None:
             return self._rust_cut(rust, text)
@@ -108,10 +119,25 @@ class Cutter:
         raise TypeError("a Cutter holds a native tokenizer: build one per process instead of pickling it")
 
 
-def _added_words(tokenizer: jieba.Tokenizer, base: jieba.Tokenizer | None) -> list[tuple[str, int]]:
-    """The words ``tokenizer`` has beyond jieba's main dictionary ``base``, with their frequencies
-    (prefix entries of frequency 0 left out)."""
-    if base is None or base is tokenizer:
-        return []
+def _mirror(reference: jieba.Tokenizer, base: jieba.Tokenizer | None) -> Any | None:
+    """A jieba-rs tokenizer with ``reference``'s words beyond jieba's main dictionary ``base``, at
+    Python's frequencies and Python's total; None (Python cuts alone) without the wheel, or where a
+    word was deleted (frequency 0: Python also forces its HMM to split it, which jieba-rs cannot)."""
+    rust = _rust_jieba()
+    if rust is None or base is None or base is reference:
+        return rust
     known = base.FREQ
-    return [(w, f) for w, f in tokenizer.FREQ.items() if f and known.get(w) != f]
+    if any(f == 0 and known.get(w) for w, f in reference.FREQ.items()):
+        log.info("the segment dictionary deletes words: jieba cuts in Python (same tokens, slower)")
+        return None
+    total = base.total  # what jieba-rs's total becomes: it replaces a word's frequency
+    for word, freq in reference.FREQ.items():
+        if freq and known.get(word) != freq:
+            rust.add_word(word, freq, None)
+            total += freq - (known.get(word) or 0)
+    if reference.total > total:
+        rust.add_word(_BALLAST, reference.total - total, None)
+    elif reference.total < total:
+        log.info("jieba totals differ (%d < %d): jieba cuts in Python", reference.total, total)
+        return None
+    return rust

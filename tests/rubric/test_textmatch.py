@@ -66,3 +66,11 @@ def test_joined_view_is_a_necessary_condition_for_a_pinyin_match() -> None:
             found = find_pinyin(pinyin_seq(text, fuzzy), phrase_pinyin(phrase, fuzzy))
             if found:
                 assert phrase_joined(phrase, fuzzy) in joined_syllables(pinyin_seq(text, fuzzy))
+
+
+def test_the_size_bound_never_skips_a_match_at_its_exact_floor() -> None:
+    """An example of 625 grams holding all 196 grams of a clause: cosine 196/350 = 0.56 exactly, while
+    sqrt(196/625) rounds a step lower; the bound must not skip it."""
+    example = frozenset(f"g{i}" for i in range(625))
+    clause = frozenset(f"g{i}" for i in range(196))
+    assert GramIndex([example]).best_cosine(clause, cosine(clause, example)) == cosine(clause, example)

@@ -80,3 +80,43 @@ def test_the_native_cutter_is_not_pickled() -> None:
 
     with pytest.raises(TypeError, match="per process"):
         pickle.dumps(main_cutter())
+
+
+def test_re_listed_and_deleted_words_keep_python_tokens(tmp_path: Path) -> None:
+    """Python adds a re-listed word's frequency to its total again (jieba-rs replaces it; a ballast
+    word evens the totals); a deleted word (frequency 0) makes Python cut alone."""
+    base = main_tokenizer()
+    common = [w for w, f in list(base.FREQ.items())[:200_000] if f > 50][:3000]
+    relisted = tmp_path / "relisted.txt"
+    relisted.write_text("".join(f"{w} {base.FREQ[w]}\n" for w in common), encoding="utf-8")
+    reference = build_tokenizer([], relisted)
+    cutter = Cutter(reference, base=base)
+    assert cutter.engine == "rust" and reference.total > base.total
+    texts = [*HAND_PICKED, "这个多少钱", "我不知道怎么弄", *random_texts(2000, seed=13)]
+    if DEV.is_file():
+        rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts += [turn["text"] for row in rows for turn in row["turns"]]
+    assert [cutter.lcut(t) for t in texts] == [reference.lcut(t) for t in texts]
+
+
+def test_deleted_words_make_python_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jieba import finalseg
+
+    monkeypatch.setattr(finalseg, "Force_Split_Words", set())  # jieba's global, restored afterwards
+    base = main_tokenizer()
+    deleted = tmp_path / "deleted.txt"
+    deleted.write_text("知道 0\n不知道 0\n", encoding="utf-8")
+    reference = build_tokenizer([], deleted)
+    cutter = Cutter(reference, base=base)
+    assert cutter.engine == "python"  # 知道 was a dictionary word: jieba-rs would still use it
+    assert cutter.lcut("我不知道") == reference.lcut("我不知道")
+    # a deleted word that was no dictionary word changes Python's HMM for every tokenizer (a global):
+    # the main cutter follows it
+    assert "不知道" in finalseg.Force_Split_Words
+    assert main_cutter().lcut("我真不知道啊") == main_tokenizer().lcut("我真不知道啊")
+
+
+def test_characters_only_jieba_rs_reads_as_chinese_are_cut_by_python() -> None:
+    reference, cutter = main_tokenizer(), main_cutter()
+    for text in ["㐀㐁", "𠮷𠮷的事", "說明書豈", "你好\ue000\ue001\ue002吗", "好\ud800好"]:
+        assert cutter.lcut(text) == reference.lcut(text), text
