@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from qa_pipeline.errors import E, InputError, QAError, StorageError
-from qa_pipeline.pipeline import BatchHandle, Failure, Pipeline
+from qa_pipeline.pipeline import BatchHandle, Failure, Pipeline, one_ahead
 from qa_pipeline.store import Repository
 from qa_pipeline.types import Conversation
 
@@ -50,6 +50,11 @@ class _Pending:
 
     handle: BatchHandle
     problems: list[Problem]
+
+    @property
+    def ahead(self) -> bool:
+        """Worker processes are scoring it: the next batch may be started before it is stored."""
+        return self.handle.ahead
 
 
 def _batches(items: Iterable[Conversation | QAError], size: int) -> Iterator[list[Conversation | QAError]]:
@@ -93,25 +98,14 @@ class Auditor:
         on_item: Callable[[], None] | None = None,
     ) -> AuditSummary:
         summary = AuditSummary()
-        ahead: list[_Pending] = []  # at most one batch the worker processes are scoring
-        try:
-            for batch in _batches(_unique(items), self.batch_size):
-                convs = [b for b in batch if isinstance(b, Conversation)]
-                problems = [Problem(b) for b in batch if isinstance(b, QAError)]
-                started = _Pending(self.pipeline.start_batch(convs), problems)
-                while ahead:  # with worker processes, the next batch is scored while this one is stored
-                    self._finish_batch(ahead.pop(), summary, on_done, on_item)
-                if started.handle.ahead:
-                    ahead.append(started)
-                else:
-                    self._finish_batch(started, summary, on_done, on_item)
-        except Exception:
-            while ahead:  # scored already: stored before the error (e.g. unreadable input) goes on
-                self._finish_batch(ahead.pop(), summary, on_done, on_item)
-            raise
-        while ahead:
-            self._finish_batch(ahead.pop(), summary, on_done, on_item)
+        for pending in one_ahead(self._start(batch) for batch in _batches(_unique(items), self.batch_size)):
+            self._finish_batch(pending, summary, on_done, on_item)
         return summary
+
+    def _start(self, batch: list[Conversation | QAError]) -> _Pending:
+        convs = [b for b in batch if isinstance(b, Conversation)]
+        problems = [Problem(b) for b in batch if isinstance(b, QAError)]
+        return _Pending(self.pipeline.start_batch(convs), problems)
 
     def _finish_batch(
         self,

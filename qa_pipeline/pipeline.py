@@ -194,6 +194,36 @@ class BatchHandle(Protocol):
     def result(self) -> list[Result]: ...
 
 
+class _RunsAhead(Protocol):
+    @property
+    def ahead(self) -> bool: ...
+
+
+H = TypeVar("H", bound=_RunsAhead)
+
+
+def one_ahead(started: Iterable[H]) -> Iterator[H]:
+    """``started`` in order. One whose work runs ahead (worker processes) is handed out only once the
+    next has been started, so the workers score that one while the caller stores this one; if starting
+    the next fails (unreadable input), the one held is handed out before the error goes on."""
+    held: H | None = None
+    try:
+        for item in started:
+            if held is not None:
+                yield held
+                held = None
+            if item.ahead:
+                held = item
+            else:
+                yield item
+    except Exception:
+        if held is not None:
+            yield held
+        raise
+    if held is not None:
+        yield held
+
+
 @dataclass(frozen=True)
 class LazyBatch:
     """A batch an in-process pipeline scores when its results are asked for (nothing runs ahead)."""
@@ -247,16 +277,8 @@ class Pipeline:
         """Process conversations in batches; yields each result or a :class:`Failure`, in input order.
         With worker processes the next batch is started before a batch's results are handed out
         (see :meth:`start_batch`)."""
-        pending: BatchHandle | None = None
-        for batch in _batched(convs, batch_size):
-            started = self.start_batch(batch)
-            if pending is not None:
-                yield from pending.result()
-            pending = started if started.ahead else None
-            if not started.ahead:
-                yield from started.result()
-        if pending is not None:
-            yield from pending.result()
+        for handle in one_ahead(self.start_batch(batch) for batch in _batched(convs, batch_size)):
+            yield from handle.result()
 
     def start_batch(self, batch: list[Conversation]) -> BatchHandle:
         """Hand ``batch`` over. In-process it is scored when its results are asked for; a pipeline

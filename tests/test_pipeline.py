@@ -205,37 +205,30 @@ class Counting(Stage):
         return c
 
 
+def _stored_before_a_broken_input(pipeline: Pipeline) -> list[str]:
+    """What an audit stores of an input that breaks off after two conversations (batches of one)."""
+    from qa_pipeline.audit import Auditor
+    from qa_pipeline.errors import InputError
+
+    def items() -> Iterator[Conversation]:
+        yield conv("a")
+        yield conv("b")
+        raise InputError(E.INVALID_JSON, "the file broke off")
+
+    stored: list[str] = []
+    with pytest.raises(InputError):
+        Auditor(pipeline, batch_size=1).run(items(), on_done=lambda c: stored.append(c.id))
+    return stored
+
+
 def test_in_process_nothing_runs_ahead() -> None:
     """Without worker processes a batch is scored when its results are asked for, and read from the
     input only after the previous batch is stored (an input error leaves the stored ones stored)."""
-    from qa_pipeline.audit import Auditor
-    from qa_pipeline.errors import InputError
-
     counting = Counting()
     stream = Pipeline([counting]).pipe([conv("a"), conv("b"), conv("c")], batch_size=1)
     assert isinstance(next(stream), Conversation) and counting.seen == ["a"]
-
-    def items() -> Iterator[Conversation]:
-        yield conv("a")
-        yield conv("b")
-        raise InputError(E.INVALID_JSON, "the file broke off")
-
-    stored: list[str] = []
-    with pytest.raises(InputError):
-        Auditor(Pipeline([Upper()]), batch_size=1).run(items(), on_done=lambda c: stored.append(c.id))
-    assert stored == ["a", "b"]
+    assert _stored_before_a_broken_input(Pipeline([Upper()])) == ["a", "b"]
 
 
 def test_a_batch_scored_ahead_is_stored_before_an_input_error_goes_on() -> None:
-    from qa_pipeline.audit import Auditor
-    from qa_pipeline.errors import InputError
-
-    def items() -> Iterator[Conversation]:
-        yield conv("a")
-        yield conv("b")
-        raise InputError(E.INVALID_JSON, "the file broke off")
-
-    stored: list[str] = []
-    with pytest.raises(InputError):
-        Auditor(Deferred([]), batch_size=1).run(items(), on_done=lambda c: stored.append(c.id))
-    assert stored == ["a", "b"]
+    assert _stored_before_a_broken_input(Deferred([])) == ["a", "b"]
