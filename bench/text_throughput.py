@@ -47,12 +47,18 @@ def load(path: Path, n: int, settings: Settings) -> list[dict]:
     return out
 
 
+_FILLERS = "嗯啊哦呀嘛吧哈喔呢"
+
+
 def vary(row: dict, copy: int) -> dict:
     """The ``copy``-th repeat of a conversation with a short marker ending each turn, so no text repeats
-    exactly: caches keyed by text (the models' jieba tokens) then help no more than on real traffic."""
+    exactly: caches keyed by text (the models' jieba tokens) then help no more than on real traffic.
+    The marker is two different fillers (嗯啊, 哦呀, ...: 72 of them), never one said three times (嗯嗯嗯),
+    which real turns hold rarely (12 of the 1,030 dev turns) and which jieba cuts in Python."""
     if copy == 0:
         return row
-    marker = "嗯" * (1 + (copy - 1) % 3) + "~" * (1 + (copy - 1) // 3)
+    first, second = divmod((copy - 1) % 72, 8)
+    marker = _FILLERS[first] + _FILLERS[(first + 1 + second) % 9] + "~"
     return {**row, "turns": [{**t, "text": f"{t['text']}{marker}"} for t in row.get("turns", [])]}
 
 

@@ -34,14 +34,23 @@ class TextClassifier(ABC):
 
     def predict(self, texts: Sequence[str], batch_size: int | None = None) -> list[Prediction]:
         """Classify ``texts`` (a list in, a list out, same order; an empty list gives an empty list)."""
+        return self.predictions(self.predict_probs(texts, batch_size))
+
+    def predict_probs(self, texts: Sequence[str], batch_size: int | None = None) -> Probs:
+        """What :meth:`predict` returns as one array: a row per text, a column per label (in
+        :attr:`labels` order), each row summing to 1. For a caller that keeps few of the predictions."""
         batch_size = self.batch_size if batch_size is None else batch_size
         if batch_size < 1:
             raise InputError(E.BAD_REQUEST, f"batch_size must be >= 1, got {batch_size}", field="batch_size")
         items = self.preprocess(texts)
-        out: list[Prediction] = []
-        for start in range(0, len(items), batch_size):
-            out.extend(self.postprocess(self._forward(items[start : start + batch_size])))
-        return out
+        if not items:
+            return np.zeros((0, len(self.labels)))
+        return np.concatenate(
+            [
+                self.renormalise(self._forward(items[start : start + batch_size]))
+                for start in range(0, len(items), batch_size)
+            ]
+        )
 
     def preprocess(self, texts: Sequence[str]) -> list[str]:
         """Check the input is a sequence of strings and cut each to :attr:`max_chars`."""
@@ -60,15 +69,19 @@ class TextClassifier(ABC):
 
     def postprocess(self, probs: Probs) -> list[Prediction]:
         """Rows of probabilities -> predictions (renormalised so each sums to exactly 1)."""
+        return self.predictions(self.renormalise(probs))
+
+    def renormalise(self, probs: Probs) -> Probs:
+        """Rows clipped at 0 and divided by their sum (a row summing to 0 becomes uniform)."""
         rows = np.clip(np.asarray(probs, dtype=np.float64), 0.0, None)
         sums = rows.sum(axis=1, keepdims=True)
-        rows = np.divide(rows, sums, out=np.full_like(rows, 1.0 / len(self.labels)), where=sums > 0)
-        # model_construct: the values are built right here (a label of ours, finite floats summing to 1),
-        # so pydantic's validation is skipped; it was ~6 % of the rubric stage's time
+        return np.divide(rows, sums, out=np.full_like(rows, 1.0 / len(self.labels)), where=sums > 0)
+
+    def predictions(self, rows: Probs) -> list[Prediction]:
+        """Normalised rows -> one :class:`Prediction` each (the arg-max label and every probability)."""
+        return [self.prediction(row) for row in rows]
+
+    def prediction(self, row: Probs) -> Prediction:
+        # validated: pydantic 2's compiled validation (1.6 µs) is faster than model_construct (2.6 µs)
         labels = self.labels
-        return [
-            Prediction.model_construct(
-                label=labels[int(row.argmax())], probs=dict(zip(labels, row.tolist(), strict=True))
-            )
-            for row in rows
-        ]
+        return Prediction(label=labels[int(row.argmax())], probs=dict(zip(labels, row.tolist(), strict=True)))

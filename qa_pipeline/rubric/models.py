@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from qa_pipeline.classifiers.base import TextClassifier
+from qa_pipeline.classifiers.base import Probs, TextClassifier
 from qa_pipeline.classifiers.features import PAIR_SEP
 from qa_pipeline.rubric.rules import ClassifierRule
 from qa_pipeline.rubric.schema import Rubric
@@ -78,13 +78,21 @@ class RubricModels:
         out: list[Preds] = [{} for _ in convs]
         for rule in self.rules:
             inputs = [model_inputs(conv, rule) for conv in convs]
-            variants = [
-                sentence_variants(t) if rule.sentences else [t] for c in inputs for t in c if t is not None
-            ]
-            preds = iter(self.classifiers[rule.model].predict([v for vs in variants for v in vs]))
-            best = iter([_best([next(preds) for _ in vs], rule.labels) for vs in variants])
+            best = iter(self._predict_turns(rule, [t for c in inputs for t in c if t is not None]))
             for slots, per_conv in zip(out, inputs, strict=True):
                 slots[rule.key] = [next(best) if text is not None else None for text in per_conv]
+        return out
+
+    def _predict_turns(self, rule: ClassifierRule, texts: list[str]) -> list[Prediction]:
+        """One prediction per input: with ``sentences``, the best of the turn's and its sentences'."""
+        model = self.classifiers[rule.model]
+        variants = [sentence_variants(t) if rule.sentences else [t] for t in texts]
+        rows = model.predict_probs([v for vs in variants for v in vs])
+        out, at = [], 0
+        for vs in variants:
+            pick = at if len(vs) == 1 else at + _best(rows[at : at + len(vs)], model.labels, rule.labels)
+            out.append(model.prediction(rows[pick]))
+            at += len(vs)
         return out
 
 
@@ -99,5 +107,8 @@ def sentence_variants(text: str) -> list[str]:
     return [text, *(f"{before}{sep}{p}" for p in parts)] if len(parts) > 1 else [text]
 
 
-def _best(preds: list[Prediction], labels: Sequence[str]) -> Prediction:
-    return max(preds, key=lambda p: sum(p.probs.get(label, 0.0) for label in labels))
+def _best(rows: Probs, model_labels: Sequence[str], labels: Sequence[str]) -> int:
+    """The row whose probabilities of ``labels`` add up highest (the first of equals)."""
+    columns = [model_labels.index(label) for label in labels if label in model_labels]
+    scores = [sum(row[c] for c in columns) for row in rows.tolist()]
+    return scores.index(max(scores))

@@ -70,10 +70,11 @@ class MatchContext:
         return self.ranks[key][i]
 
     def first_turn_of(self, rule_id: str) -> int | None:
+        """The first turn the named rule hits (a rule's hits at turn i are all at turn i)."""
         if rule_id not in self.first_hit:
             rule = self.named[rule_id]
-            hits = rule.find(self)
-            self.first_hit[rule_id] = min((h.turn for h in hits), default=None)
+            turns = self.turns_of(rule.speaker)
+            self.first_hit[rule_id] = next((i for i in turns if rule.matches_at(self, i)), None)
         return self.first_hit[rule_id]
 
 
@@ -129,6 +130,20 @@ class RuleBase(BaseModel):
             found = self.match_turn(ctx, i) if not self._scoped or self.in_scope(ctx, i) else []
             ctx.memo[key] = found
         return found
+
+    def matches_at(self, ctx: MatchContext, i: int) -> bool:
+        """Whether the rule hits turn i: ``bool(hits_at(ctx, i))``, where a rule type can answer
+        without collecting every hit (:meth:`any_match`)."""
+        found = ctx.memo.get((id(self), i))
+        if found is not None:
+            return bool(found)
+        if self.speaker != "any" and ctx.conv.turns[i].speaker != self.speaker:
+            return False
+        return (not self._scoped or self.in_scope(ctx, i)) and self.any_match(ctx, i)
+
+    def any_match(self, ctx: MatchContext, i: int) -> bool:
+        """Whether the turn (in scope) matches; by default through the memoised hits."""
+        return bool(self.hits_at(ctx, i))
 
     @cached_property
     def _scoped(self) -> bool:

@@ -168,8 +168,12 @@ class NegationMatcher:
     def matches(self, tokens: Sequence[str]) -> list[Hit]:
         """Every lexicon entry in ``tokens`` (longest match, left to right), negated or not."""
         hits, i = [], 0
+        entries, prefixes = self.lexicon.entries, self.lexicon.prefixes
         while i < len(tokens):
-            end = None if is_punct(tokens[i]) else self._longest(tokens, i)
+            token = tokens[i]
+            # most tokens start no entry: decided here, without a call
+            starts = token in entries or token in prefixes
+            end = self._longest(tokens, i) if starts and not is_punct(token) else None
             if end is None:
                 i += 1
                 continue

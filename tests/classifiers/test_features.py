@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import pickle
+import random
 
 import jieba
 
 from qa_pipeline.classifiers.features import (
+    _NUMBER,
     NUMBER_TOKEN,
     FeatureOptions,
     JiebaAnalyzer,
@@ -29,6 +31,15 @@ def test_model_text_masks_numbers_masked_by_the_pii_stage_but_not_censored_words
     assert model_text("手机号198****3166，卡号************2483") == "手机号0,卡号0"
     assert model_text("号码***********") == "号码0"
     assert model_text("真是***的服务") == "真是***的服务"
+
+
+def test_model_text_quick_path_changes_nothing() -> None:
+    """Texts without a digit, a "*" or three numerals in a row skip the number pattern: the same text."""
+    rng = random.Random(5)
+    pool = "好的一二三四零幺两十百万*１２3٣ .,，号码单"
+    for _ in range(30_000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 14)))
+        assert model_text.__wrapped__(text) == _NUMBER.sub(NUMBER_TOKEN, normalise_text(text)), text
 
 
 def test_analyzer_gives_unigrams_and_bigrams_without_spaces() -> None:
