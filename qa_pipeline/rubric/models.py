@@ -27,12 +27,14 @@ def pair_text(before: str, text: str) -> str:
     return f"{before}{PAIR_SEP}{text}"
 
 
-def classifier_rules(rubric: Rubric) -> list[ClassifierRule]:
-    """Every ``classifier`` rule of the rubric, one per key."""
+def classifier_rules(rubric: Rubric, every: bool = False) -> list[ClassifierRule]:
+    """Every ``classifier`` rule of the rubric, one per key (``every``: all of them)."""
+    rules = [rule for rule in rubric.every_rule() if isinstance(rule, ClassifierRule)]
+    if every:
+        return rules
     found: dict[str, ClassifierRule] = {}
-    for rule in rubric.every_rule():
-        if isinstance(rule, ClassifierRule):
-            found.setdefault(rule.key, rule)
+    for rule in rules:
+        found.setdefault(rule.key, rule)
     return list(found.values())
 
 
@@ -44,12 +46,16 @@ def window_text(texts: Sequence[str]) -> str:
     return TURN_SEP.join(texts)
 
 
-def model_inputs(conv: Conversation, rule: ClassifierRule) -> list[str | None]:
-    """Per turn: the text the rule's model reads, or None when the turn is out of its speaker scope."""
+def model_inputs(
+    conv: Conversation, rule: ClassifierRule, needed: Sequence[bool] | None = None
+) -> list[str | None]:
+    """Per turn: the text the rule's model reads, or None when the turn is out of its speaker scope
+    (or not ``needed``)."""
     out: list[str | None] = []
     said: dict[str, list[str]] = {"customer": [""], "agent": [""]}
-    for turn in conv.turns:
-        if rule.speaker in ("any", turn.speaker) and _WORDY.search(turn.text):
+    for i, turn in enumerate(conv.turns):
+        wanted = needed is None or needed[i]
+        if wanted and rule.speaker in ("any", turn.speaker) and _WORDY.search(turn.text):
             own = (
                 window_text([*said[turn.speaker][1:], turn.text][-rule.window :])
                 if rule.window
@@ -62,12 +68,30 @@ def model_inputs(conv: Conversation, rule: ClassifierRule) -> list[str | None]:
     return out
 
 
+def needed_turns(conv: Conversation, rules: Sequence[ClassifierRule]) -> list[bool]:
+    """Per turn: whether one of the rules (of one key) may read the model there. Their ``first_turns``
+    and ``last_turns`` are applied here (``confirmation`` reads only the agent's last two turns); the
+    other scope fields depend on more than the turn's place and are left to the rule."""
+    need = [False] * len(conv.turns)
+    for rule in rules:
+        turns = [i for i, t in enumerate(conv.turns) if rule.speaker in ("any", t.speaker)]
+        low = 0 if rule.last_turns is None else max(0, len(turns) - rule.last_turns)
+        high = len(turns) if rule.first_turns is None else min(len(turns), rule.first_turns)
+        for i in turns[low:high]:
+            need[i] = True
+    return need
+
+
 class RubricModels:
-    """The loaded classifiers of a rubric and the rules that use them."""
+    """The loaded classifiers of a rubric and the rules that use them (several rules may share a
+    model input, a key: the model runs once for them all, on the turns any of them reads)."""
 
     def __init__(self, classifiers: Mapping[str, TextClassifier], rules: Sequence[ClassifierRule]) -> None:
         self.classifiers = dict(classifiers)
-        self.rules = list(rules)
+        self.by_key: dict[str, list[ClassifierRule]] = {}
+        for rule in rules:
+            self.by_key.setdefault(rule.key, []).append(rule)
+        self.rules = [group[0] for group in self.by_key.values()]
 
     @property
     def versions(self) -> dict[str, str]:
@@ -77,7 +101,8 @@ class RubricModels:
         """Per conversation, per rule key, one prediction slot per turn."""
         out: list[Preds] = [{} for _ in convs]
         for rule in self.rules:
-            inputs = [model_inputs(conv, rule) for conv in convs]
+            sharing = self.by_key[rule.key]
+            inputs = [model_inputs(conv, rule, needed_turns(conv, sharing)) for conv in convs]
             best = iter(self._predict_turns(rule, [t for c in inputs for t in c if t is not None]))
             for slots, per_conv in zip(out, inputs, strict=True):
                 slots[rule.key] = [next(best) if text is not None else None for text in per_conv]

@@ -10,6 +10,7 @@ context, scope and memo) is in :mod:`qa_pipeline.rubric.rule_base`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 
@@ -45,11 +46,9 @@ def _views(turn: Turn) -> tuple[str, ...]:
     return (turn.text,) if not turn.norm or turn.norm == turn.text else (turn.text, turn.norm)
 
 
-def _holds_any(text: str, strings: tuple[str, ...]) -> bool:
-    for string in strings:  # noqa: SIM110 - a loop: twice as fast as any() over a generator here
-        if string in text:
-            return True
-    return False
+def _literal_alternation(strings: Iterable[str]) -> re.Pattern[str]:
+    """One search for any of the strings (longest first, so the reported match is the longest)."""
+    return re.compile("|".join(re.escape(s) for s in sorted(set(strings), key=lambda s: (-len(s), s))))
 
 
 @lru_cache(maxsize=4096)
@@ -111,10 +110,13 @@ class Regex(RuleBase):
         return _regex(self.pattern)
 
     @cached_property
-    def _needles(self) -> tuple[str, ...] | None:
+    def needles(self) -> frozenset[str] | None:
         """Literal strings one of which every match holds (:mod:`~qa_pipeline.rubric.needles`)."""
-        found = needles(self.pattern)
-        return None if found is None else tuple(sorted(found))
+        return needles(self.pattern)
+
+    @cached_property
+    def _needle_search(self) -> re.Pattern[str] | None:
+        return None if self.needles is None else _literal_alternation(self.needles)
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
         for text in self._searched(ctx, i):
@@ -137,11 +139,11 @@ class Regex(RuleBase):
 
     def _searched(self, ctx: MatchContext, i: int) -> list[str]:
         """The turn's views the pattern can match (a search, after the needles' quick test)."""
-        compiled, required = self._compiled, self._needles
+        compiled, quick = self._compiled, self._needle_search
         return [
             text
             for text in _views(ctx.turn(i))
-            if (required is None or _holds_any(text, required)) and compiled.search(text) is not None
+            if (quick is None or quick.search(text) is not None) and compiled.search(text) is not None
         ]
 
 
@@ -390,31 +392,24 @@ class AnyOf(RuleBase):
 
     @cached_property
     def _prefilter(self) -> tuple[re.Pattern[str] | None, tuple[bool, ...]]:
-        """One alternation of the keyword and regex children (when there are two or more): a turn it
-        misses cannot match any of them. None when a pattern cannot be joined (backreferences, flags)."""
-        is_text = tuple(isinstance(r, Keywords | Regex) for r in self.rules)
-        parts = [_as_pattern(r) for r in self.rules if isinstance(r, Keywords | Regex)]
-        if len(parts) < 2 or any(p is None for p in parts):
-            return None, is_text
-        try:
-            return re.compile("|".join(f"(?:{p})" for p in parts)), is_text
-        except re.error:
-            return None, is_text
+        """One search for the literals of the keyword and regex children (a keyword list, a pattern's
+        needles): a turn holding none of them matches none of those children, which are then passed
+        over. A pattern without needles is not passed over; None when fewer than two children would be."""
+        literals = [_literals(r) for r in self.rules]
+        skippable = tuple(found is not None for found in literals)
+        if sum(skippable) < 2:
+            return None, tuple(False for _ in self.rules)
+        return _literal_alternation(s for found in literals if found is not None for s in found), skippable
 
     def children(self) -> list[RuleBase]:
         return list(self.rules)
 
 
-# what cannot stand in an alternation: group references (\1, (?P=name), (?(1)yes|no)) would point at
-# another child's groups once the patterns are joined, and inline flags apply to the whole pattern
-_BACKREF = re.compile(r"\\[1-9]|\(\?P=|\(\?\(|\(\?[aiLmsux-]")
-
-
-def _as_pattern(rule: Keywords | Regex) -> str | None:
-    """The rule's text condition as a regular expression; None when it cannot stand in an alternation."""
+def _literals(rule: RuleBase) -> Iterable[str] | None:
+    """Strings one of which every hit of a keyword or regex rule holds; None for other rules."""
     if isinstance(rule, Keywords):
-        return "|".join(re.escape(kw) for kw in rule.any)
-    return None if _BACKREF.search(rule.pattern) else rule.pattern
+        return rule.any
+    return rule.needles if isinstance(rule, Regex) else None
 
 
 class Mean(RuleBase):

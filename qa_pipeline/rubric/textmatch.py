@@ -118,29 +118,52 @@ def cosine(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 class GramIndex:
-    """Example sentences' n-gram sets indexed by gram: :meth:`best_cosine` counts the grams a clause
-    shares with each example through the postings of its own grams, instead of intersecting every
-    example (the figure is :func:`cosine`'s)."""
+    """Example sentences' n-gram sets indexed by gram. :meth:`best_cosine` looks only at the examples
+    that share one of the clause's rarest grams: an example reaching the floor shares at least ``need``
+    grams with the clause, so it shares one among any ``size - need + 1`` of them (prefix filtering,
+    as in similarity joins); the figure is :func:`cosine`'s."""
 
     def __init__(self, examples: list[frozenset[str]]) -> None:
+        self.examples = list(examples)
         self.sizes = [len(e) for e in examples]
         self._smallest, self._largest = min(self.sizes, default=0), max(self.sizes, default=0)
         self.postings: dict[str, list[int]] = {}
         for j, example in enumerate(examples):
             for gram in example:
                 self.postings.setdefault(gram, []).append(j)
+        self._vocabulary = frozenset(self.postings)
 
     def best_cosine(self, grams: frozenset[str], floor: float = 0.0) -> float:
         """The highest cosine of ``grams`` with an example, or 0.0 when none reaches ``floor``."""
         size = len(grams)
         if not size or self._ceiling(size) < floor - 1e-9:  # a margin: sqrt(a/b) may round below a/sqrt(ab)
             return 0.0
-        shared: dict[int, int] = {}
-        for gram in grams:
-            for j in self.postings.get(gram, ()):
-                shared[j] = shared.get(j, 0) + 1
-        best = max((n / math.sqrt(size * self.sizes[j]) for j, n in shared.items()), default=0.0)
+        sizes, examples = self.sizes, self.examples
+        best = max(
+            (len(grams & examples[j]) / math.sqrt(size * sizes[j]) for j in self._candidates(grams, floor)),
+            default=0.0,
+        )
         return best if best >= floor else 0.0
+
+    def _candidates(self, grams: frozenset[str], floor: float) -> set[int]:
+        """The examples sharing one of the clause's ``known - need + 1`` rarest grams (a gram no example
+        has is shared by none); none when the clause has fewer than ``need`` grams any example has."""
+        known, need = grams & self._vocabulary, self._need(len(grams), floor)
+        if len(known) < need:
+            return set()  # most clauses: decided by one set intersection
+        postings = self.postings
+        rarest = sorted(known, key=lambda g: len(postings[g]))
+        out: set[int] = set()
+        for gram in rarest[: len(rarest) - need + 1]:
+            out.update(postings[gram])
+        return out
+
+    def _need(self, size: int, floor: float) -> int:
+        """The fewest shared grams with which an example could reach ``floor`` (rounded down by a
+        margin, so never more than the true figure). A smaller example than ``floor² · size`` cannot
+        reach it at all, and a larger one needs more."""
+        lowest = max(self._smallest, floor * floor * size)
+        return max(1, math.ceil(floor * math.sqrt(size * lowest) - 1e-6))
 
     def _ceiling(self, size: int) -> float:
         """The highest cosine any example could reach with ``size`` grams: sharing at most the smaller

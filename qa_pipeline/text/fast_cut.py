@@ -107,6 +107,7 @@ class Cutter:
     def _python_would_split(self, token: str) -> bool:
         return (
             len(token) > 1
+            and min(token) <= "~"  # some character is ASCII or below (a Chinese token: one C-level pass)
             and _ASCII.search(token) is not None
             and _PLAIN_RUN.fullmatch(token) is None
             and not self.reference.FREQ.get(token)

@@ -272,3 +272,20 @@ def test_a_sure_hit_beside_a_review_only_one_keeps_the_fail() -> None:
     c2 = conv(("agent", "您好"))  # P(yes) = 0.1: above min_prob 0.05, below review_below
     (preds2,) = RubricModels({"m": _Keyword("规定")}, classifier_rules(weak_model)).predict([c2])
     assert Scorecard(weak_model).evaluate(c2, preds2)["banned"].verdict == "fail"  # no similarity score
+
+
+def test_the_model_reads_only_turns_some_rule_of_its_key_can_look_at() -> None:
+    """``last_turns`` / ``first_turns`` decide which turns are scored; rules sharing a key get the union."""
+    c = conv(*[("agent", f"第{n}句 规定") for n in range(6)], ("customer", "好"))
+    last = rule(speaker="agent", last_turns=2)
+    first = rule(speaker="agent", first_turns=1)
+    assert last.key == first.key
+    preds = RubricModels({"m": _Keyword("规定")}, [last]).predict([c])[0][last.key]
+    assert [p is not None for p in preds] == [False, False, False, False, True, True, False]
+    both = RubricModels({"m": _Keyword("规定")}, [last, first]).predict([c])[0][last.key]
+    assert [p is not None for p in both] == [True, False, False, False, True, True, False]
+    for r in (last, first):  # each rule's hits are those it had with every turn scored
+        every = RubricModels({"m": _Keyword("规定")}, [rule(speaker="agent")]).predict([c])[0]
+        assert r.find(MatchContext(conv=c, model_preds={r.key: both})) == r.find(
+            MatchContext(conv=c, model_preds={r.key: every[r.key]})
+        )

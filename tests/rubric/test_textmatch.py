@@ -74,3 +74,26 @@ def test_the_size_bound_never_skips_a_match_at_its_exact_floor() -> None:
     example = frozenset(f"g{i}" for i in range(625))
     clause = frozenset(f"g{i}" for i in range(196))
     assert GramIndex([example]).best_cosine(clause, cosine(clause, example)) == cosine(clause, example)
+
+
+@pytest.mark.parametrize("floor", [0.05, 0.5, 0.66, 0.8, 1.0])
+def test_best_cosine_on_the_shipped_examples_equals_brute_force(floor: float) -> None:
+    """The candidates (examples sharing a rare gram) never miss the best example above the floor."""
+    import yaml
+
+    from qa_pipeline.settings import PROJECT_DIR
+
+    rubric = yaml.safe_load((PROJECT_DIR / "rubrics" / "default.yaml").read_text(encoding="utf-8"))
+    sentences = list(rubric["rules"]["banned_similar"]["examples"])
+    examples = [ngrams(s) for s in sentences]
+    index = GramIndex(examples)
+    rng = random.Random(int(floor * 100))
+    for _ in range(1_500):
+        # pieces of examples, cut and joined, with some filler: near, partial and far matches
+        parts = [
+            rng.choice(sentences)[rng.randrange(4) :][: rng.randint(2, 14)] for _ in range(rng.randint(1, 3))
+        ]
+        text = "您".join(parts) + rng.choice(["", "好的", "麻烦您稍等"])
+        grams = ngrams(text)
+        plain = max(cosine(grams, e) for e in examples)
+        assert index.best_cosine(grams, floor) == (plain if plain >= floor else 0.0), text
