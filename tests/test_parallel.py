@@ -18,7 +18,8 @@ def test_split_keeps_order_and_balances() -> None:
 
 
 @pytest.mark.slow
-def test_two_processes_give_the_in_process_results() -> None:
+def test_two_processes_give_the_in_process_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("qa_pipeline.parallel.PART", 8)  # several slices per worker, results in order
     settings = Settings()
     convs = [
         Conversation(
@@ -41,7 +42,7 @@ def test_two_processes_give_the_in_process_results() -> None:
             ],
             metadata={"tags": ["vip"], "score": 1.5, "nested": {"a": [1, None]}},
         )
-        for i in range(40)  # more than one slice per worker (qa_pipeline.parallel.PART)
+        for i in range(40)
     ]
     expected = Pipeline.from_config(settings=settings).run_batch([c.model_copy(deep=True) for c in convs])
     with ProcessPipeline(settings, 2) as pool:
