@@ -6,6 +6,7 @@ ingest throughput (chats/s, audio hours per hour) with 1 and 2 worker processes.
     python -m bench.load audio  [--calls 12] [--processes 1,2]
     python -m bench.load long   [--minutes 12] [--processes 1,2]
     python -m bench.load post   [--chats 400] [--clients 1,8] [--batch 1,32]
+    python -m bench.load large  [--megabytes 4.4]
 
 - ``kpi``: the store holds ``--conversations`` scored conversations of 100 agents over 30 days (real
   pipeline outputs of the dev dialogues, cloned, as in ``bench.kpi_latency``); ``qa serve --workers 2``.
@@ -26,6 +27,11 @@ ingest throughput (chats/s, audio hours per hour) with 1 and 2 worker processes.
 - ``post``: the synchronous path, ``POST /v1/conversations`` (scored and stored in the request), from
   ``--clients`` concurrent clients on keep-alive connections, against ``qa serve`` (one process) with
   ``QA_AUDIT_BATCH`` = each of ``--batch`` (1: one audit at a time, the baseline); conversations/s.
+- ``large``: one ``POST /v1/conversations`` of ``--megabytes`` of JSON (under the 5 MiB body limit),
+  shaped two ways: many ordinary turns (the dev dialogues' turns, cycled) and a few very long ones
+  (turns of 20,000 characters without punctuation, as an ASR run-on); each posted twice (new ids).
+  Prints the time of each request and the server's resident memory before and a second after each
+  (the growth a big request leaves behind).
 """
 
 from __future__ import annotations
@@ -370,6 +376,55 @@ async def _post_all(server: LiveServer, rows: list[dict[str, object]], clients: 
         return time.monotonic() - started
 
 
+def large_bodies(megabytes: float) -> dict[str, dict[str, object]]:
+    """Two conversations of about ``megabytes`` of JSON each, within the importer's limits (5,000 turns
+    of at most 5,000 characters): turns of ~300 characters (dev turns run together), and turns of
+    5,000 characters without punctuation (an ASR run-on)."""
+    texts = [str(t["text"]) for r in chat_records(10_000) for t in r["turns"]]  # type: ignore[attr-defined]
+    target = int(megabytes * 1_000_000)
+    run_on = "".join(t.strip("。！？，") for t in texts)
+    return {
+        "turns of 300 chars": _sized("large-many", "".join(texts), 300, target),
+        "turns of 5,000 chars": _sized("large-long", run_on, 5_000, target),
+    }
+
+
+def _sized(conversation_id: str, stream: str, chars: int, target: int) -> dict[str, object]:
+    turns: list[dict[str, str]] = []
+    size = 0
+    while size < target and len(turns) < 5_000:
+        start = (len(turns) * chars) % max(1, len(stream) - chars)
+        speaker = ("agent", "customer")[len(turns) % 2]
+        turns.append({"speaker": speaker, "text": stream[start : start + chars]})
+        size += len(json.dumps(turns[-1], ensure_ascii=False).encode()) + 2
+    return {"id": conversation_id, "channel": "chat", "turns": turns}
+
+
+def large(args: argparse.Namespace) -> None:
+    bodies = large_bodies(args.megabytes)
+    env = {"QA_JOB_WORKERS": "0"}
+    with tempfile.TemporaryDirectory() as tmp, LiveServer(Path(tmp), env) as server:
+        client = httpx.Client(base_url=server.url, headers=server.headers, timeout=600)
+        client.post("/v1/conversations", json={**many_chats(1)[0], "id": "warm-up"}).raise_for_status()
+        print(f"server after a warm-up request: {server.rss_mb():.0f} MiB")
+        for shape, body in bodies.items():
+            raw = json.dumps(body, ensure_ascii=False).encode()
+            for attempt in (1, 2):
+                again = json.dumps({**body, "id": f"{body['id']}-{attempt}"}, ensure_ascii=False)
+                started = time.monotonic()
+                answer = client.post(
+                    "/v1/conversations",
+                    content=again.encode(),
+                    headers={"Content-Type": "application/json"},
+                )
+                took = time.monotonic() - started
+                time.sleep(1.0)  # the server hands freed memory back once the answer is sent
+                print(
+                    f"{shape}: {len(raw) / 1e6:.1f} MB, {len(body['turns'])} turns "  # type: ignore[arg-type]
+                    f"-> {answer.status_code} in {took:.1f} s; server {server.rss_mb():.0f} MiB"
+                )
+
+
 def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x]
 
@@ -398,9 +453,12 @@ def main() -> None:
     p.add_argument("--chats", type=int, default=400)
     p.add_argument("--clients", type=_ints, default=[1, 8])
     p.add_argument("--batch", type=_ints, default=[1, 32])
+    lg = sub.add_parser("large")
+    lg.add_argument("--megabytes", type=float, default=4.4)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    {"kpi": kpi, "ingest": ingest, "audio": audio, "long": long_call, "post": post}[args.what](args)
+    runs = {"kpi": kpi, "ingest": ingest, "audio": audio, "long": long_call, "post": post, "large": large}
+    runs[args.what](args)
 
 
 if __name__ == "__main__":

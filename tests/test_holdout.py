@@ -74,6 +74,9 @@ def _long_turns(paths: list[Path]) -> set[str]:
         ("holdout9", "dev"),
         ("holdout9", "tuning"),
         ("holdout9", "holdout8"),
+        ("holdout10", "dev"),
+        ("holdout10", "tuning"),
+        ("holdout10", "holdout9"),
     ],
 )
 def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.background import BackgroundTask
 
 from api.deps import Caller, ClientDep, RepositoryDep, ReviewsDep, StateDep
 from api.errors import BodyEncodingError, MediaTypeError
@@ -23,6 +24,7 @@ from qa_pipeline.access.audit_log import record
 from qa_pipeline.access.principal import Principal
 from qa_pipeline.access.roles import Action
 from qa_pipeline.errors import E, InputError, NotFoundError
+from qa_pipeline.heap import release_memory
 from qa_pipeline.recordings import recording_path
 from qa_pipeline.sources.encoding import decode_bytes
 from qa_pipeline.sources.jsonl import conversation_from_dict, json_limit_detail
@@ -39,6 +41,7 @@ Reader = Annotated[Principal, Depends(Caller(Action.CONVERSATION_READ))]
 Submitter = Annotated[Principal, Depends(Caller(Action.CONVERSATION_CREATE))]
 Listener = Annotated[Principal, Depends(Caller(Action.AUDIO_READ))]
 MAX_OFFSET = 2**31 - 1
+LARGE_BODY_BYTES = 1_000_000  # a body this large gets its memory handed back after the audit
 DECLARE_CHARSET = "declare the body's charset in Content-Type, e.g. application/json; charset=gbk"
 
 
@@ -150,7 +153,8 @@ async def create_conversation(request: Request, state: StateDep, _who: Submitter
     """
     check_json_content_type(request)
     charset = declared_charset(request.headers.get("content-type", ""))
-    data = parse_json(await read_body(request, state.settings.max_body_bytes), charset)
+    raw = await read_body(request, state.settings.max_body_bytes)
+    data = parse_json(raw, charset)
     if not isinstance(data, dict):
         raise InputError(E.BAD_FIELD, "the body must be one JSON object", hint=BODY_HINT)
     conv = conversation_from_dict(data, settings=state.settings, source="api")
@@ -158,7 +162,9 @@ async def create_conversation(request: Request, state: StateDep, _who: Submitter
     body = ConversationCreatedPublic(id=scored.id, status=outcome.status, result=scored.to_result())
     log.info("conversation %s %s (result %d)", scored.id, outcome.status, outcome.result_id)
     status = 200 if outcome.status == "unchanged" else 201
-    return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
+    # after a large audit, once the answer is sent, the freed memory goes back to the system
+    after = BackgroundTask(release_memory) if len(raw) >= LARGE_BODY_BYTES else None
+    return JSONResponse(status_code=status, content=body.model_dump(mode="json"), background=after)
 
 
 @router.get("", response_model=ConversationListPublic, responses=ERRORS, summary="List conversations")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -31,6 +32,11 @@ NUMBER_TOKEN = "0"
 # what every match of _NUMBER holds: a digit or "*" (its first three forms), or three numerals in a row
 _DIGIT_OR_STAR = re.compile(r"[\d*]")
 _NUMERAL_RUN = re.compile(r"[零〇幺一二三四五六七八九两]{3}")
+# a match of _NUMBER is made only of these characters and has no look-around, so _NUMBER finds the
+# same matches in each maximal run of them (holding one that can start a match) as in the whole text;
+# _NUMBER itself tries four forms at every position of a text, slow on a long turn
+_NUMBER_CHAR = r"\d*零〇幺一二三四五六七八九两"
+_NUMBER_STRETCH = re.compile(rf"[.:,/\-]*[{_NUMBER_CHAR}][{_NUMBER_CHAR}.:,/\-]*")
 
 
 def normalise_text(text: str) -> str:
@@ -38,14 +44,44 @@ def normalise_text(text: str) -> str:
     return _SPACE.sub(" ", nfkc(text)).strip().lower()
 
 
-@functools.lru_cache(maxsize=16384)
+_T = TypeVar("_T")
+#: longer texts are not cached: a 5,000-character turn read in windows of three and in pairs would
+#: otherwise keep tens of kilobytes per entry (16,384 of them: a server hundreds of MB larger for good)
+CACHED_CHARS = 600
+
+
+def _short_texts_cached(maxsize: int, long: int = 0) -> Callable[[Callable[[str], _T]], Callable[[str], _T]]:
+    """An LRU cache of ``maxsize`` entries for texts of at most :data:`CACHED_CHARS` characters, and
+    one of ``long`` entries for longer ones (0: computed each time); ``cache_info`` and
+    ``cache_clear`` are the first cache's."""
+
+    def decorate(fn: Callable[[str], _T]) -> Callable[[str], _T]:
+        cached = functools.lru_cache(maxsize=maxsize)(fn)
+        cached_long = functools.lru_cache(maxsize=long)(fn) if long else fn
+
+        @functools.wraps(fn)
+        def wrapper(text: str) -> _T:
+            return cached(text) if len(text) <= CACHED_CHARS else cached_long(text)
+
+        wrapper.cache_info = cached.cache_info  # type: ignore[attr-defined]
+        wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+@_short_texts_cached(maxsize=16384, long=256)  # long: a batch's long turns, read by model after model
 def model_text(text: str) -> str:
     """What the features see: :func:`normalise_text` with every number replaced by one token.
     Cached: each turn is read by a dozen models, most of them through this function."""
     text = normalise_text(text)
     if _DIGIT_OR_STAR.search(text) is None and _NUMERAL_RUN.search(text) is None:
         return text  # no number (most turns): two quick scans instead of _NUMBER's slow one
-    return _NUMBER.sub(NUMBER_TOKEN, text)
+    return _NUMBER_STRETCH.sub(_numbers_masked, text)
+
+
+def _numbers_masked(stretch: re.Match[str]) -> str:
+    return _NUMBER.sub(NUMBER_TOKEN, stretch.group())
 
 
 PAIR_SEP = " || "
@@ -66,7 +102,7 @@ def pair_own_text(text: str) -> str:
     return model_text(text.rpartition(PAIR_SEP)[2])
 
 
-@functools.lru_cache(maxsize=4096)
+@_short_texts_cached(maxsize=4096)
 def model_tokens(text: str) -> tuple[str, ...]:
     """jieba tokens of :func:`model_text` (whitespace dropped), cut with jieba's main dictionary only.
     Cached, so the sentiment and emotion models, which read the same turns one after the other,
