@@ -27,15 +27,10 @@ def pair_text(before: str, text: str) -> str:
     return f"{before}{PAIR_SEP}{text}"
 
 
-def classifier_rules(rubric: Rubric, every: bool = False) -> list[ClassifierRule]:
-    """Every ``classifier`` rule of the rubric, one per key (``every``: all of them)."""
-    rules = [rule for rule in rubric.every_rule() if isinstance(rule, ClassifierRule)]
-    if every:
-        return rules
-    found: dict[str, ClassifierRule] = {}
-    for rule in rules:
-        found.setdefault(rule.key, rule)
-    return list(found.values())
+def classifier_rules(rubric: Rubric) -> list[ClassifierRule]:
+    """Every ``classifier`` rule of the rubric (several may share a key: :class:`RubricModels` runs
+    the model once per key, on the turns any of them reads)."""
+    return [rule for rule in rubric.every_rule() if isinstance(rule, ClassifierRule)]
 
 
 _WORDY = re.compile(r"\w")  # a turn of only punctuation or emoji is nothing a model can read

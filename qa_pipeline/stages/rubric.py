@@ -65,7 +65,7 @@ def make_rubric(cfg: RubricConfig, ctx: BuildContext) -> Stage:
 
 def _models(rubric: Rubric, ctx: BuildContext) -> RubricModels:
     """The rubric's classifiers, each loaded once per pipeline (shared with other stages)."""
-    rules = classifier_rules(rubric, every=True)
+    rules = classifier_rules(rubric)
     models_dir = ctx.settings.models_dir
     loaded: dict[str, TextClassifier] = {}
     for name in sorted({r.model for r in rules}):

@@ -83,12 +83,22 @@ def test_rubrics_load_their_shipped_classifiers(rubric: Path | None, expected: s
         assert (PROJECT_DIR / "models" / name / "metadata.json").is_file()
 
 
-def test_classifier_rules_are_collected_once_per_key() -> None:
+def test_classifier_rules_are_run_once_per_key() -> None:
     from qa_pipeline.rubric import load_rubric
 
     rubric = load_rubric(Settings().rubric)
-    keys = [r.key for r in classifier_rules(rubric)]
-    assert len(keys) == len(set(keys)) >= 3
+    rules = classifier_rules(rubric)
+    models = RubricModels({}, rules)
+    assert len(models.rules) == len({r.key for r in rules}) >= 3
+    assert sum(len(group) for group in models.by_key.values()) == len(rules)
+
+
+def test_a_model_reads_every_turn_a_rule_of_its_key_may_read() -> None:
+    """A rule limited to the last turn does not narrow what another rule of the same key reads."""
+    c = conv(("agent", "规定一"), ("agent", "规定二"))
+    last, every = rule(speaker="agent", last_turns=1), rule(speaker="agent")
+    preds = RubricModels({"m": _Keyword("规定")}, [last, every]).predict([c])[0][every.key]
+    assert [h.turn for h in every.find(MatchContext(conv=c, model_preds={every.key: preds}))] == [0, 1]
 
 
 def test_disguised_forbidden_phrase_is_caught_by_the_trained_model(tmp_path: Path) -> None:
