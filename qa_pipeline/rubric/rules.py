@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from qa_pipeline.rubric.needles import needles
+from qa_pipeline.rubric.needles import needles as required_literals
 from qa_pipeline.rubric.rule_base import Hit as Hit  # re-exported: callers import them from here
 from qa_pipeline.rubric.rule_base import MatchContext as MatchContext
 from qa_pipeline.rubric.rule_base import RuleBase as RuleBase
@@ -73,7 +73,7 @@ class Keywords(RuleBase):
     @cached_property
     def _any_of(self) -> re.Pattern[str]:
         """One alternation of the phrases: a turn without any of them is passed over in one search."""
-        return re.compile("|".join(re.escape(kw) for kw in self.any))
+        return _literal_alternation(self.any)
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
         for text in _views(ctx.turn(i)):
@@ -112,7 +112,7 @@ class Regex(RuleBase):
     @cached_property
     def needles(self) -> frozenset[str] | None:
         """Literal strings one of which every match holds (:mod:`~qa_pipeline.rubric.needles`)."""
-        return needles(self.pattern)
+        return required_literals(self.pattern)
 
     @cached_property
     def _needle_search(self) -> re.Pattern[str] | None:
