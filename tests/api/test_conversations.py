@@ -281,3 +281,30 @@ def test_a_huge_review_comment_is_422_and_nothing_is_stored(client: TestClient) 
     response = client.post("/v1/conversations/api-1/reviews", json=body)
     assert response.status_code == 422 and response.json()["error"]["field"] == "comment"
     assert client.get("/v1/audit-log?action=review").json() == []
+
+
+def _large_record(conv_id: str, chars: int) -> dict[str, Any]:
+    """A chat whose JSON is about ``chars`` characters of turn text (3 bytes each in UTF-8)."""
+    line = "我想问一下这个月的账单为什么比上个月多了一些，麻烦帮我看看。"
+    turns = [
+        {"speaker": ("agent", "customer")[i % 2], "text": line * 8, "start": i * 30, "end": i * 30}
+        for i in range(chars // (len(line) * 8) + 1)
+    ]
+    return {"id": conv_id, "channel": "chat", "agent_id": "A01", "team": "T1", "turns": turns}
+
+
+def test_a_large_body_hands_memory_back_after_the_answer(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.routes import conversations
+
+    calls: list[str] = []
+    monkeypatch.setattr(conversations, "release_memory", lambda: calls.append("trim") or True)
+    small = post(client, _record("small-1"))
+    assert small.status_code == 201 and calls == []  # an ordinary audit leaves the heap alone
+
+    record = _large_record("large-1", conversations.LARGE_BODY_BYTES // 3 + 1000)
+    assert len(json.dumps(record, ensure_ascii=False).encode()) >= conversations.LARGE_BODY_BYTES
+    large = post(client, record)
+    assert large.status_code == 201, large.text
+    assert calls == ["trim"]  # the background task ran once the answer was sent

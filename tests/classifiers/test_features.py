@@ -86,3 +86,19 @@ def test_feature_union_has_word_and_char_branches_and_drops_stop_words() -> None
     assert char.sublinear_tf and word.sublinear_tf
     drop_fit_only_state(features)
     assert all(getattr(vec, "stop_words_", None) is None for _, vec in features.transformer_list)
+
+
+def test_long_texts_stay_out_of_the_large_caches() -> None:
+    """A 5,000-character turn must not sit in the 16,384-entry cache (a large conversation filled it
+    with hundreds of MB); it goes to a small cache of its own (model_text) or none (model_tokens)."""
+    from qa_pipeline.classifiers.features import CACHED_CHARS, model_text, model_tokens
+
+    model_text.cache_clear()
+    model_tokens.cache_clear()
+    short, long = "我想查一下订单", "我想查一下订单，" * (CACHED_CHARS // 8 + 1)
+    assert len(long) > CACHED_CHARS
+    for text in (short, long, short, long):
+        assert model_text(text) == model_text.__wrapped__(text)
+        assert model_tokens(text) == model_tokens.__wrapped__(text)
+    assert model_text.cache_info().currsize == 1  # the short text only
+    assert model_tokens.cache_info().currsize == 1
