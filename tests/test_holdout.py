@@ -77,6 +77,9 @@ def _long_turns(paths: list[Path]) -> set[str]:
         ("holdout10", "dev"),
         ("holdout10", "tuning"),
         ("holdout10", "holdout9"),
+        ("holdout11", "dev"),
+        ("holdout11", "tuning"),
+        ("holdout11", "holdout10"),
     ],
 )
 def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:

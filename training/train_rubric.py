@@ -1,7 +1,7 @@
 """Train the rubric classifiers from the labelled examples that live with the rubric; export + MLflow.
 
     python -m training.train_rubric [--examples rubrics/examples] [--models-dir models] [--task NAME]
-                                    [--with-v1]
+                                    [--with-v1] [--jobs 2]
 
 The models ``rubrics/default.yaml`` uses (issue 11), each from one or more files of
 ``rubrics/examples/`` (see its README for the label definitions and the writers):
@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -272,10 +273,10 @@ Make = Callable[[], Pipeline]
 
 
 def _oof_probs(
-    texts: list[str], labels: list[str], folds: int, seed: int, make: Make
+    texts: list[str], labels: list[str], folds: int, seed: int, make: Make, jobs: int = 1
 ) -> tuple[np.ndarray, list[str]]:
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    probs = cross_val_predict(make(), texts, labels, cv=cv, method="predict_proba")
+    probs = cross_val_predict(make(), texts, labels, cv=cv, method="predict_proba", n_jobs=jobs)
     return probs, sorted(set(labels))
 
 
@@ -299,11 +300,11 @@ def positive_threshold(
 
 
 def cross_validate(
-    ex: Examples, folds: int, seed: int, positive: tuple[str, ...], make: Make = build_model
+    ex: Examples, folds: int, seed: int, positive: tuple[str, ...], make: Make = build_model, jobs: int = 1
 ) -> evaluate.Report:
     """Out-of-fold predictions of a fresh model: accuracy, macro-F1, per-class F1, ECE, confusion,
-    and the F1-best cut-off for the positive labels."""
-    probs, classes = _oof_probs(ex.texts, ex.labels, folds, seed, make)
+    and the F1-best cut-off for the positive labels (``jobs`` folds fitted at once)."""
+    probs, classes = _oof_probs(ex.texts, ex.labels, folds, seed, make, jobs)
     pred = [classes[i] for i in probs.argmax(axis=1)]
     correct = np.array([p == t for p, t in zip(pred, ex.labels, strict=True)], dtype=float)
     report = evaluate.Report()
@@ -336,27 +337,34 @@ def _group_name(group: str) -> str:
 
 
 def leave_one_out(
-    ex: Examples, by: list[str], positive: tuple[str, ...], make: Make = build_model
+    ex: Examples, by: list[str], positive: tuple[str, ...], make: Make = build_model, jobs: int = 1
 ) -> dict[str, float]:
     """Train without one group (a writer's file, or an industry), score that group: accuracy, and F1 of
     "positive vs rest" taking the most likely class (not the rubric's cut-off) per left-out group.
-    Groups under 30 examples, or of one label
-    (a file lending negatives), are skipped."""
-    out: dict[str, float] = {}
-    for group in sorted(set(by)):
-        test = [i for i, g in enumerate(by) if g == group]
-        train = [i for i, g in enumerate(by) if g != group]
-        if len(test) < 30 or min(len({ex.labels[i] for i in idx}) for idx in (test, train)) < 2:
-            continue
-        model = make().fit([ex.texts[i] for i in train], [ex.labels[i] for i in train])
-        pred = model.predict([ex.texts[i] for i in test])
-        truth = [ex.labels[i] for i in test]
-        name = _group_name(group)
-        out[f"{name}_accuracy"] = accuracy_score(truth, pred)
-        out[f"{name}_f1"] = f1_score(
-            [t in positive for t in truth], [p in positive for p in pred], zero_division=0
-        )
-    return out
+    Groups under 30 examples, or of one label (a file lending negatives), are skipped; ``jobs`` groups
+    are left out at once."""
+    groups = [g for g in sorted(set(by)) if _testable(ex, by, g)]
+    scores = Parallel(n_jobs=jobs)(delayed(_left_out)(ex, by, g, positive, make) for g in groups)
+    return {k: v for part in scores for k, v in part.items()}
+
+
+def _testable(ex: Examples, by: list[str], group: str) -> bool:
+    test = {ex.labels[i] for i, g in enumerate(by) if g == group}
+    train = {ex.labels[i] for i, g in enumerate(by) if g != group}
+    return sum(g == group for g in by) >= 30 and min(len(test), len(train)) >= 2
+
+
+def _left_out(
+    ex: Examples, by: list[str], group: str, positive: tuple[str, ...], make: Make
+) -> dict[str, float]:
+    test = [i for i, g in enumerate(by) if g == group]
+    train = [i for i, g in enumerate(by) if g != group]
+    model = make().fit([ex.texts[i] for i in train], [ex.labels[i] for i in train])
+    pred = model.predict([ex.texts[i] for i in test])
+    truth = [ex.labels[i] for i in test]
+    name = _group_name(group)
+    f1 = f1_score([t in positive for t in truth], [p in positive for p in pred], zero_division=0)
+    return {f"{name}_accuracy": accuracy_score(truth, pred), f"{name}_f1": f1}
 
 
 def _leaks(text: str, keys: set[str]) -> bool:
@@ -386,15 +394,17 @@ def positive_labels(task: RubricTask, labels: list[str]) -> tuple[str, ...]:
     return tuple(c for c in classes if c != negative)
 
 
-def train_one(task: RubricTask, examples: Path, models_dir: Path, folds: int, seed: int) -> dict[str, float]:
+def train_one(
+    task: RubricTask, examples: Path, models_dir: Path, folds: int, seed: int, jobs: int = 1
+) -> dict[str, float]:
     ex = _without_evaluation_texts(read_examples(examples, task))
     positive = positive_labels(task, ex.labels)
     make = functools.partial(build_model, pair_features=task.pair_features)
-    report = cross_validate(ex, folds, seed, positive, make)
+    report = cross_validate(ex, folds, seed, positive, make, jobs)
     if len(set(ex.groups)) > 1:
-        report.add("lowo", leave_one_out(ex, ex.groups, positive, make))
+        report.add("lowo", leave_one_out(ex, ex.groups, positive, make, jobs))
     if len({i for i in ex.industries if i}) > 1:
-        report.add("loio", leave_one_out(ex, [i or "none" for i in ex.industries], positive, make))
+        report.add("loio", leave_one_out(ex, [i or "none" for i in ex.industries], positive, make, jobs))
     model = make().fit(ex.texts, ex.labels)
     out = models_dir / f"rubric-{task.name}"
     info = ExportInfo(
@@ -434,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", type=Path, default=PROJECT_DIR / "models")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--jobs", type=int, default=1, help="models fitted at once (processes)")
     parser.add_argument(
         "--task", choices=[t.name for t in TASKS], action="append", help="only these (default: all but v1)"
     )
@@ -450,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("missing example files in %s: %s", args.examples, ", ".join(missing))
         return 2
     for task in tasks:
-        train_one(task, args.examples, args.models_dir, args.folds, args.seed)
+        train_one(task, args.examples, args.models_dir, args.folds, args.seed, args.jobs)
     return 0
 
 

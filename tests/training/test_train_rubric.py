@@ -167,3 +167,19 @@ def test_settled_turns_follow_the_agent_turn_of_an_objection_as_none(tmp_path: P
     source = rubric_sources.SettledInContext("ctx.jsonl", ("mood.jsonl",))
     pairs = [(text, label) for _, text, label in source.pairs(tmp_path)]
     assert pairs == [(pair_text("这个套餐每月一百九十九元", "好的谢谢"), "none")]  # only after an objection
+
+
+def test_groups_left_out_in_parallel_score_as_one_at_a_time() -> None:
+    pos = ["太贵了", "能便宜点吗", "凭什么收费", "这价格离谱", "别家更便宜"]
+    neg = ["好的谢谢", "明白了", "我知道了", "那就这样", "可以的"]
+    texts, labels, groups = [], [], []
+    for g in ("w1", "w2", "w3"):
+        for i in range(16):
+            texts += [f"{pos[i % 5]}{g}{i}", f"{neg[i % 5]}{g}{i}"]
+            labels += ["price", "none"]
+            groups += [f"{g}.jsonl"] * 2
+    groups[-2:] = ["tiny.jsonl"] * 2  # under 30 examples: skipped
+    ex = train_rubric.Examples(texts, labels, groups, [""] * len(texts))
+    one = train_rubric.leave_one_out(ex, ex.groups, ("price",), jobs=1)
+    two = train_rubric.leave_one_out(ex, ex.groups, ("price",), jobs=2)
+    assert one == two and set(one) == {f"{g}_{m}" for g in ("w1", "w2", "w3") for m in ("accuracy", "f1")}
