@@ -230,5 +230,19 @@ def test_in_process_nothing_runs_ahead() -> None:
     assert _stored_before_a_broken_input(Pipeline([Upper()])) == ["a", "b"]
 
 
+def test_in_process_the_next_input_is_read_after_the_batch_before_is_stored() -> None:
+    from qa_pipeline.audit import Auditor
+
+    events: list[str] = []
+
+    def items() -> Iterator[Conversation]:
+        for cid in ("a", "b", "c"):
+            events.append(f"read {cid}")
+            yield conv(cid)
+
+    Auditor(Pipeline([Upper()]), batch_size=1).run(items(), on_done=lambda c: events.append(f"stored {c.id}"))
+    assert events == ["read a", "stored a", "read b", "stored b", "read c", "stored c"]
+
+
 def test_a_batch_scored_ahead_is_stored_before_an_input_error_goes_on() -> None:
     assert _stored_before_a_broken_input(Deferred([])) == ["a", "b"]
