@@ -436,6 +436,12 @@ def train_one(
     return report.metrics
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a whole number of processes, 1 or more")
+    return int(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m training.train_rubric", description=__doc__.split("\n")[0]
@@ -444,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", type=Path, default=PROJECT_DIR / "models")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--jobs", type=int, default=1, help="models fitted at once (processes)")
+    parser.add_argument("--jobs", type=_positive, default=1, help="models fitted at once (processes)")
     parser.add_argument(
         "--task", choices=[t.name for t in TASKS], action="append", help="only these (default: all but v1)"
     )

@@ -89,8 +89,9 @@ def test_feature_union_has_word_and_char_branches_and_drops_stop_words() -> None
 
 
 def test_long_texts_stay_out_of_the_large_caches() -> None:
-    """A 5,000-character turn must not sit in the 16,384-entry cache (a large conversation filled it
-    with hundreds of MB); it goes to a small cache of its own (model_text) or none (model_tokens)."""
+    """A turn over CACHED_CHARS must not sit in the 16,384-entry cache (a large conversation filled it
+    with hundreds of MB): model_text keeps such texts in a small cache of its own (not seen here),
+    model_tokens in none."""
     from qa_pipeline.classifiers.features import CACHED_CHARS, model_text, model_tokens
 
     model_text.cache_clear()

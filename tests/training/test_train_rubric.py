@@ -183,3 +183,11 @@ def test_groups_left_out_in_parallel_score_as_one_at_a_time() -> None:
     one = train_rubric.leave_one_out(ex, ex.groups, ("price",), jobs=1)
     two = train_rubric.leave_one_out(ex, ex.groups, ("price",), jobs=2)
     assert one == two and set(one) == {f"{g}_{m}" for g in ("w1", "w2", "w3") for m in ("accuracy", "f1")}
+    cv = [train_rubric.cross_validate(ex, 3, 13, ("price",), jobs=n).metrics for n in (1, 2)]
+    assert cv[0] == cv[1]  # the folds fitted two at a time give the same cut-off and figures
+
+
+def test_jobs_must_be_a_positive_count(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        train_rubric.main(["--jobs", "0", "--task", "handling"])
+    assert exit_.value.code == 2 and "--jobs" in capsys.readouterr().err
