@@ -408,14 +408,11 @@ def large(args: argparse.Namespace) -> None:
         client.post("/v1/conversations", json={**many_chats(1)[0], "id": "warm-up"}).raise_for_status()
         print(f"server after a warm-up request: {server.rss_mb():.0f} MiB")
         for shape, body in bodies.items():
-            raw = json.dumps(body, ensure_ascii=False).encode()
             for attempt in (1, 2):
-                again = json.dumps({**body, "id": f"{body['id']}-{attempt}"}, ensure_ascii=False)
+                raw = json.dumps({**body, "id": f"{body['id']}-{attempt}"}, ensure_ascii=False).encode()
                 started = time.monotonic()
                 answer = client.post(
-                    "/v1/conversations",
-                    content=again.encode(),
-                    headers={"Content-Type": "application/json"},
+                    "/v1/conversations", content=raw, headers={"Content-Type": "application/json"}
                 )
                 took = time.monotonic() - started
                 time.sleep(1.0)  # the server hands freed memory back once the answer is sent

@@ -52,8 +52,8 @@ CACHED_CHARS = 600
 
 def _short_texts_cached(maxsize: int, long: int = 0) -> Callable[[Callable[[str], _T]], Callable[[str], _T]]:
     """An LRU cache of ``maxsize`` entries for texts of at most :data:`CACHED_CHARS` characters, and
-    one of ``long`` entries for longer ones (0: computed each time); ``cache_info`` and
-    ``cache_clear`` are the first cache's."""
+    one of ``long`` entries for longer ones (0: computed each time); ``cache_info`` is the first
+    cache's, ``cache_clear`` empties both."""
 
     def decorate(fn: Callable[[str], _T]) -> Callable[[str], _T]:
         cached = functools.lru_cache(maxsize=maxsize)(fn)
@@ -63,8 +63,13 @@ def _short_texts_cached(maxsize: int, long: int = 0) -> Callable[[Callable[[str]
         def wrapper(text: str) -> _T:
             return cached(text) if len(text) <= CACHED_CHARS else cached_long(text)
 
+        def cache_clear() -> None:
+            cached.cache_clear()
+            if long:
+                cached_long.cache_clear()  # type: ignore[attr-defined]
+
         wrapper.cache_info = cached.cache_info  # type: ignore[attr-defined]
-        wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        wrapper.cache_clear = cache_clear  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
