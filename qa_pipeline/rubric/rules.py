@@ -95,6 +95,11 @@ class Regex(RuleBase):
     type: Literal["regex"]
     pattern: str
     unless: list[str] = Field(default_factory=list)
+    views: Literal["all", "text"] = Field(
+        default="all",
+        description="'text': the display text only, not its numeral-normalised view (三千八 stays 三千八, "
+        "where the view reads 3800): a pattern for digits read one by one then skips spoken quantities",
+    )
 
     @field_validator("pattern")
     @classmethod
@@ -140,9 +145,10 @@ class Regex(RuleBase):
     def _searched(self, ctx: MatchContext, i: int) -> list[str]:
         """The turn's views the pattern can match (a search, after the needles' quick test)."""
         compiled, quick = self._compiled, self._needle_search
+        views = _views(ctx.turn(i))
         return [
             text
-            for text in _views(ctx.turn(i))
+            for text in (views[:1] if self.views == "text" else views)
             if (quick is None or quick.search(text) is not None) and compiled.search(text) is not None
         ]
 

@@ -165,6 +165,13 @@ def _disclosure_after(customer: str, agent: str = "好的，我来处理") -> bo
         ("我住3号楼1502室，楼上漏水", False),
         ("小区是8栋2201，能装宽带吗", False),
         ("这台4500块买的", False),
+        # spoken quantities keep their 千/万 in the display text (the numeral view reads 3800, 2500)
+        ("三千八？这也太贵了吧", False),
+        ("隔壁家才两千五", False),
+        ("八千到一万二？这么贵啊", False),
+        ("幺三八一二三四五六七八", True),  # an identifier read digit by digit
+        ("尾号八八三二", True),
+        ("我的会员号是三千零二十一", True),  # named as an identifier: read positionally too
     ],
 )
 def test_a_number_the_customer_reads_out_is_an_identifier_not_a_quantity(

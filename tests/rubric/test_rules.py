@@ -32,6 +32,14 @@ def test_regex_rule_reports_matched_words_and_rejects_bad_pattern() -> None:
         hits({"type": "regex", "pattern": "(unclosed"}, conv)
 
 
+def test_a_regex_on_the_display_text_only_skips_the_numeral_view() -> None:
+    conv = make_conv([("customer", "才两千五"), ("customer", "幺三八八")])
+    conv.turns[0].norm = "才2500"
+    pattern = "[0-9零一幺二两三四五六七八九]{4}"
+    assert [h.turn for h in hits({"type": "regex", "pattern": pattern}, conv)] == [0, 1]
+    assert [h.turn for h in hits({"type": "regex", "pattern": pattern, "views": "text"}, conv)] == [1]
+
+
 def test_pinyin_rule_matches_asr_homophones() -> None:
     # ASR wrote 发火 for 发货; 不归我管 written with the homophone 不贵我管
     conv = make_conv([("customer", "你们什么时候发火"), ("agent", "这个不贵我管")])
