@@ -121,3 +121,36 @@ def test_handled_means_the_reply_answers_the_objection(objection: str, reply: st
     conv = Conversation(id="x", channel="chat", turns=[Turn(speaker="agent", text=reply, norm=reply)])
     dismissed = _rubric().rules["dismissive"].find(MatchContext(conv=conv, named=dict(_rubric().rules)))
     assert (answered and not dismissed) is handled
+
+
+@pytest.mark.parametrize(
+    ("agent", "customer", "negative"),
+    [
+        # a complaint word or "！" in relief or acceptance: the mood model does not lean negative
+        ("您刷新一下看看到账没有。", "到账了，刚才真吓死我了，以为钱没了", False),
+        ("上门费可以给您减到三十元。", "三十还行，那就这样吧", False),
+        ("您重新提交一次试试。", "好了！！提交成功了", False),
+        # the same cues in a complaint still count
+        ("补发的门板要一周左右到。", "又要等一周？上次补个螺丝都等了半个月", True),
+        ("这个是系统规定的。", "什么破规定！到底谁定的？", True),
+    ],
+)
+def test_complaint_words_count_only_where_the_mood_model_leans_negative(
+    agent: str, customer: str, negative: bool
+) -> None:
+    """Written for this test (not from any evaluation file): the default rubric's negative-customer
+    trigger with the shipped models, as the rubric stage runs it. The gate is only as good as the model:
+    成功了！！页面显示已提交 still gets P(neg) 0.65 and counts."""
+    from qa_pipeline.rubric.models import RubricModels, classifier_rules
+
+    rubric = _rubric()
+    rules = classifier_rules(rubric)
+    models = RubricModels({r.model: _model(r.model) for r in rules}, rules)
+    conv = Conversation(
+        id="t",
+        channel="chat",
+        turns=[Turn(speaker="agent", text=agent), Turn(speaker="customer", text=customer)],
+    )
+    (preds,) = models.predict([conv])
+    ctx = MatchContext(conv=conv, named=dict(rubric.rules), model_preds=preds)
+    assert bool(rubric.rules["negative_customer"].hits_at(ctx, 1)) is negative
