@@ -141,6 +141,28 @@ def test_complaint_words_count_only_where_the_mood_model_leans_negative(
     """Written for this test (not from any evaluation file): the default rubric's negative-customer
     trigger with the shipped models, as the rubric stage runs it. The gate is only as good as the model:
     成功了！！页面显示已提交 still gets P(neg) 0.65 and counts."""
+    assert _named_rule_hits("negative_customer", agent, customer) is negative
+
+
+@pytest.mark.parametrize(
+    ("agent", "customer", "objection"),
+    [
+        # a cancel keyword in acceptance of what the agent offered: the objection model does not lean
+        ("您要注销的话我这边可以直接帮您办理。", "好的，那就帮我注销吧，谢谢", False),
+        ("已经帮您把套餐退订了，下个月生效。", "好的，退订了就行", False),
+        ("这个套餐每月要多收十块钱。", "那我不要了，还不如换别家", True),
+        ("按规定这个需要您本人来办理。", "不合理吧，我都八十岁了还要亲自跑", True),
+    ],
+)
+def test_objection_keywords_count_only_where_the_objection_model_leans_that_way(
+    agent: str, customer: str, objection: bool
+) -> None:
+    """Written for this test: the default rubric's objection trigger with the shipped models."""
+    assert _named_rule_hits("objection", agent, customer) is objection
+
+
+def _named_rule_hits(name: str, agent: str, customer: str) -> bool:
+    """Whether the default rubric's named rule fires on the customer turn of a two-turn chat."""
     from qa_pipeline.rubric.models import RubricModels, classifier_rules
 
     rubric = _rubric()
@@ -153,4 +175,4 @@ def test_complaint_words_count_only_where_the_mood_model_leans_negative(
     )
     (preds,) = models.predict([conv])
     ctx = MatchContext(conv=conv, named=dict(rubric.rules), model_preds=preds)
-    assert bool(rubric.rules["negative_customer"].hits_at(ctx, 1)) is negative
+    return bool(rubric.rules[name].hits_at(ctx, 1))

@@ -5,11 +5,15 @@ These are the "disguised" forms the scorecard must catch, and the polite forms i
 
 from __future__ import annotations
 
+from functools import cache
+
 import pytest
 
+from qa_pipeline.classifiers import load_classifier
 from qa_pipeline.rubric import load_rubric
+from qa_pipeline.rubric.models import RubricModels, classifier_rules
 from qa_pipeline.rubric.rules import MatchContext
-from qa_pipeline.settings import PROJECT_DIR
+from qa_pipeline.settings import PROJECT_DIR, Settings
 from qa_pipeline.types import Conversation, Turn
 
 RUBRIC = load_rubric(PROJECT_DIR / "rubrics" / "default.yaml")
@@ -80,37 +84,50 @@ def test_empathy_without_sorry(text: str) -> None:
     assert _agent_hits(RUBRIC.rules["apology_or_empathy"], text), text
 
 
+# each objection after the agent turn it answers (the trigger reads the pair)
 OBJECTIONS = [
-    "这价格也太离谱了吧，隔壁店便宜一半",
-    "那我不办了，直接销户吧",
-    "三个工作日？我明天就要用啊",
-    "你们说的我不太信，上回也是这么说的",
-    "运费凭什么让我出？",
-    "我再考虑考虑吧",
-    "这么贵的套餐谁用得起",
-    "要是还不行我就去消协投诉",
-    "你们这个赔偿标准太低了",
-    "不能再快点吗？",
+    ("这款套餐每月一百九十九元。", "这价格也太离谱了吧，隔壁店便宜一半"),
+    ("这个月的月租已经扣了，下个月起停用。", "那我不办了，直接销户吧"),
+    ("补办的卡三个工作日寄到。", "三个工作日？我明天就要用啊"),
+    ("系统显示明天一定能到。", "你们说的我不太信，上回也是这么说的"),
+    ("退货的运费需要您先垫付。", "运费凭什么让我出？"),
+    ("现在办理年卡可以打八折。", "我再考虑考虑吧"),
+    ("升级后的套餐是两百九十八一个月。", "这么贵的套餐谁用得起"),
+    ("我们会再派师傅去看一次。", "要是还不行我就去消协投诉"),
+    ("按规定只能赔付您五十元。", "你们这个赔偿标准太低了"),
+    ("维修大概需要十五个工作日。", "不能再快点吗？"),
 ]
 NOT_OBJECTIONS = ["好的，谢谢", "那我需要准备什么材料？", "嗯，明白了", "可以，就这么办吧", "大概几点送到？"]
 
 
-def _customer_reply(text: str) -> list:
+@cache
+def _models() -> RubricModels:
+    """The shipped models the default rubric names: its keyword lists count only where a model leans."""
+    rules = classifier_rules(RUBRIC)
+    return RubricModels(
+        {r.model: load_classifier(r.model, models_dir=Settings().models_dir) for r in rules}, rules
+    )
+
+
+def _customer_reply(text: str, agent: str = "您好，您说") -> list:
     turns = [
         Turn(speaker="customer", text="你好，我想问个事", norm="你好，我想问个事"),
-        Turn(speaker="agent", text="您好，您说", norm="您好，您说"),
+        Turn(speaker="agent", text=agent, norm=agent),
         Turn(speaker="customer", text=text, norm=text),
     ]
     conv = Conversation(id="x", channel="chat", turns=turns)
+    (preds,) = _models().predict([conv])
     trigger = RUBRIC.item("objection_handling").check.trigger  # type: ignore[union-attr]
-    return trigger.find(MatchContext(conv=conv, named=dict(RUBRIC.rules)))
+    return trigger.find(MatchContext(conv=conv, named=dict(RUBRIC.rules), model_preds=preds))
 
 
-@pytest.mark.parametrize("text", OBJECTIONS)
-def test_objections_after_the_opening_are_detected(text: str) -> None:
-    assert _customer_reply(text), text
+@pytest.mark.slow
+@pytest.mark.parametrize(("agent", "text"), OBJECTIONS)
+def test_objections_after_the_opening_are_detected(agent: str, text: str) -> None:
+    assert _customer_reply(text, agent), text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", NOT_OBJECTIONS)
 def test_plain_replies_are_not_objections(text: str) -> None:
     assert not _customer_reply(text), text
