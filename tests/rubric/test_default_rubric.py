@@ -157,6 +157,32 @@ def test_asr_homophones_still_match(rule: str, asr_text: str) -> None:
     assert _agent_hits(RUBRIC.rules[rule], asr_text), asr_text
 
 
+def _introduced(*agent_turns: str) -> bool:
+    turns = [Turn(speaker="agent", text=t, norm=t) for t in agent_turns]
+    conv = Conversation(id="x", channel="call", turns=turns)
+    check = RUBRIC.item("self_intro").check.rule  # type: ignore[union-attr]
+    return bool(check.find(MatchContext(conv=conv, named=dict(RUBRIC.rules))))
+
+
+@pytest.mark.parametrize(
+    ("opening", "introduced"),
+    [
+        ("青禾燃气。", True),  # the company's name is the introduction
+        ("您好，北辰保险理赔中心，请讲。", True),
+        ("长风物流，您说。", True),
+        ("你好，这里是南岭数码售后，有什么需要？", True),
+        ("客服小周为您服务，请问有什么可以帮您？", True),
+        ("3021号为您服务。", True),
+        ("您好，很高兴为您服务。", False),  # a formula that names nobody
+        ("您好，请问有什么可以帮您？", False),
+        ("收到。", False),
+        ("稍等，马上查。", False),
+    ],
+)
+def test_an_opening_names_the_agent_or_the_company(opening: str, introduced: bool) -> None:
+    assert _introduced(opening, "请问您要办理什么业务？") is introduced, opening
+
+
 def _disclosure_after(customer: str, agent: str = "好的，我来处理") -> bool:
     from qa_pipeline.text.numerals import matching_view
 
