@@ -7,7 +7,7 @@ characters of reviews, chat and helpdesk dialogue say about which characters kee
 (贵 near 宜 差 高 价; 骗 near 欺 坑 冤), and start the embedding layer of
 :class:`qa_pipeline.classifiers.char_cnn.CharCNN` (``train_rubric --family cnn-mean``). The corpus
 is the masked-LM pre-training corpus (:func:`training.pretrain_mlm.corpus`: every evaluation text
-removed). About 45 s on 2 cores. The ``.npz`` holds ``chars`` (one string) and ``vectors``
+removed). About 35 s on 2 cores. The ``.npz`` holds ``chars`` (one string) and ``vectors``
 (float32, one unit-length row per character); it is a training input, never shipped.
 """
 
@@ -33,7 +33,7 @@ DEFAULT_OUT = PROJECT_DIR / "out" / "char-vectors.npz"
 @dataclass(frozen=True)
 class CharVectors:
     chars: str
-    vectors: np.ndarray  # (len(chars), dim), rows of unit length
+    vectors: np.ndarray  # (len(chars), dim); unit rows (zero for a character never seen beside another)
 
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +65,7 @@ def cooccurrence(texts: Sequence[str], chars: str, window: int) -> np.ndarray:
 
 def ppmi_svd(counts: np.ndarray, dim: int) -> np.ndarray:
     """Positive PMI (context distribution smoothed to the power 0.75), its top ``dim`` singular
-    directions scaled by the root of their values, each row normalised."""
+    directions scaled by the root of their values, each non-zero row normalised."""
     total = counts.sum()
     rows = counts.sum(axis=1)
     context = rows**0.75 / (rows**0.75).sum()
@@ -82,8 +82,11 @@ def char_vectors(texts: Sequence[str], dim: int = 64, window: int = 3, min_count
     """Vectors for every character seen at least ``min_count`` times in ``texts``."""
     freq = Counter(c for t in texts for c in t if not c.isspace())
     chars = "".join(c for c, n in freq.most_common() if n >= min_count)
-    if len(chars) < 2:
-        raise ValueError("too few distinct characters for vectors; give more text or a lower min_count")
+    if len(chars) < max(2, dim):
+        raise ValueError(
+            f"{len(chars)} distinct characters for vectors of {dim}: give more text, a lower min_count "
+            "or a smaller dim"
+        )
     return CharVectors(chars, ppmi_svd(cooccurrence(texts, chars, window), dim))
 
 

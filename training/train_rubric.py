@@ -1,6 +1,6 @@
 """Train the rubric classifiers from the labelled examples that live with the rubric; export + MLflow.
 
-    python -m training.train_rubric [--examples rubrics/examples] [--models-dir models] [--task NAME]
+    python -m training.train_rubric [--examples rubrics/examples] [--models-dir DIR] [--task NAME]
                                     [--with-v1] [--jobs 2] [--family tfidf|cnn-mean]
 
 The models ``rubrics/default.yaml`` uses (issue 11), each from one or more files of
@@ -480,7 +480,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m training.train_rubric", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--examples", type=Path, default=EXAMPLES)
-    parser.add_argument("--models-dir", type=Path, default=PROJECT_DIR / "models")
+    parser.add_argument(
+        "--models-dir", type=Path, default=None, help="default: models/ (tfidf), out/models-<family> (others)"
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--jobs", type=_positive, default=1, help="models fitted at once (processes)")
@@ -508,8 +510,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.family != "tfidf" and not CHAR_VECTORS.is_file():
         log.error("%s is missing: make it first with python -m training.char_vectors", CHAR_VECTORS)
         return 2
+    # a family that does not ship never overwrites the shipped models unless told to
+    models_dir = args.models_dir or (
+        PROJECT_DIR / "models" if args.family == "tfidf" else PROJECT_DIR / "out" / f"models-{args.family}"
+    )
     for task in tasks:
-        train_one(task, args.examples, args.models_dir, args.folds, args.seed, args.jobs, args.family)
+        train_one(task, args.examples, models_dir, args.folds, args.seed, args.jobs, args.family)
     return 0
 
 

@@ -1,12 +1,13 @@
 """A character CNN as a scikit-learn estimator, and the mean of several estimators' probabilities.
 
 A length-normalised bag of n-grams dilutes one banned clause inside a long helpful turn; convolutions
-max-pooled over the text find a pattern wherever it stands, whatever surrounds it. :class:`CharCNN`
-follows the scikit-learn contract (``__init__`` stores parameters, ``fit`` returns self, learned
-state ends in ``_``), so the rubric trainer cross-validates, leaves writers out and exports it like
-any pipeline, and :class:`MeanProba` averages it with the tf-idf model. The learned weights are kept
-as numpy arrays (``weights_``): the pickle holds no torch object, and the network is rebuilt on first
-use. Pair inputs (``<context> || <turn>``) keep the turn whole and cut the context from its start.
+max-pooled over the text find a pattern wherever it stands in the first ``max_length`` characters,
+whatever surrounds it. :class:`CharCNN` follows the scikit-learn contract (``__init__`` stores
+parameters, ``fit`` returns self, learned state ends in ``_``), so the rubric trainer cross-validates,
+leaves writers out and exports it like any pipeline, and :class:`MeanProba` averages it with the
+tf-idf model. The learned weights are kept as numpy arrays (``weights_``): the pickle holds no torch
+object, and the network is rebuilt on first use. Pair inputs (``<context> || <turn>``) keep the turn
+(up to ``max_length`` characters) and cut the context from its start.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.validation import check_is_fitted
 
 from qa_pipeline.classifiers.features import PAIR_SEP, model_text
 
@@ -39,7 +41,7 @@ class CharCNN(ClassifierMixin, BaseEstimator):
         learning_rate: float = 2e-3,
         min_char_count: int = 2,
         seed: int = 13,
-        threads: int = 1,
+        threads: int = 1,  # torch threads while fitting (0: torch's setting); prediction leaves it
         init_vectors: str | None = None,
         preprocessor: Callable[[str], str] = model_text,
     ) -> None:
@@ -64,8 +66,9 @@ class CharCNN(ClassifierMixin, BaseEstimator):
         if not sep:
             return own_chars
         room = self.max_length - len(own_chars) - 1
-        context = list(self.preprocessor(before))[-room:] if room > 0 else []
-        return [*context, "\x00", *own_chars]
+        if room <= 0:
+            return own_chars  # the turn alone fills the window
+        return [*list(self.preprocessor(before))[-room:], "\x00", *own_chars]
 
     def _ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         rows = [
@@ -94,7 +97,15 @@ class CharCNN(ClassifierMixin, BaseEstimator):
 
             def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
                 x = (self.embed(ids) * mask.unsqueeze(-1)).transpose(1, 2)
-                pooled = [torch.relu(conv(x)).amax(dim=-1) for conv in self.convs]
+                lengths = mask.sum(dim=1, keepdim=True)
+                pooled = []
+                for w, conv in zip(widths, self.convs, strict=True):
+                    h = torch.relu(conv(x))
+                    # windows reaching into the padding are dropped (the first is always kept), so a
+                    # text scores the same whatever longer texts share its batch
+                    start = torch.arange(h.shape[-1], device=h.device).unsqueeze(0)
+                    inside = start <= (lengths - w).clamp(min=0)
+                    pooled.append(h.masked_fill(~inside.unsqueeze(1), 0.0).amax(dim=-1))
                 return self.out(self.drop(torch.cat(pooled, dim=1)))
 
         return Net(len(self.vocab_) + 3, self.embed_dim, len(self.classes_), self.dropout)
@@ -111,7 +122,7 @@ class CharCNN(ClassifierMixin, BaseEstimator):
         return net
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
+        state = dict(super().__getstate__())
         state.pop("_net_cache", None)
         return state
 
@@ -120,6 +131,8 @@ class CharCNN(ClassifierMixin, BaseEstimator):
         import torch
 
         texts, labels = list(X), [str(v) for v in y]
+        if len(texts) != len(labels) or not texts:
+            raise ValueError(f"{len(texts)} texts and {len(labels)} labels: give one label per text")
         self.classes_ = np.array(sorted(set(labels)))
         counts = Counter(c for t in texts for c in self._chars_raw(t))
         kept = sorted(c for c, n in counts.items() if n >= self.min_char_count and c != "\x00")
@@ -179,10 +192,12 @@ class CharCNN(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         import torch
 
+        check_is_fitted(self, "weights_")
         texts = list(X)
         out = np.zeros((len(texts), len(self.classes_)))
         net = self._net()
-        with _torch_threads(self.threads), torch.inference_mode():
+        # torch's thread setting is process-wide: prediction leaves it as the process has it
+        with torch.inference_mode():
             for start in range(0, len(texts), 512):
                 ids, mask = self._ids(texts[start : start + 512])
                 logits = net(torch.from_numpy(ids), torch.from_numpy(mask))
@@ -200,6 +215,8 @@ class MeanProba(ClassifierMixin, BaseEstimator):
         self.members = members
 
     def fit(self, X: Sequence[str], y: Sequence[str]) -> MeanProba:
+        if not self.members:
+            raise ValueError("MeanProba needs at least one member estimator")
         texts, labels = list(X), list(y)
         self.members_ = [clone(m).fit(texts, labels) for m in self.members]
         classes = [list(map(str, m.classes_)) for m in self.members_]
@@ -209,6 +226,7 @@ class MeanProba(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        check_is_fitted(self, "members_")
         texts = list(X)
         return np.mean([m.predict_proba(texts) for m in self.members_], axis=0)
 
@@ -217,7 +235,8 @@ class MeanProba(ClassifierMixin, BaseEstimator):
 
 
 class _torch_threads:
-    """Run a block with ``n`` torch threads (0: leave torch's setting), restoring the old value."""
+    """Run a block with ``n`` torch threads (0: leave torch's setting), restoring the old value. The
+    setting is process-wide: used for training only, where one caller fits at a time."""
 
     def __init__(self, n: int) -> None:
         self.n = n

@@ -68,6 +68,25 @@ def test_a_pair_keeps_its_own_turn_whole_and_cuts_the_context_from_its_start() -
     assert "".join(chars[-4:]) == "太贵了吧" and chars[-5] == "\x00"
     assert len(chars) == 20 and chars[-6] == "后"  # the context's end survives, its start is cut
     assert cnn._chars("啊" * 50) == ["啊"] * 20
+    assert cnn._chars("前文" + PAIR_SEP + "啊" * 30) == ["啊"] * 20  # the turn alone fills the window
+
+
+def test_a_text_scores_the_same_alone_and_batched_with_longer_ones(fitted: CharCNN) -> None:
+    text = "这是您自己没看清楚"
+    alone = fitted.predict_proba([text])[0]
+    batched = fitted.predict_proba([text, _turn(random.Random(9), False) * 3, "您好"])[0]
+    assert np.allclose(alone, batched, atol=1e-6)
+
+
+def test_an_unfitted_model_or_mismatched_input_is_a_clear_error() -> None:
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        CharCNN().predict_proba(["您好"])
+    with pytest.raises(ValueError, match="one label per text"):
+        CharCNN().fit(["您好", "再见"], ["ok"])
+    with pytest.raises(ValueError, match="at least one member"):
+        MeanProba([]).fit(["您好"], ["ok"])
 
 
 def test_the_embedding_starts_from_the_given_vectors(tmp_path: Path) -> None:
