@@ -130,7 +130,10 @@ def test_handled_means_the_reply_answers_the_objection(objection: str, reply: st
         ("您刷新一下看看到账没有。", "到账了，刚才真吓死我了，以为钱没了", False),
         ("上门费可以给您减到三十元。", "三十还行，那就这样吧", False),
         ("您重新提交一次试试。", "好了！！提交成功了", False),
-        # the same cues in a complaint still count
+        # the same cues in a complaint still count; where the model alone is below its 0.92, the
+        # keyword and the gate (P(neg) 0.67, 0.80) make the call
+        ("工程师明天下午上门。", "明天下午？我担心家里没人", True),
+        ("系统显示已经退款。", "我还是有点不放心", True),
         ("补发的门板要一周左右到。", "又要等一周？上次补个螺丝都等了半个月", True),
         ("这个是系统规定的。", "什么破规定！到底谁定的？", True),
     ],
@@ -151,6 +154,9 @@ def test_complaint_words_count_only_where_the_mood_model_leans_negative(
         ("您要注销的话我这边可以直接帮您办理。", "好的，那就帮我注销吧，谢谢", False),
         ("已经帮您把套餐退订了，下个月生效。", "好的，退订了就行", False),
         ("这个套餐每月要多收十块钱。", "那我不要了，还不如换别家", True),
+        # below the model's own 0.45 (0.31, 0.45): the keyword and the gate make the call
+        ("价格就是这样的。", "便宜点呗", True),
+        ("快递明天下午到。", "明天下午，那我退掉吧", True),
         ("按规定这个需要您本人来办理。", "不合理吧，我都八十岁了还要亲自跑", True),
     ],
 )
@@ -161,8 +167,28 @@ def test_objection_keywords_count_only_where_the_objection_model_leans_that_way(
     assert _named_rule_hits("objection", agent, customer) is objection
 
 
+@pytest.mark.parametrize(
+    ("name", "agent", "customer", "rule"),
+    [
+        ("negative_customer", "工程师明天下午上门。", "明天下午？我担心家里没人", "negative_customer.words"),
+        ("objection", "价格就是这样的。", "便宜点呗", "objection.price"),
+        ("objection", "快递明天下午到。", "明天下午，那我退掉吧", "objection.cancel"),
+    ],
+)
+def test_a_keyword_below_the_models_cut_off_counts_through_the_gate(
+    name: str, agent: str, customer: str, rule: str
+) -> None:
+    """The hit comes from the gated keyword rule, not from the model's own rule."""
+    assert rule in _named_rule_ids(name, agent, customer)
+
+
 def _named_rule_hits(name: str, agent: str, customer: str) -> bool:
     """Whether the default rubric's named rule fires on the customer turn of a two-turn chat."""
+    return bool(_named_rule_ids(name, agent, customer))
+
+
+def _named_rule_ids(name: str, agent: str, customer: str) -> set[str]:
+    """The ids of the rules whose hits make the default rubric's named rule fire on the customer turn."""
     from qa_pipeline.rubric.models import RubricModels, classifier_rules
 
     rubric = _rubric()
@@ -175,4 +201,4 @@ def _named_rule_hits(name: str, agent: str, customer: str) -> bool:
     )
     (preds,) = models.predict([conv])
     ctx = MatchContext(conv=conv, named=dict(rubric.rules), model_preds=preds)
-    return bool(rubric.rules[name].hits_at(ctx, 1))
+    return {hit.rule for hit in rubric.rules[name].hits_at(ctx, 1)}

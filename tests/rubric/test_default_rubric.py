@@ -177,10 +177,30 @@ def _introduced(*agent_turns: str) -> bool:
         ("您好，请问有什么可以帮您？", False),
         ("收到。", False),
         ("稍等，马上查。", False),
+        # interjections and steps are not names (a code review's list)
+        ("稍等片刻。", False),
+        ("马上处理！", False),
+        ("订单已发货。", False),
+        ("欢迎来电，请问", False),
+        ("嗯嗯，请说", False),
+        ("喂喂，请讲", False),
+        ("亲亲，有什么可以帮您的", False),
+        ("ok，请讲", False),
+        ("我们24小时为您服务。", False),
     ],
 )
 def test_an_opening_names_the_agent_or_the_company(opening: str, introduced: bool) -> None:
     assert _introduced(opening, "请问您要办理什么业务？") is introduced, opening
+
+
+def test_a_company_name_opening_counts_when_the_customer_spoke_first() -> None:
+    turns = [
+        Turn(speaker="customer", text="喂？", norm="喂？"),
+        Turn(speaker="agent", text="青禾燃气，请讲。", norm="青禾燃气，请讲。"),
+    ]
+    conv = Conversation(id="x", channel="call", turns=turns)
+    check = RUBRIC.item("self_intro").check.rule  # type: ignore[union-attr]
+    assert check.find(MatchContext(conv=conv, named=dict(RUBRIC.rules)))
 
 
 def _disclosure_after(customer: str, agent: str = "好的，我来处理") -> bool:
@@ -214,6 +234,11 @@ def _disclosure_after(customer: str, agent: str = "好的，我来处理") -> bo
         ("八千到一万二？这么贵啊", False),
         ("幺三八一二三四五六七八", True),  # an identifier read digit by digit
         ("尾号八八三二", True),
+        (
+            "手机号１３８１２３４５６７８套餐怎么变了",
+            True,
+        ),  # full-width digits, as typed on a Chinese keyboard
+        ("订单１２３４５６７８怎么还没到", True),
         ("我的会员号是三千零二十一", True),  # named as an identifier: read positionally too
     ],
 )
