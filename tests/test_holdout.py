@@ -80,6 +80,9 @@ def _long_turns(paths: list[Path]) -> set[str]:
         ("holdout11", "dev"),
         ("holdout11", "tuning"),
         ("holdout11", "holdout10"),
+        ("holdout12", "dev"),
+        ("holdout12", "tuning"),
+        ("holdout12", "holdout11"),
     ],
 )
 def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:
