@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -234,22 +235,16 @@ class MeanProba(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
-class _torch_threads:
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
     """Run a block with ``n`` torch threads (0: leave torch's setting), restoring the old value. The
     setting is process-wide: used for training only, where one caller fits at a time."""
+    import torch
 
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.old = 0
-
-    def __enter__(self) -> None:
-        import torch
-
-        self.old = torch.get_num_threads()
-        if self.n > 0:
-            torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc: object) -> None:
-        import torch
-
-        torch.set_num_threads(self.old)
+    old = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
