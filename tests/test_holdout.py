@@ -83,6 +83,9 @@ def _long_turns(paths: list[Path]) -> set[str]:
         ("holdout12", "dev"),
         ("holdout12", "tuning"),
         ("holdout12", "holdout11"),
+        ("holdout13", "dev"),
+        ("holdout13", "tuning"),
+        ("holdout13", "holdout12"),
     ],
 )
 def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:

@@ -360,6 +360,26 @@ class Previous(RuleBase):
         return [self.rule]
 
 
+class Next(RuleBase):
+    """The next turn (of ``of`` speaker, default any) matches the child rule: how the other party
+    answered is evidence about this turn (a customer turn the agent answers with an apology was
+    likely a complaint)."""
+
+    type: Literal["next"]
+    rule: Rule
+    of: SpeakerScope = "any"
+
+    def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
+        for j in range(i + 1, len(ctx.conv.turns)):
+            if self.of == "any" or ctx.turn(j).speaker == self.of:
+                found = self.rule.hits_at(ctx, j)
+                return [Hit(i, h.text, self.id, -1, h.score, source_turn=h.quoted_turn) for h in found[:1]]
+        return []
+
+    def children(self) -> list[RuleBase]:
+        return [self.rule]
+
+
 class All(RuleBase):
     """Every child matches the same turn."""
 
@@ -461,6 +481,7 @@ Rule = Annotated[
     | Metric
     | Ref
     | Previous
+    | Next
     | All
     | AnyOf
     | Mean
@@ -468,7 +489,7 @@ Rule = Annotated[
     Field(discriminator="type"),
 ]
 
-for _cls in (Previous, All, AnyOf, Not):
+for _cls in (Previous, Next, All, AnyOf, Not):
     _cls.model_rebuild()
 
 

@@ -182,13 +182,39 @@ def test_a_keyword_below_the_models_cut_off_counts_through_the_gate(
     assert rule in _named_rule_ids(name, agent, customer)
 
 
+@pytest.mark.parametrize(
+    ("agent", "customer", "reply", "negative"),
+    [
+        # P(neg) 0.85 and 0.86, below the model's own 0.92: the agent's soothing answer tips it
+        ("您的包裹预计周五送达。", "周五啊，我周四就要用了", "耽误您用真是抱歉，我帮您申请加急", True),
+        (
+            "您好，请问有什么可以帮您？",
+            "我家宽带这两天老掉线，孩子上网课都上不了",
+            "影响孩子上课确实着急，我马上派单",
+            True,
+        ),
+        ("您的包裹预计周五送达。", "周五啊，我周四就要用了", "好的，还有其他问题吗？", False),
+        # a neutral turn answered with a formula apology stays neutral (P(neg) 0.00)
+        ("请问您的订单号是多少？", "订单号是二零二四零五三一", "不好意思让您久等了，查到了", False),
+    ],
+)
+def test_a_soothing_answer_counts_as_evidence_where_the_mood_model_leans_negative(
+    agent: str, customer: str, reply: str, negative: bool
+) -> None:
+    """Written for this test: the customer turn's mood read with how the agent answered it."""
+    ids = _named_rule_ids("negative_customer", agent, customer, reply)
+    assert bool(ids) is negative
+    assert not negative or "negative_customer.soothed" in ids
+
+
 def _named_rule_hits(name: str, agent: str, customer: str) -> bool:
     """Whether the default rubric's named rule fires on the customer turn of a two-turn chat."""
     return bool(_named_rule_ids(name, agent, customer))
 
 
-def _named_rule_ids(name: str, agent: str, customer: str) -> set[str]:
-    """The ids of the rules whose hits make the default rubric's named rule fire on the customer turn."""
+def _named_rule_ids(name: str, agent: str, customer: str, reply: str | None = None) -> set[str]:
+    """The ids of the rules whose hits make the default rubric's named rule fire on the customer turn
+    (of a chat agent, customer and, given ``reply``, the agent's answer)."""
     from qa_pipeline.rubric.models import RubricModels, classifier_rules
 
     rubric = _rubric()
@@ -197,7 +223,11 @@ def _named_rule_ids(name: str, agent: str, customer: str) -> set[str]:
     conv = Conversation(
         id="t",
         channel="chat",
-        turns=[Turn(speaker="agent", text=agent), Turn(speaker="customer", text=customer)],
+        turns=[
+            Turn(speaker="agent", text=agent),
+            Turn(speaker="customer", text=customer),
+            *([Turn(speaker="agent", text=reply)] if reply is not None else []),
+        ],
     )
     (preds,) = models.predict([conv])
     ctx = MatchContext(conv=conv, named=dict(rubric.rules), model_preds=preds)

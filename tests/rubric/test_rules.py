@@ -124,6 +124,28 @@ def test_previous_rule_looks_at_preceding_turn_of_speaker() -> None:
     assert [h.turn for h in hits(rule, conv)] == [1, 2]
 
 
+def test_next_rule_looks_at_following_turn_of_speaker() -> None:
+    conv = make_conv(
+        [
+            ("customer", "又坏了"),
+            ("customer", "第三次了"),
+            ("agent", "真抱歉"),
+            ("customer", "好"),
+            ("agent", "嗯"),
+        ]
+    )
+    rule = {
+        "type": "next",
+        "of": "agent",
+        "rule": {"type": "keywords", "any": ["抱歉"]},
+        "speaker": "customer",
+    }
+    found = hits(rule, conv)
+    assert [h.turn for h in found] == [0, 1]
+    assert found[0].quoted_turn == 2  # the evidence quotes the agent's answer
+    assert hits({**rule, "of": "customer"}, conv) == []  # the next customer turn says no 抱歉
+
+
 def test_a_shared_rule_is_matched_once_per_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     from qa_pipeline.rubric.rules import Keywords, MatchContext
 
