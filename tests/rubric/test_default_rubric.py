@@ -228,6 +228,8 @@ def _disclosure_after(customer: str, agent: str = "好的，我来处理") -> bo
         ("我住3号楼1502室，楼上漏水", False),
         ("小区是8栋2201，能装宽带吗", False),
         ("这台4500块买的", False),
+        ("你们报价5200？别家才4600", False),  # a round number is a quantity, unit or not
+        ("全程班要3980，有便宜点的吗", False),
         # spoken quantities keep their 千/万 in the display text (the numeral view reads 3800, 2500)
         ("三千八？这也太贵了吧", False),
         ("隔壁家才两千五", False),
@@ -258,7 +260,49 @@ def test_a_number_the_customer_reads_out_is_an_identifier_not_a_quantity(
         ("您在APP里就能看到明细", False),  # where the customer can look, not what the agent found
         ("退款到账后账单里会显示", False),
         ("这个在公众号里可以查到", False),
+        ("报告出来以后在公众号里能查到", False),
+        ("成功率系统不显示的", False),  # what cannot be seen is no disclosure
     ],
 )
 def test_a_lookup_is_one_the_agent_reports(agent: str, disclosed: bool) -> None:
     assert _disclosure_after("你好，我想问一下", agent) is disclosed, agent
+
+
+def _identity(*turns: tuple[str, str]) -> str:
+    from qa_pipeline.rubric.scorecard import Scorecard
+    from qa_pipeline.text.numerals import matching_view
+
+    conv = Conversation(
+        id="x", channel="call", turns=[Turn(speaker=s, text=t, norm=matching_view(t)) for s, t in turns]
+    )
+    return Scorecard(RUBRIC).evaluate(conv)["identity_check"].verdict
+
+
+@pytest.mark.parametrize(
+    "confirmation",
+    [
+        "核实好了。系统显示签收方式是本人签收，派送员是西城站的小马。",
+        "好的，您是王秀英本人是吧，查到了，您的卡现在是制卡中。",
+    ],
+)
+def test_a_turn_that_confirms_the_check_and_discloses_is_the_disclosure(confirmation: str) -> None:
+    """Written for this test: the agent asked, the customer answered, and the agent's next turn both
+    confirms the check and discloses: verified before the disclosure (was na: the turn read as a
+    verification request only)."""
+    asked = ("agent", "我帮您核实一下，请报一下身份证后四位。")
+    assert (
+        _identity(
+            ("customer", "我的快递怎么显示签收了"), asked, ("customer", "五五零八。"), ("agent", confirmation)
+        )
+        == "pass"
+    )
+
+
+def test_a_check_asked_right_after_a_lookup_key_is_still_no_disclosure() -> None:
+    turns = (
+        ("customer", "订单号 XZ20240611778"),
+        ("agent", "为了保护账户安全，麻烦再提供下绑定手机号后四位。"),
+        ("customer", "8807"),
+        ("agent", "查到了，您的包裹在转运中心。"),
+    )
+    assert _identity(*turns) == "pass"
