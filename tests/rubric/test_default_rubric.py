@@ -306,3 +306,21 @@ def test_a_check_asked_right_after_a_lookup_key_is_still_no_disclosure() -> None
         ("agent", "查到了，您的包裹在转运中心。"),
     )
     assert _identity(*turns) == "pass"
+
+
+@pytest.mark.parametrize(
+    ("text", "banned"),
+    [
+        ("您办卡的时候就该问清楚的", True),  # hindsight: you + a past moment + should
+        ("你当初要是多买一份保险就好了", True),
+        ("这个条款您报名之前就应该看一下", True),
+        ("当时您自己就该核对一下金额", True),
+        ("您下单的时候应该收到过一条短信", False),  # 应该 as "probably", not "should have"
+        ("您到的时候应该已经开门了", False),
+        ("医生当时应该跟您讲清楚，是我们没做好", False),  # the agent's side takes the blame
+        ("您下次下单时可以先看一下规格表", False),  # advice for next time, not blame for the past
+    ],
+)
+def test_hindsight_blame_is_banned_in_polite_words(text: str, banned: bool) -> None:
+    """Written for this test (not from any dataset)."""
+    assert bool(_agent_hits(RUBRIC.rules["hindsight_blame"], text)) is banned, text
