@@ -232,3 +232,34 @@ def _named_rule_ids(name: str, agent: str, customer: str, reply: str | None = No
     (preds,) = models.predict([conv])
     ctx = MatchContext(conv=conv, named=dict(rubric.rules), model_preds=preds)
     return {hit.rule for hit in rubric.rules[name].hits_at(ctx, 1)}
+
+
+def _verdict(item: str, turns: list[tuple[str, str]]) -> str:
+    """The default rubric's verdict on ``item`` for a chat, with the shipped models."""
+    from qa_pipeline.rubric.models import RubricModels, classifier_rules
+    from qa_pipeline.rubric.scorecard import Scorecard
+
+    rubric = _rubric()
+    rules = classifier_rules(rubric)
+    models = RubricModels({r.model: _model(r.model) for r in rules}, rules)
+    conv = Conversation(id="t", channel="chat", turns=[Turn(speaker=s, text=t) for s, t in turns])
+    (preds,) = models.predict([conv])
+    return Scorecard(rubric).evaluate(conv, preds)[item].verdict
+
+
+def test_confirmation_is_read_from_the_last_agent_turns_not_from_answers_mid_conversation() -> None:
+    """Written for this test: the outcome was said mid-conversation, the ending is vague."""
+    concrete = "已经帮您提交了退款申请，三个工作日内原路退回您尾号6621的银行卡。"
+    turns = [
+        ("customer", "我要退这个订单"),
+        ("agent", concrete),
+        ("customer", "好的"),
+        ("agent", "嗯嗯"),
+        ("customer", "那我等着"),
+        ("agent", "还有其他问题吗？"),
+        ("customer", "没了"),
+        ("agent", "好的，再见。"),
+    ]
+    assert _verdict("confirmation", turns) == "fail"
+    recap = [*turns[:-1], ("agent", f"跟您确认一下：{concrete}还有别的需要吗？再见。")]
+    assert _verdict("confirmation", recap) == "pass"
