@@ -187,6 +187,14 @@ def _introduced(*agent_turns: str) -> bool:
         ("亲亲，有什么可以帮您的", False),
         ("ok，请讲", False),
         ("我们24小时为您服务。", False),
+        # who the agent is, in any role, or where this is (stop 23)
+        ("您好，我是售后工程师阿杰，请问哪里不好用？", True),
+        ("您好，我是理财经理方敏。", True),
+        ("您好，欢迎致电青松物业，请问有什么事？", True),
+        ("您好，这边是北湖驾校，您说。", True),
+        ("我是说您这个订单还没付款。", False),
+        ("我是想确认一下您的地址。", False),
+        ("这是我们的规定。", False),
     ],
 )
 def test_an_opening_names_the_agent_or_the_company(opening: str, introduced: bool) -> None:
