@@ -195,6 +195,8 @@ def _introduced(*agent_turns: str) -> bool:
         ("我是说您这个订单还没付款。", False),
         ("我是想确认一下您的地址。", False),
         ("这是我们的规定。", False),
+        ("报告要在公众号里查，我们平台这边是看不到的。", False),  # a copula mid-clause
+        ("这个我是不太清楚。", False),
     ],
 )
 def test_an_opening_names_the_agent_or_the_company(opening: str, introduced: bool) -> None:
