@@ -122,6 +122,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.data == EXAMPLES:  # e.g. a worktree outside the checkout: not comparable with a run beside it
+        log.warning("%s not found: measuring on %s; pass --data to compare runs", DEFAULT_DATA, EXAMPLES)
     settings = Settings()
     t0 = time.perf_counter()
     pipeline = Pipeline.from_config(settings=settings)

@@ -343,7 +343,7 @@ class Ref(RuleBase):
 
 
 class Previous(RuleBase):
-    """The previous turn (of ``of`` speaker, default the other party) matches the child rule."""
+    """The previous turn (of ``of`` speaker, default any) matches the child rule."""
 
     type: Literal["previous"]
     rule: Rule

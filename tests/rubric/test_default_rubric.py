@@ -197,6 +197,11 @@ def _introduced(*agent_turns: str) -> bool:
         ("这是我们的规定。", False),
         ("报告要在公众号里查，我们平台这边是看不到的。", False),  # a copula mid-clause
         ("这个我是不太清楚。", False),
+        ("好的，这边是可以帮您改地址的。", False),  # a code review's list: clauses, not names
+        ("我是跟您确认一下，您要改到哪个地址？", False),
+        ("好的，我叫师傅明天上门。", False),
+        ("这边是查不到的。", False),
+        ("您好，欢迎来电咨询。", False),
     ],
 )
 def test_an_opening_names_the_agent_or_the_company(opening: str, introduced: bool) -> None:
@@ -272,6 +277,11 @@ def test_a_number_the_customer_reads_out_is_an_identifier_not_a_quantity(
         ("这个在公众号里可以查到", False),
         ("报告出来以后在公众号里能查到", False),
         ("成功率系统不显示的", False),  # what cannot be seen is no disclosure
+        ("我这边可以看到您上月有一笔扣费", True),  # the agent's side can see: a lookup
+        ("我这里能看到退款上周已经原路退回了", True),
+        ("我们能查到这笔扣款是上个月的", True),
+        ("能看到的，在订单详情里", False),
+        ("您可以看到明细", False),
     ],
 )
 def test_a_lookup_is_one_the_agent_reports(agent: str, disclosed: bool) -> None:
@@ -329,8 +339,27 @@ def test_a_check_asked_right_after_a_lookup_key_is_still_no_disclosure() -> None
         ("您到的时候应该已经开门了", False),
         ("医生当时应该跟您讲清楚，是我们没做好", False),  # the agent's side takes the blame
         ("您下次下单时可以先看一下规格表", False),  # advice for next time, not blame for the past
+        # advice about the future and conditions, not hindsight (a code review's list)
+        ("您24小时内如果没收到退款，可以再联系我们", False),
+        ("您到时候如果还有问题可以随时联系我们", False),
+        ("您收到货的时候如果发现有破损，可以直接拒收", False),
+        ("您去之前应该先打个电话确认一下营业时间", False),
+        ("您下单时应该选的是次日达，我帮您查一下", False),
+        ("您到时就得带上身份证原件", False),
+        ("您当时如果拍了照片的话可以发给我们", False),
+        ("您签收的时候应该当面检查的", True),  # 应该 … 的 closing the clause: should have
     ],
 )
 def test_hindsight_blame_is_banned_in_polite_words(text: str, banned: bool) -> None:
     """Written for this test (not from any dataset)."""
     assert bool(_agent_hits(RUBRIC.rules["hindsight_blame"], text)) is banned, text
+
+
+def test_a_confirming_turn_needs_the_customers_answer_after_the_check() -> None:
+    """A code review's case: the agent asks for a check and, without an answer, discloses."""
+    turns = (
+        ("customer", "订单20240611778怎么还没到"),
+        ("agent", "麻烦提供一下绑定手机号后四位。"),
+        ("agent", "您是本人吧？查到了，您的包裹在转运中心。"),
+    )
+    assert _identity(*turns) == "na"

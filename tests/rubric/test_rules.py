@@ -144,6 +144,10 @@ def test_next_rule_looks_at_following_turn_of_speaker() -> None:
     assert [h.turn for h in found] == [0, 1]
     assert found[0].quoted_turn == 2  # the evidence quotes the agent's answer
     assert hits({**rule, "of": "customer"}, conv) == []  # the next customer turn says no 抱歉
+    # only the next turn counts, not a later one; the default is the next turn of anybody
+    later = make_conv([("customer", "又坏了"), ("agent", "嗯"), ("customer", "哦"), ("agent", "抱歉")])
+    assert [h.turn for h in hits(rule, later)] == [2]
+    assert [h.turn for h in hits({**rule, "of": "any"}, later)] == [2]
 
 
 def test_a_shared_rule_is_matched_once_per_turn(monkeypatch: pytest.MonkeyPatch) -> None:
