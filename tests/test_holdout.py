@@ -86,6 +86,9 @@ def _long_turns(paths: list[Path]) -> set[str]:
         ("holdout13", "dev"),
         ("holdout13", "tuning"),
         ("holdout13", "holdout12"),
+        ("holdout14", "dev"),
+        ("holdout14", "tuning"),
+        ("holdout14", "holdout13"),
     ],
 )
 def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:
