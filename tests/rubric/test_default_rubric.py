@@ -244,7 +244,9 @@ def _disclosure_after(customer: str, agent: str = "好的，我来处理") -> bo
         ("小区是8栋2201，能装宽带吗", False),
         ("这台4500块买的", False),
         ("你们报价5200？别家才4600", False),  # a round number is a quantity, unit or not
-        ("全程班要3980，有便宜点的吗", False),
+        ("全程班要5800，有便宜点的吗", False),
+        ("312810", True),  # an identifier read out may end in 0 (as the recogniser writes it)
+        ("身份证后六位是三幺二八幺零", True),
         # spoken quantities keep their 千/万 in the display text (the numeral view reads 3800, 2500)
         ("三千八？这也太贵了吧", False),
         ("隔壁家才两千五", False),
