@@ -342,6 +342,17 @@ class Ref(RuleBase):
         return ctx.named[self.ref].hits_at(ctx, i)
 
 
+def _neighbour_hits(
+    owner: RuleBase, rule: RuleBase, of: SpeakerScope, ctx: MatchContext, i: int, order: range
+) -> list[Hit]:
+    """Turn i's hit when the first turn of ``of`` in ``order`` matches ``rule`` (quoting that turn)."""
+    for j in order:
+        if of == "any" or ctx.turn(j).speaker == of:
+            found = rule.hits_at(ctx, j)
+            return [Hit(i, h.text, owner.id, -1, h.score, source_turn=h.quoted_turn) for h in found[:1]]
+    return []
+
+
 class Previous(RuleBase):
     """The previous turn (of ``of`` speaker, default any) matches the child rule."""
 
@@ -350,11 +361,7 @@ class Previous(RuleBase):
     of: SpeakerScope = "any"
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
-        for j in range(i - 1, -1, -1):
-            if self.of == "any" or ctx.turn(j).speaker == self.of:
-                found = self.rule.hits_at(ctx, j)
-                return [Hit(i, h.text, self.id, -1, h.score, source_turn=h.quoted_turn) for h in found[:1]]
-        return []
+        return _neighbour_hits(self, self.rule, self.of, ctx, i, range(i - 1, -1, -1))
 
     def children(self) -> list[RuleBase]:
         return [self.rule]
@@ -370,11 +377,7 @@ class Next(RuleBase):
     of: SpeakerScope = "any"
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
-        for j in range(i + 1, len(ctx.conv.turns)):
-            if self.of == "any" or ctx.turn(j).speaker == self.of:
-                found = self.rule.hits_at(ctx, j)
-                return [Hit(i, h.text, self.id, -1, h.score, source_turn=h.quoted_turn) for h in found[:1]]
-        return []
+        return _neighbour_hits(self, self.rule, self.of, ctx, i, range(i + 1, len(ctx.conv.turns)))
 
     def children(self) -> list[RuleBase]:
         return [self.rule]

@@ -215,36 +215,30 @@ def _named_rule_hits(name: str, agent: str, customer: str) -> bool:
 def _named_rule_ids(name: str, agent: str, customer: str, reply: str | None = None) -> set[str]:
     """The ids of the rules whose hits make the default rubric's named rule fire on the customer turn
     (of a chat agent, customer and, given ``reply``, the agent's answer)."""
+    turns = [("agent", agent), ("customer", customer), *([("agent", reply)] if reply is not None else [])]
+    conv, preds = _scored_chat(turns)
+    ctx = MatchContext(conv=conv, named=dict(_rubric().rules), model_preds=preds)
+    return {hit.rule for hit in _rubric().rules[name].hits_at(ctx, 1)}
+
+
+def _scored_chat(turns: list[tuple[str, str]]) -> tuple[Conversation, dict]:
+    """A chat of ``turns`` and the default rubric's model predictions for it, as the rubric stage
+    makes them with the shipped models."""
     from qa_pipeline.rubric.models import RubricModels, classifier_rules
 
-    rubric = _rubric()
-    rules = classifier_rules(rubric)
+    rules = classifier_rules(_rubric())
     models = RubricModels({r.model: _model(r.model) for r in rules}, rules)
-    conv = Conversation(
-        id="t",
-        channel="chat",
-        turns=[
-            Turn(speaker="agent", text=agent),
-            Turn(speaker="customer", text=customer),
-            *([Turn(speaker="agent", text=reply)] if reply is not None else []),
-        ],
-    )
+    conv = Conversation(id="t", channel="chat", turns=[Turn(speaker=s, text=t) for s, t in turns])
     (preds,) = models.predict([conv])
-    ctx = MatchContext(conv=conv, named=dict(rubric.rules), model_preds=preds)
-    return {hit.rule for hit in rubric.rules[name].hits_at(ctx, 1)}
+    return conv, preds
 
 
 def _verdict(item: str, turns: list[tuple[str, str]]) -> str:
     """The default rubric's verdict on ``item`` for a chat, with the shipped models."""
-    from qa_pipeline.rubric.models import RubricModels, classifier_rules
     from qa_pipeline.rubric.scorecard import Scorecard
 
-    rubric = _rubric()
-    rules = classifier_rules(rubric)
-    models = RubricModels({r.model: _model(r.model) for r in rules}, rules)
-    conv = Conversation(id="t", channel="chat", turns=[Turn(speaker=s, text=t) for s, t in turns])
-    (preds,) = models.predict([conv])
-    return Scorecard(rubric).evaluate(conv, preds)[item].verdict
+    conv, preds = _scored_chat(turns)
+    return Scorecard(_rubric()).evaluate(conv, preds)[item].verdict
 
 
 def test_confirmation_is_read_from_the_last_agent_turns_not_from_answers_mid_conversation() -> None:
