@@ -89,6 +89,9 @@ def _long_turns(paths: list[Path]) -> set[str]:
         ("holdout14", "dev"),
         ("holdout14", "tuning"),
         ("holdout14", "holdout13"),
+        ("holdout15", "dev"),
+        ("holdout15", "tuning"),
+        ("holdout15", "holdout14"),
     ],
 )
 def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:

@@ -19,6 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 from qa_pipeline.text.jieba_main import main_cutter
+from qa_pipeline.text.numerals import unspaced
 from qa_pipeline.text.width import nfkc
 
 _SPACE = re.compile(r"\s+")
@@ -77,9 +78,10 @@ def _short_texts_cached(maxsize: int, long: int = 0) -> Callable[[Callable[[str]
 
 @_short_texts_cached(maxsize=16384, long=256)  # long: a batch's long turns, read by model after model
 def model_text(text: str) -> str:
-    """What the features see: :func:`normalise_text` with every number replaced by one token.
+    """What the features see: :func:`normalise_text`, words a recogniser wrote apart joined
+    (:func:`~qa_pipeline.text.numerals.unspaced`), every number replaced by one token.
     Cached: each turn is read by a dozen models, most of them through this function."""
-    text = normalise_text(text)
+    text = unspaced(normalise_text(text))
     if _DIGIT_OR_STAR.search(text) is None and _NUMERAL_RUN.search(text) is None:
         return text  # no number (most turns): two quick scans instead of _NUMBER's slow one
     return _NUMBER_STRETCH.sub(_numbers_masked, text)

@@ -82,9 +82,25 @@ def normalize_numerals(text: str) -> str:
     return _PATTERN.sub(_replace, text.translate(_FULLWIDTH_DIGITS))
 
 
+#: a space between Chinese characters or digits
+_SPACED = re.compile(r"(?<=[\u3400-\u9fff0-9*＊])[ \t\u3000]+(?=[\u3400-\u9fff0-9*＊])")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def unspaced(text: str) -> str:
+    """The text without the spaces between its words, where a recogniser wrote Chinese word by word
+    (查 到 了 昨天 → 查到了昨天: at least one space for every four characters); text whose spaces only
+    part clauses (喂 你好 我想问一下) is returned as it is."""
+    gaps = len(_SPACED.findall(text))
+    if gaps == 0 or 4 * gaps < len(_HAN.findall(text)):
+        return text
+    return _SPACED.sub("", text)
+
+
 def matching_view(text: str) -> str:
-    """The matching form of a text (``Turn.norm``): numerals normalised, ASCII lower-cased."""
-    return normalize_numerals(text).translate(_ASCII_LOWER)
+    """The matching form of a text (``Turn.norm``): words written apart joined (:func:`unspaced`),
+    numerals normalised, ASCII lower-cased."""
+    return normalize_numerals(unspaced(text)).translate(_ASCII_LOWER)
 
 
 def _replace(m: re.Match[str]) -> str:

@@ -15,6 +15,7 @@ from qa_pipeline.classifiers.features import (
     model_text,
     normalise_text,
 )
+from qa_pipeline.text.numerals import unspaced
 
 
 def test_normalise_text_half_width_lower_and_spaces() -> None:
@@ -40,7 +41,16 @@ def test_model_text_quick_path_changes_nothing() -> None:
     pool = "好的一二三四零幺两十百万*１２3٣ .,，:/-号码单〇七八九"
     for _ in range(60_000):
         text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 24)))
-        assert model_text.__wrapped__(text) == _NUMBER.sub(NUMBER_TOKEN, normalise_text(text)), text
+        assert model_text.__wrapped__(text) == _NUMBER.sub(NUMBER_TOKEN, unspaced(normalise_text(text))), text
+
+
+def test_model_text_joins_words_a_recogniser_wrote_apart() -> None:
+    """Word-by-word recogniser output reads like the same words written together; spaces that only part
+    clauses stay."""
+    assert model_text("这么 贵 啊 隔壁 那个 驾校 才 便宜") == model_text("这么贵啊隔壁那个驾校才便宜")
+    assert model_text("喂 你好 我那个套餐这几天网速慢得很 刷个视频都刷不动") == (
+        "喂 你好 我那个套餐这几天网速慢得很 刷个视频都刷不动"
+    )
 
 
 def test_analyzer_gives_unigrams_and_bigrams_without_spaces() -> None:

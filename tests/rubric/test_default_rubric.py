@@ -365,3 +365,81 @@ def test_a_confirming_turn_needs_the_customers_answer_after_the_check() -> None:
         ("agent", "您是本人吧？查到了，您的包裹在转运中心。"),
     )
     assert _identity(*turns) == "na"
+
+
+@pytest.mark.parametrize(
+    ("text", "banned"),
+    [
+        ("这个开学的时候讲过好几遍的", True),  # told before
+        ("签约那天顾问也提醒过您这个风险", True),
+        ("您是一直没看群里的通知吗？", True),
+        ("您出门前应该先确认一下的呀", True),  # ought to have … 的呀
+        ("这个还是得提前规划好的哦", True),
+        ("按时续费的话就不会这样了", True),  # would not have happened
+        ("可能您对这方面不太了解", True),  # condescension
+        ("这种情况大多是用户自己操作的问题", True),
+        ("您下单时应该选的是次日达，我帮您查一下", False),  # 应该 as "probably"
+        ("应该是系统延迟了，我帮您催一下", False),
+        ("我跟同事说过好几次了，一定给您加急", False),  # what the agent told a colleague
+        ("您是不是没收到验证码？我再发一次", False),
+        ("您下次出门前可以先确认一下", False),  # advice for next time
+    ],
+)
+def test_implying_the_customer_should_have_known_better_is_banned(text: str, banned: bool) -> None:
+    """Written for this test (not from any dataset)."""
+    assert bool(_agent_hits(RUBRIC.rules["knew_better"], text)) is banned, text
+
+
+def test_a_number_taken_down_as_a_contact_is_no_disclosure() -> None:
+    """Written for this test: the agent asks for a call-back number and reads it back: no record is
+    touched (was fail: the number read out looked like an account the agent acted on)."""
+    turns = (
+        ("customer", "我想预约一下周六的体验课"),
+        ("agent", "好的，麻烦留一下您的姓名和电话，老师回头联系您。"),
+        ("customer", "我姓王，电话是150 **** 3344。"),
+        ("agent", "好的王女士，150 **** 3344，已经记下了，明天老师会给您回电。"),
+    )
+    assert _identity(*turns) == "na"
+    volunteered = (
+        ("customer", "柜子打不开，你们派人来看看吧"),
+        ("agent", "好的，我这边派单给师傅。"),
+        ("customer", "回电就打我这个号，138 **** 2269"),
+        ("agent", "好的，师傅半小时内到，到了打138 **** 2269。"),
+    )
+    assert _identity(*volunteered) == "na"
+
+
+def test_a_check_and_a_lookup_in_words_written_apart_still_count() -> None:
+    """Written for this test: recogniser output with a space between words (查 到 了)."""
+    turns = (
+        ("customer", "我 卡 里 昨天 被 扣 了 钱"),
+        ("agent", "是 持卡 人 本人 吗 报 一下 身份证 后 四 位"),
+        ("customer", "是 本人 后 四 位 五 五 零 八"),
+        ("agent", "嗯 查 到 了 昨天 晚上 有 一 笔 自动 续费"),
+    )
+    assert _identity(*turns) == "pass"
+
+
+def _handled(*turns: tuple[str, str]) -> str:
+    from qa_pipeline.rubric.scorecard import Scorecard
+    from qa_pipeline.text.numerals import matching_view
+
+    conv = Conversation(
+        id="x", channel="chat", turns=[Turn(speaker=s, text=t, norm=matching_view(t)) for s, t in turns]
+    )
+    (preds,) = _models().predict([conv])
+    return Scorecard(RUBRIC).evaluate(conv, preds)["objection_handling"].verdict
+
+
+@pytest.mark.slow
+def test_a_reply_after_the_customer_let_the_objection_go_does_not_handle_it() -> None:
+    """Written for this test: the objection is brushed off, the customer lets it go and asks something
+    else, and the agent answers that: the objection was not handled (was pass: the second reply, read
+    with the customer's new question, looked like handling)."""
+    opening = ("customer", "你好，我想订一套沙发")
+    price = ("agent", "这款三人位沙发是八千八，含送货安装。")
+    objection = ("customer", "八千八也太贵了吧，别家同款才五千多")
+    brushed = ("agent", "我们的价格是统一定的。")
+    answer = ("agent", "可以的，明天上午十点前送到，师傅到了先给您打电话。")
+    let_go = ("customer", "行吧，那明天能送到吗？")
+    assert _handled(opening, price, objection, brushed, let_go, answer) == "fail"

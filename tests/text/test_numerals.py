@@ -8,6 +8,7 @@ from qa_pipeline.text.numerals import (
     normalize_numerals,
     parse_positional,
     to_arabic_digits,
+    unspaced,
 )
 
 CASES = [
@@ -123,3 +124,15 @@ def test_to_arabic_digits_is_one_to_one() -> None:
 
 def test_matching_view_lowercases_ascii_only() -> None:
     assert matching_view("百分之二十的VIP卡，ＡＢ") == "20%的vip卡，ＡＢ"
+
+
+def test_unspaced_joins_words_written_apart_and_keeps_clause_spaces() -> None:
+    assert unspaced("嗯 查 到 了 昨天 晚上 一 笔") == "嗯查到了昨天晚上一笔"
+    assert unspaced("1 3 9 * * * * 9 4 2 1") == "139****9421"
+    # a space every clause, not every word: kept
+    assert unspaced("喂 你好 我那个无限流量套餐 这几天网速慢") == "喂 你好 我那个无限流量套餐 这几天网速慢"
+    assert unspaced("VIP 会员 ok Yes") == "VIP 会员 ok Yes"
+
+
+def test_matching_view_reads_word_spaced_numbers_as_one() -> None:
+    assert matching_view("后 四 位 五 五 零 八") == "后4位5508"
