@@ -1,7 +1,8 @@
 """The ``segment`` stage: the matching view of each turn and its jieba tokens.
 
-``Turn.norm`` is the display text with numerals normalised (一百二十 → 120, 幺三八 → 138) and
-ASCII lower-cased; ``Turn.tokens`` are the jieba tokens of ``norm`` without whitespace tokens.
+``Turn.norm`` is the display text with words a recogniser wrote apart joined (查 到 了 → 查到了;
+spaces between clauses stay), numerals normalised (一百二十 → 120, 幺三八 → 138) and ASCII
+lower-cased; ``Turn.tokens`` are the jieba tokens of ``norm`` without whitespace tokens.
 Each pipeline gets its own ``jieba.Tokenizer`` (the global ``jieba.dt`` is never touched), loaded
 once with the user dictionary, the configured words and the rubric's ``dictionary`` words; it cuts
 through a :class:`~qa_pipeline.text.fast_cut.Cutter` (jieba-rs, the same tokens).
