@@ -14,7 +14,9 @@ Two views:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal
+from itertools import pairwise, takewhile
 
 DIGITS: dict[str, int] = {
     "零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4,
@@ -82,19 +84,45 @@ def normalize_numerals(text: str) -> str:
     return _PATTERN.sub(_replace, text.translate(_FULLWIDTH_DIGITS))
 
 
-#: a space between Chinese characters or digits
-_SPACED = re.compile(r"(?<=[\u3400-\u9fff0-9*＊])[ \t\u3000]+(?=[\u3400-\u9fff0-9*＊])")
 _HAN = re.compile(r"[\u3400-\u9fff]")
+_SPACES = re.compile(r"[ \t\u3000]+")
+_DIGITS = frozenset("0123456789０１２３４５６７８９*＊")
+_STARS = frozenset("*＊")
 
 
 def unspaced(text: str) -> str:
     """The text without the spaces between its words, where a recogniser wrote Chinese word by word
-    (查 到 了 昨天 → 查到了昨天: at least one space for every four characters); text whose spaces only
-    part clauses (喂 你好 我想问一下) is returned as it is."""
-    gaps = len(_SPACED.findall(text))
-    if gaps == 0 or 4 * gaps < len(_HAN.findall(text)):
+    (查 到 了 昨天 → 查到了昨天; 五 五 零 八, 1 3 9 * * * * → digits read one by one): at least one such
+    space for every four Han characters. Spaces between numbers that are not read digit by digit
+    (套餐 58 88 128) and next to Latin words stay; text with fewer spaces (喂 你好 我那个套餐这几天网速慢得很)
+    is returned as it is."""
+    parts = _SPACES.split(text)
+    if len(parts) < 2:
         return text
-    return _SPACED.sub("", text)
+    joins = [_joins(a, b) for a, b in pairwise(parts)]
+    if 4 * sum(joins) < len(_HAN.findall(text)):
+        return text
+    out = [parts[0]]
+    for part, join in zip(parts[1:], joins, strict=True):
+        out.append(part if join else " " + part)
+    return "".join(out)
+
+
+def _run(chars: Iterable[str]) -> str:
+    """The leading run of digit (or mask) characters."""
+    return "".join(takewhile(_DIGITS.__contains__, chars))
+
+
+def _joins(left: str, right: str) -> bool:
+    """Whether the space between two words is one a recogniser put inside Chinese text."""
+    if not left or not right:
+        return False
+    a, b = left[-1], right[0]
+    if a in _DIGITS and b in _DIGITS:  # one digit at a time, or a masked group (150 **** 3344)
+        tail, head = _run(reversed(left)), _run(right)
+        return (len(tail) == 1 and len(head) == 1) or set(tail) <= _STARS or set(head) <= _STARS
+    han_a, han_b = _HAN.match(a) is not None, _HAN.match(b) is not None
+    return (han_a or han_b) and (han_a or a in _DIGITS) and (han_b or b in _DIGITS)
 
 
 def matching_view(text: str) -> str:

@@ -378,11 +378,26 @@ def test_a_confirming_turn_needs_the_customers_answer_after_the_check() -> None:
         ("按时续费的话就不会这样了", True),  # would not have happened
         ("可能您对这方面不太了解", True),  # condescension
         ("这种情况大多是用户自己操作的问题", True),
+        ("我跟你说过好几遍了", True),
+        ("我早就告诉过您了", True),
         ("您下单时应该选的是次日达，我帮您查一下", False),  # 应该 as "probably"
         ("应该是系统延迟了，我帮您催一下", False),
         ("我跟同事说过好几次了，一定给您加急", False),  # what the agent told a colleague
         ("您是不是没收到验证码？我再发一次", False),
         ("您下次出门前可以先确认一下", False),  # advice for next time
+        # a code review's polite turns near the patterns (stop 24)
+        ("我知道您已经说过好几遍了，真的很抱歉让您反复解释", False),
+        ("我们已经通知过好几次快递公司了，今天一定给您送到", False),
+        ("我们之前就通知过你们物业了，明天上午派人过去", False),
+        ("退款应该两三天就到账的哦，到了会有短信", False),
+        ("按规定您应该享受九折的呀，我马上帮您申请", False),
+        ("这个业务需要提前一天预约的哦，我现在帮您约上", False),  # a rule stated
+        ("得先实名认证的哦，我一步步教您", False),
+        ("我帮您把限额调高，这样的话就不会出现这种情况了", False),  # advice
+        ("可能您说的这个情况我不太了解，我帮您问一下专员", False),  # the agent does not know
+        ("这个不是用户自己操作的问题，是我们系统的故障，非常抱歉", False),
+        ("您是没听到吗？信号不太好，我再说一遍", False),
+        ("师傅上门前应该先联系您的呀，这是我们的失误，非常抱歉", False),  # the agent's side
     ],
 )
 def test_implying_the_customer_should_have_known_better_is_banned(text: str, banned: bool) -> None:
@@ -407,6 +422,14 @@ def test_a_number_taken_down_as_a_contact_is_no_disclosure() -> None:
         ("agent", "好的，师傅半小时内到，到了打138 **** 2269。"),
     )
     assert _identity(*volunteered) == "na"
+    # a contact word and an account in one turn: the account is acted on (a code review's case)
+    with_account = (
+        ("customer", "收货地址写错了"),
+        ("agent", "好的，您说一下。"),
+        ("customer", "地址要改，订单号2024050112345"),
+        ("agent", "好的，已经帮您改好了。"),
+    )
+    assert _identity(*with_account) == "fail"
 
 
 def test_a_check_and_a_lookup_in_words_written_apart_still_count() -> None:
@@ -443,3 +466,35 @@ def test_a_reply_after_the_customer_let_the_objection_go_does_not_handle_it() ->
     answer = ("agent", "可以的，明天上午十点前送到，师傅到了先给您打电话。")
     let_go = ("customer", "行吧，那明天能送到吗？")
     assert _handled(opening, price, objection, brushed, let_go, answer) == "fail"
+
+
+@pytest.mark.parametrize(
+    ("text", "lets_go"),
+    [
+        ("行吧，那明天能送到吗？", True),
+        ("……那就上午吧，十点。", True),
+        ("算了吧", True),
+        # a bare 好的 also answers a hold; pushback after an acceptance word is no letting go (code review)
+        ("好的", False),
+        ("好的，那到底什么时候能修好？都三天了", False),
+        ("嗯，那就是说你们不管了？", False),
+        ("好 贵 啊", False),
+    ],
+)
+def test_letting_an_objection_go(text: str, lets_go: bool) -> None:
+    """Written for this test (not from any dataset)."""
+    conv = Conversation(id="x", channel="chat", turns=[Turn(speaker="customer", text=text, norm=text)])
+    found = RUBRIC.rules["customer_lets_go"].find(MatchContext(conv=conv, named=dict(RUBRIC.rules)))
+    assert bool(found) is lets_go, text
+
+
+@pytest.mark.slow
+def test_an_answer_after_a_hold_still_handles_the_objection() -> None:
+    """A code review's case: objection, the agent asks the customer to hold, 好的, then the answer."""
+    opening = ("customer", "你好，我的快递怎么还没到")
+    late = ("agent", "查到了，您的快递在转运中心，预计后天送达。")
+    objection = ("customer", "还要等两天？我明天就要用，太慢了")
+    hold = ("agent", "理解您着急，我帮您联系一下站点，请您稍等。")
+    ok = ("customer", "好的")
+    answer = ("agent", "让您久等了，已经帮您申请了加急，明天上午送到，到了快递员会先给您打电话。")
+    assert _handled(opening, late, objection, hold, ok, answer) == "pass"

@@ -131,7 +131,13 @@ def test_unspaced_joins_words_written_apart_and_keeps_clause_spaces() -> None:
     assert unspaced("1 3 9 * * * * 9 4 2 1") == "139****9421"
     # a space every clause, not every word: kept
     assert unspaced("喂 你好 我那个无限流量套餐 这几天网速慢") == "喂 你好 我那个无限流量套餐 这几天网速慢"
+    assert unspaced("喂 你好 我想问一下") == "喂你好我想问一下"  # short clauses: one space in four
     assert unspaced("VIP 会员 ok Yes") == "VIP 会员 ok Yes"
+    assert unspaced("150 **** 3344") == "150****3344"  # a masked number's groups
+    # numbers not read digit by digit stay apart (a code review's cases)
+    assert unspaced("套餐 有 58 88 128") == "套餐有58 88 128"
+    assert unspaced("房间 1208 2 个 人") == "房间1208 2个人"
+    assert unspaced("后 四 位 ５ ５ ０ ８") == "后四位５５０８"
 
 
 def test_matching_view_reads_word_spaced_numbers_as_one() -> None:
