@@ -68,8 +68,13 @@ class Explainer:
         return self._missing(item, ev.rule.removesuffix(MISSING), ev.turn)
 
     def annotate(self, item: Item, evidence: Iterable[Evidence]) -> list[Evidence]:
-        """Copies of ``evidence`` with :attr:`Evidence.note` filled in (an existing note is kept)."""
-        return [ev if ev.note else ev.model_copy(update={"note": self.note(item, ev)}) for ev in evidence]
+        """``evidence`` with :attr:`Evidence.note` filled in where empty, in place: the scorecard owns
+        the evidence it has just built (a copy each cost more than the rest of the item's evidence)."""
+        out = list(evidence)
+        for ev in out:
+            if not ev.note:
+                ev.note = self.note(item, ev)
+        return out
 
     def _missing(self, item: Item, rule_id: str, turn: int | None) -> str:
         check = item.check

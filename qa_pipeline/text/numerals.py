@@ -96,9 +96,9 @@ def unspaced(text: str) -> str:
     space for every four Han characters. Spaces between numbers that are not read digit by digit
     (套餐 58 88 128) and next to Latin words stay; text with fewer spaces (喂 你好 我那个套餐这几天网速慢得很)
     is returned as it is."""
+    if " " not in text and "\t" not in text and "\u3000" not in text:
+        return text  # most texts: no split needed
     parts = _SPACES.split(text)
-    if len(parts) < 2:
-        return text
     joins = [_joins(a, b) for a, b in pairwise(parts)]
     if 4 * sum(joins) < len(_HAN.findall(text)):
         return text
