@@ -312,6 +312,10 @@ def eval_(
     ] = None,
     review_as: Annotated[ReviewPolicy, typer.Option(help="count 'review' verdicts as")] = "fail",
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON")] = None,
+    errors_out: Annotated[
+        Path | None,
+        typer.Option("--errors", help="also write each disagreement with its evidence (JSON Lines)"),
+    ] = None,
     audio: Annotated[
         Path | None,
         typer.Option("--audio", help="folder of recordings <id>.wav|mp3|...: also score them, show the gap"),
@@ -338,6 +342,7 @@ def eval_(
         settings = _settings(rubric)
         limits = Thresholds.parse(threshold or [])
         _check_output(json_out, "--json")
+        _check_output(errors_out, "--errors")
         labelled_results = (
             _stored_labelled(labelled, settings) if stored else _scored_labelled(labelled, settings)
         )
@@ -345,6 +350,8 @@ def eval_(
         typer.echo(report.to_table())
         if json_out is not None:
             _write_text(json_out, report.to_json(), "--json")
+        if errors_out is not None:
+            _write_disagreements(errors_out, labelled_results.pairs, review_as)
         comparison = None
         if audio is not None:
             comparison = _eval_audio(labelled, audio, settings, labelled_results.pairs, review_as)
@@ -356,6 +363,14 @@ def eval_(
         typer.echo(f"below threshold: {v}", err=True)
     if violations:
         raise typer.Exit(1)
+
+
+def _write_disagreements(path: Path, pairs: list[LabelledResult], review_as: ReviewPolicy) -> None:
+    from qa_pipeline.evaluation_errors import disagreements, to_jsonl
+
+    rows = disagreements(pairs, review_as=review_as)
+    _write_text(path, to_jsonl(rows), "--errors")
+    typer.echo(f"{len(rows)} disagreements with their evidence written to {path}")
 
 
 def _eval_audio(

@@ -146,7 +146,7 @@ def gold_verdict(labels: dict[str, Any], item: str, *, record: str | None = None
     return str(value)
 
 
-def _predicted_verdict(result: ConversationResult, item: str, review_as: ReviewPolicy) -> str | None:
+def predicted_verdict(result: ConversationResult, item: str, review_as: ReviewPolicy) -> str | None:
     """The predicted verdict after the review policy; ``None`` when the item is missing."""
     found = result.items.get(item)
     if found is None:
@@ -284,7 +284,7 @@ class _Evaluation:
         for item, tally in self.items.items():
             gold = gold_verdict(labels, item, record=result.id)
             if gold is not None:
-                pred = _predicted_verdict(result, item, self.review_as)
+                pred = predicted_verdict(result, item, self.review_as)
                 tally.add(gold, pred)
                 row[item] = (gold, pred or "na")
         self.rows.append(row)

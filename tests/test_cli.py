@@ -127,6 +127,7 @@ def test_csv_export_with_explicit_mapping(env: Path) -> None:
         (["audit", str(EXAMPLES), "--json", "out"], "--json"),
         (["audit", str(EXAMPLES), "--html", "afile/r.html"], "--html"),
         (["eval", str(EXAMPLES / "conversations.jsonl"), "--json", "out"], "--json"),
+        (["eval", str(EXAMPLES / "conversations.jsonl"), "--errors", "out"], "--errors"),
         (["classify", "sentiment", "--input", "afile", "--output", "out"], "--output"),
     ],
 )
