@@ -92,6 +92,9 @@ def _long_turns(paths: list[Path]) -> set[str]:
         ("holdout15", "dev"),
         ("holdout15", "tuning"),
         ("holdout15", "holdout14"),
+        ("holdout16", "dev"),
+        ("holdout16", "tuning"),
+        ("holdout16", "holdout15"),
     ],
 )
 def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:
