@@ -156,6 +156,17 @@ def predicted_verdict(result: ConversationResult, item: str, review_as: ReviewPo
     return found.verdict
 
 
+def labelled_verdicts(
+    labels: dict[str, Any], result: ConversationResult, review_as: ReviewPolicy
+) -> Iterator[tuple[str, str, str | None]]:
+    """``(item, gold, predicted)`` for every item ``labels`` gives a verdict for, in scorecard order;
+    the prediction after the review policy, ``None`` when the item is missing."""
+    for item in ITEM_IDS:
+        gold = gold_verdict(labels, item, record=result.id)
+        if gold is not None:
+            yield item, gold, predicted_verdict(result, item, review_as)
+
+
 # --------------------------------------------------------------------------- tallies
 
 
@@ -281,12 +292,9 @@ class _Evaluation:
             raise InputError(E.BAD_FIELD, "labels must be a JSON object", field="labels", record=result.id)
         self.conversations += 1
         row: dict[str, tuple[str, str]] = {}
-        for item, tally in self.items.items():
-            gold = gold_verdict(labels, item, record=result.id)
-            if gold is not None:
-                pred = predicted_verdict(result, item, self.review_as)
-                tally.add(gold, pred)
-                row[item] = (gold, pred or "na")
+        for item, gold, pred in labelled_verdicts(labels, result, self.review_as):
+            self.items[item].add(gold, pred)
+            row[item] = (gold, pred or "na")
         self.rows.append(row)
         gold_sentiment = labels.get("customer_sentiment")
         if isinstance(gold_sentiment, list):

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from qa_pipeline.evaluation import ITEM_IDS, ReviewPolicy, gold_verdict, predicted_verdict
+from qa_pipeline.evaluation import ReviewPolicy, labelled_verdicts
 from qa_pipeline.types import ConversationResult, Evidence
 
 
@@ -31,22 +31,18 @@ def disagreements(
 ) -> list[Disagreement]:
     """Every labelled item whose prediction (after the review policy, a missing item read as na)
     differs from its gold verdict, in input order."""
-    out: list[Disagreement] = []
-    for labels, result in pairs:
-        for item in ITEM_IDS:
-            gold = gold_verdict(labels, item, record=result.id)
-            if gold is None:
-                continue
-            predicted = predicted_verdict(result, item, review_as) or "na"
-            if predicted != gold:
-                found = result.items.get(item)
-                evidence = found.evidence if found is not None else []
-                out.append(
-                    Disagreement(
-                        conversation=result.id, item=item, gold=gold, predicted=predicted, evidence=evidence
-                    )
-                )
-    return out
+    return [
+        _disagreement(result, item, gold, predicted or "na")
+        for labels, result in pairs
+        for item, gold, predicted in labelled_verdicts(labels, result, review_as)
+        if (predicted or "na") != gold
+    ]
+
+
+def _disagreement(result: ConversationResult, item: str, gold: str, predicted: str) -> Disagreement:
+    found = result.items.get(item)
+    evidence = found.evidence if found is not None else []
+    return Disagreement(conversation=result.id, item=item, gold=gold, predicted=predicted, evidence=evidence)
 
 
 def to_jsonl(rows: Iterable[Disagreement]) -> str:

@@ -290,14 +290,19 @@ def test_a_lookup_is_one_the_agent_reports(agent: str, disclosed: bool) -> None:
     assert _disclosure_after("你好，我想问一下", agent) is disclosed, agent
 
 
-def _identity(*turns: tuple[str, str]) -> str:
-    from qa_pipeline.rubric.scorecard import Scorecard
+def _conversation(turns: tuple[tuple[str, str], ...], channel: str = "call") -> Conversation:
+    """A conversation of (speaker, text) turns with the matching view the segment stage gives them."""
     from qa_pipeline.text.numerals import matching_view
 
-    conv = Conversation(
-        id="x", channel="call", turns=[Turn(speaker=s, text=t, norm=matching_view(t)) for s, t in turns]
+    return Conversation(
+        id="x", channel=channel, turns=[Turn(speaker=s, text=t, norm=matching_view(t)) for s, t in turns]
     )
-    return Scorecard(RUBRIC).evaluate(conv)["identity_check"].verdict
+
+
+def _identity(*turns: tuple[str, str]) -> str:
+    from qa_pipeline.rubric.scorecard import Scorecard
+
+    return Scorecard(RUBRIC).evaluate(_conversation(turns))["identity_check"].verdict
 
 
 @pytest.mark.parametrize(
@@ -405,31 +410,44 @@ def test_implying_the_customer_should_have_known_better_is_banned(text: str, ban
     assert bool(_agent_hits(RUBRIC.rules["knew_better"], text)) is banned, text
 
 
-def test_a_number_taken_down_as_a_contact_is_no_disclosure() -> None:
-    """Written for this test: the agent asks for a call-back number and reads it back: no record is
-    touched (was fail: the number read out looked like an account the agent acted on)."""
-    turns = (
-        ("customer", "我想预约一下周六的体验课"),
-        ("agent", "好的，麻烦留一下您的姓名和电话，老师回头联系您。"),
-        ("customer", "我姓王，电话是150 **** 3344。"),
-        ("agent", "好的王女士，150 **** 3344，已经记下了，明天老师会给您回电。"),
-    )
-    assert _identity(*turns) == "na"
-    volunteered = (
-        ("customer", "柜子打不开，你们派人来看看吧"),
-        ("agent", "好的，我这边派单给师傅。"),
-        ("customer", "回电就打我这个号，138 **** 2269"),
-        ("agent", "好的，师傅半小时内到，到了打138 **** 2269。"),
-    )
-    assert _identity(*volunteered) == "na"
-    # a contact word and an account in one turn: the account is acted on (a code review's case)
-    with_account = (
-        ("customer", "收货地址写错了"),
-        ("agent", "好的，您说一下。"),
-        ("customer", "地址要改，订单号2024050112345"),
-        ("agent", "好的，已经帮您改好了。"),
-    )
-    assert _identity(*with_account) == "fail"
+@pytest.mark.parametrize(
+    ("turns", "verdict"),
+    [
+        (  # the agent asks for a call-back number and reads it back
+            (
+                ("customer", "我想预约一下周六的体验课"),
+                ("agent", "好的，麻烦留一下您的姓名和电话，老师回头联系您。"),
+                ("customer", "我姓王，电话是150 **** 3344。"),
+                ("agent", "好的王女士，150 **** 3344，已经记下了，明天老师会给您回电。"),
+            ),
+            "na",
+        ),
+        (  # the customer leaves a number to be reached on
+            (
+                ("customer", "柜子打不开，你们派人来看看吧"),
+                ("agent", "好的，我这边派单给师傅。"),
+                ("customer", "回电就打我这个号，138 **** 2269"),
+                ("agent", "好的，师傅半小时内到，到了打138 **** 2269。"),
+            ),
+            "na",
+        ),
+        (  # a contact word and an account in one turn: the account is acted on (a code review's case)
+            (
+                ("customer", "收货地址写错了"),
+                ("agent", "好的，您说一下。"),
+                ("customer", "地址要改，订单号2024050112345"),
+                ("agent", "好的，已经帮您改好了。"),
+            ),
+            "fail",
+        ),
+    ],
+)
+def test_a_number_taken_down_as_a_contact_is_no_disclosure(
+    turns: tuple[tuple[str, str], ...], verdict: str
+) -> None:
+    """Written for this test: no record is touched when a number is taken down to call back (was fail:
+    the number read out looked like an account the agent acted on)."""
+    assert _identity(*turns) == verdict
 
 
 def test_a_check_and_a_lookup_in_words_written_apart_still_count() -> None:
@@ -445,11 +463,8 @@ def test_a_check_and_a_lookup_in_words_written_apart_still_count() -> None:
 
 def _handled(*turns: tuple[str, str]) -> str:
     from qa_pipeline.rubric.scorecard import Scorecard
-    from qa_pipeline.text.numerals import matching_view
 
-    conv = Conversation(
-        id="x", channel="chat", turns=[Turn(speaker=s, text=t, norm=matching_view(t)) for s, t in turns]
-    )
+    conv = _conversation(turns, channel="chat")
     (preds,) = _models().predict([conv])
     return Scorecard(RUBRIC).evaluate(conv, preds)["objection_handling"].verdict
 
