@@ -30,6 +30,7 @@ the internal hold-out set, side by side, from one command (issue 11).
 - ``holdout14`` (``tests/data/holdout-14/``): a fourteenth, written when ``holdout13`` was read; same rules.
 - ``holdout15`` (``tests/data/holdout-15/``): a fifteenth, written when ``holdout14`` was read; same rules.
 - ``holdout16`` (``tests/data/holdout-16/``): a sixteenth, written when ``holdout15`` was read; same rules.
+- ``holdout17`` (``tests/data/holdout-17/``): a seventeenth, written when ``holdout16`` was read; same rules.
 
 Each rubric names its models; the "before" rubric (the scorecard as it was before issue 11) still runs
 on the models it shipped with, which stay in ``models/``.
@@ -126,7 +127,7 @@ def main() -> None:
     parser.add_argument(
         "--sets",
         default="dev,tuning",
-        help="comma-separated: dev, tuning, holdout, holdout2..holdout16 (read a hold-out once, for a note)",
+        help="comma-separated: dev, tuning, holdout, holdout2..holdout17 (read a hold-out once, for a note)",
     )
     parser.add_argument("--rubric", type=_rubric, action="append", help="NAME=PATH (default: before, after)")
     parser.add_argument("--per-writer", action="store_true", help="also each writer's file alone")

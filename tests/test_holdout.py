@@ -95,6 +95,9 @@ def _long_turns(paths: list[Path]) -> set[str]:
         ("holdout16", "dev"),
         ("holdout16", "tuning"),
         ("holdout16", "holdout15"),
+        ("holdout17", "dev"),
+        ("holdout17", "tuning"),
+        ("holdout17", "holdout16"),
     ],
 )
 def test_nearly_disjoint(name: str, other: str, dialogues_path: Path) -> None:

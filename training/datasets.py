@@ -73,7 +73,7 @@ _EVAL_DATA = PROJECT_DIR / "tests" / "data"
 EVALUATION_SETS: dict[str, Path] = {
     "tuning": _EVAL_DATA / "tuning",
     "holdout": _EVAL_DATA / "holdout",
-    **{f"holdout{n}": _EVAL_DATA / f"holdout-{n}" for n in range(2, 17)},
+    **{f"holdout{n}": _EVAL_DATA / f"holdout-{n}" for n in range(2, 18)},
 }
 EVALUATION_DIRS = tuple(EVALUATION_SETS.values())
 
