@@ -461,6 +461,66 @@ def test_a_check_and_a_lookup_in_words_written_apart_still_count() -> None:
     assert _identity(*turns) == "pass"
 
 
+@pytest.mark.parametrize(
+    ("turns", "verdict"),
+    [
+        (  # a figure of the customer's records, with no lookup word, before any check
+            (
+                ("customer", "我这个月网怎么这么慢"),
+                ("agent", "您这个套餐是一百三十九的，本月已经用了四十二个G，超过四十G会降速。"),
+            ),
+            "fail",
+        ),
+        (  # the same figure after a check asked and answered
+            (
+                ("customer", "我这个月网怎么这么慢"),
+                ("agent", "我帮您看看，请问您是机主本人吗？"),
+                ("customer", "是我本人。"),
+                ("agent", "您这个套餐是一百三十九的，本月已经用了四十二个G，超过四十G会降速。"),
+            ),
+            "pass",
+        ),
+        (  # a general figure, nobody's record
+            (
+                ("customer", "你们的宽带多少钱"),
+                ("agent", "五百兆的套餐每个月一百二十九元，签两年送路由器。"),
+            ),
+            "na",
+        ),
+    ],
+)
+def test_a_figure_of_the_customers_records_is_a_disclosure(
+    turns: tuple[tuple[str, str], ...], verdict: str
+) -> None:
+    """Written for this test: the figure shows a record was opened, whatever the lookup word (was na)."""
+    assert _identity(*turns) == verdict
+
+
+@pytest.mark.parametrize(
+    "price",
+    ["3980？隔壁的同款才两千出头", "我看你们的全程班要3980，能便宜点吗", "想问下那个4999的套餐包含什么"],
+)
+def test_a_price_the_customer_talks_about_is_no_identifier(price: str) -> None:
+    """Written for this test: a four-digit price is not an account read out (was fail)."""
+    turns = (
+        ("agent", "您好，请问有什么可以帮您？"),
+        ("customer", price),
+        ("agent", "这个价格包含教材和答疑。"),
+    )
+    assert _identity(*turns) == "na"
+
+
+def test_asking_what_the_phone_number_is_asks_for_a_check() -> None:
+    """Written for this test: 手机号多少 asks for a verification datum (was fail)."""
+    turns = (
+        ("customer", "我上午打印的那个单子装订错了"),
+        ("agent", "哪个单子，留的手机号多少？"),
+        ("customer", "136****4427"),
+        ("agent", "嗯看到了，二十本胶装，我给您重做。"),
+    )
+    assert _identity(*turns) == "pass"
+
+
 def _handled(*turns: tuple[str, str]) -> str:
     from qa_pipeline.rubric.scorecard import Scorecard
 
