@@ -411,6 +411,26 @@ def test_implying_the_customer_should_have_known_better_is_banned(text: str, ban
 
 
 @pytest.mark.parametrize(
+    ("text", "banned"),
+    [
+        ("您要是不同意这个价格，那就取消吧", True),
+        ("嫌贵的话您可以不买", True),
+        ("这种事情您肯定懂的吧", True),
+        ("这些操作大家都会的呀", True),
+        ("一百块修个电脑，您在开玩笑吧", True),
+        ("说明书上写得明明白白，您是没仔细看吧", True),
+        ("如果您不满意，可以申请全额退款", False),  # an option, not a dismissal
+        ("您应该已经收到短信了", False),
+        ("这个道理我们也跟师傅讲了，他会注意", False),
+        ("大家都可以在App里自助办理，我也可以帮您办", False),
+    ],
+)
+def test_take_it_or_leave_it_and_talking_down_are_banned(text: str, banned: bool) -> None:
+    """Written for this test (not from any dataset)."""
+    assert bool(_agent_hits(RUBRIC.rules["leave_it_or_obvious"], text)) is banned, text
+
+
+@pytest.mark.parametrize(
     ("turns", "verdict"),
     [
         (  # the agent asks for a call-back number and reads it back
