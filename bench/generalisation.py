@@ -32,6 +32,9 @@ the internal hold-out set, side by side, from one command (issue 11).
 - ``holdout16`` (``tests/data/holdout-16/``): a sixteenth, written when ``holdout15`` was read; same rules.
 - ``holdout17`` (``tests/data/holdout-17/``): a seventeenth, written when ``holdout16`` was read; same rules.
 
+Since stop 25 ``holdout`` and ``holdout2`` … ``holdout11`` are retired (``training.datasets.RETIRED_SETS``):
+they train the rubric models that read whole dialogues, so figures on them are fitted for those models.
+
 Each rubric names its models; the "before" rubric (the scorecard as it was before issue 11) still runs
 on the models it shipped with, which stay in ``models/``.
 """

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from qa_pipeline.rubric.models import pair_text, window_text
+from training.datasets import RETIRED_DIRS
 
 log = logging.getLogger("training.train_rubric")
 
@@ -152,6 +153,22 @@ def dialogue_forbidden(r: Row) -> list[tuple[str, str]]:
 
 
 DIALOGUES = tuple(f"dialogues/writer-{n}.jsonl" for n in (18, 19, 20))
+#: The retired hold-outs' conversations (``training.datasets.RETIRED_SETS``: 1,360 conversations by
+#: 33 writers), trained on since stop 25; left out together in the leave-one-writer-out figure.
+RETIRED_DIALOGUES = tuple(str(p) for d in RETIRED_DIRS for p in sorted(d.glob("*.jsonl")))
+RETIRED_GROUP = "retired hold-outs"
+
+
+def dialogue_sources(
+    examples: Callable[[Row], list[tuple[str, str]]], retired: bool = True
+) -> tuple[Source, ...]:
+    """The labelled dialogues read by ``examples``: the training writers', then (with ``retired``) the
+    retired hold-outs' (their many industries stay out of the leave-one-industry-out figure)."""
+    own = tuple(Source(f, examples) for f in DIALOGUES)
+    old = tuple(Source(f, examples, RETIRED_GROUP, industries=False) for f in RETIRED_DIALOGUES)
+    return own + (old if retired else ())
+
+
 FORBIDDEN_FILES = ("forbidden.jsonl", "forbidden_disguised.jsonl", "forbidden_agent_turns.jsonl")
 
 
@@ -182,10 +199,15 @@ def read_rows(path: Path) -> list[Row]:
 
 @dataclass(frozen=True)
 class Source:
-    """One examples file and how each of its rows becomes (model input, label) pairs."""
+    """One examples file and how each of its rows becomes (model input, label) pairs. ``file`` is
+    relative to the examples folder, or absolute (a retired hold-out); ``group`` names the writer group
+    the leave-one-writer-out figure leaves out together (default: the file), and without
+    ``industries`` the rows count in no industry of the leave-one-industry-out figure."""
 
     file: str
     examples: Callable[[Row], list[tuple[str, str]]]
+    group: str | None = None
+    industries: bool = True
 
     def pairs(self, folder: Path) -> Iterator[tuple[Row, str, str]]:
         """``(row, model input, label)`` for every example of the file under ``folder``."""

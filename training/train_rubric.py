@@ -58,7 +58,6 @@ from training.char_vectors import DEFAULT_OUT as CHAR_VECTORS
 from training.cli import setup_logging
 from training.datasets import PROJECT_DIR, default_data_dir, eval_keys, normalise
 from training.rubric_sources import (
-    DIALOGUES,
     FORBIDDEN_FILES,
     MOOD_FILES,
     SettledInContext,
@@ -70,6 +69,7 @@ from training.rubric_sources import (
     dialogue_handling,
     dialogue_moods,
     dialogue_objections,
+    dialogue_sources,
     empathy_alone,
     empathy_pair,
     handling_dialogue,
@@ -148,7 +148,7 @@ TASKS = (
             Source("objection.jsonl", objection_alone),
             Source("customer_mood.jsonl", settled_customer_turn),
             Source("customer_mood_2.jsonl", settled_customer_turn),
-            *(Source(f, dialogue_objections) for f in DIALOGUES),
+            *dialogue_sources(dialogue_objections),
             SettledInContext("objection_context.jsonl", MOOD_FILES),
             SettledInContext("objection_context_2.jsonl", MOOD_FILES),
             SettledInContext("objection_dialogue.jsonl", MOOD_FILES),
@@ -164,7 +164,7 @@ TASKS = (
                 lambda r: [(pair_text(str(r["objection"]), str(r["reply"])), str(r["label"]))],
             ),
             Source("objection_dialogue.jsonl", handling_dialogue),
-            *(Source(f, dialogue_handling) for f in DIALOGUES),
+            *dialogue_sources(dialogue_handling),
         ),
         PURPOSES["handling"],
     ),
@@ -186,7 +186,7 @@ TASKS = (
         (
             Source("customer_mood.jsonl", mood_pair),
             Source("customer_mood_2.jsonl", mood_pair),
-            *(Source(f, dialogue_moods) for f in DIALOGUES),
+            *dialogue_sources(dialogue_moods),
         ),
         "A customer turn's mood in service context (neg / neu / pos); reads `<agent turn before> || "
         "<customer turn>`. Triggers the empathy item.",
@@ -202,7 +202,10 @@ TASKS = (
             # not a polite vague promise looked like a recap
             Source("handling.jsonl", borrow("reply", "dismissed", "none")),
             Source("forbidden.jsonl", borrow("text", "forbidden", "none")),
-            *(Source(f, dialogue_confirmation) for f in DIALOGUES),
+            # not the retired hold-outs: with them a vague ending (嗯嗯 | 还有其他问题吗？| 好的，再见。)
+            # read as a recap with P 0.83, a conversation's recap often coming before its last three
+            # agent turns (stop 25)
+            *dialogue_sources(dialogue_confirmation, retired=False),
         ),
         "Whether the agent's last turns restate the outcome or next step; reads the agent's last "
         "three turns joined.",
@@ -218,7 +221,8 @@ TASKS = (
             Source("handling.jsonl", borrow("reply", "handled", "ok")),
             Source("confirmation.jsonl", borrow("agent_turns", None, "ok")),
             Source("empathy_context.jsonl", borrow("reply", None, "ok")),
-            *(Source(f, dialogue_forbidden) for f in DIALOGUES),
+            # not the retired hold-outs: with them the model missed more banned turns (stop 25)
+            *dialogue_sources(dialogue_forbidden, retired=False),
         ),
         PURPOSES["forbidden"] + " Trained with the disguised banned phrases too.",
     ),
@@ -244,8 +248,8 @@ def read_examples(folder: Path, task: RubricTask) -> Examples:
             seen.add(text)
             out.texts.append(text)
             out.labels.append(label)
-            out.groups.append(source.file)
-            out.industries.append(str(row.get("industry", "")))
+            out.groups.append(getattr(source, "group", None) or source.file)
+            out.industries.append(str(row.get("industry", "")) if getattr(source, "industries", True) else "")
     return out
 
 
@@ -441,7 +445,7 @@ def train_one(
     out = models_dir / f"rubric-{task.name}"
     info = ExportInfo(
         name=f"rubric-{task.name}",
-        data_files={f"rubrics/examples/{f}": sha256_file(examples / f) for f in task.files},
+        data_files={_data_name(f): sha256_file(examples / f) for f in task.files},
         metrics=report.metrics,
         params={
             "features": FAMILIES[family]
@@ -467,6 +471,12 @@ def train_one(
         out,
     )
     return report.metrics
+
+
+def _data_name(file: str) -> str:
+    """How a data file is named in a model's metadata: relative to the project."""
+    path = Path(file)
+    return path.relative_to(PROJECT_DIR).as_posix() if path.is_absolute() else f"rubrics/examples/{file}"
 
 
 def _positive(value: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,36 @@ def test_examples_from_several_files_keep_their_writer_and_skip_repeats(tmp_path
     assert ex.texts == [pair_text("要三天", "这么久？"), pair_text("", "谢谢"), pair_text("", "行吧")]
     assert ex.labels == ["delay", "none", "none"] and ex.groups == ["a.jsonl", "c.jsonl", "c.jsonl"]
     assert ex.industries == ["物流", "", ""] and task.files == ["a.jsonl", "b.jsonl", "c.jsonl"]
+
+
+def test_retired_dialogues_are_one_writer_group_in_no_industry(tmp_path: Path) -> None:
+    """A retired hold-out's file (an absolute path) is read like the training dialogues, but its writers
+    are left out together and its industries stay out of the leave-one-industry-out figure."""
+    retired = tmp_path / "elsewhere" / "writer-9.jsonl"
+    retired.parent.mkdir()
+    retired.write_text(
+        json.dumps({**DIALOGUE, "industry": "物流"}, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    source = rubric_sources.Source(
+        str(retired), rubric_sources.dialogue_moods, rubric_sources.RETIRED_GROUP, industries=False
+    )
+    ex = train_rubric.read_examples(tmp_path / "examples", train_rubric.RubricTask("t", (source,), "test"))
+    assert ex.labels == ["neg", "neg", "pos"]
+    assert set(ex.groups) == {rubric_sources.RETIRED_GROUP} and set(ex.industries) == {""}
+    assert train_rubric._data_name(str(train_rubric.PROJECT_DIR / "tests" / "x.jsonl")) == "tests/x.jsonl"
+    assert train_rubric._data_name("a.jsonl") == "rubrics/examples/a.jsonl"
+
+
+def test_three_dialogue_models_read_the_retired_hold_outs() -> None:
+    from training.datasets import RETIRED_DIRS
+
+    assert len(rubric_sources.RETIRED_DIALOGUES) >= 30
+    assert all(any(Path(f).is_relative_to(d) for d in RETIRED_DIRS) for f in rubric_sources.RETIRED_DIALOGUES)
+    reads = {t.name: set(t.files) for t in train_rubric.TASKS}
+    for name in ("objection-pair", "handling-2", "mood-pair"):
+        assert set(rubric_sources.RETIRED_DIALOGUES) <= reads[name], name
+    for name in ("forbidden-2", "confirmation-window"):
+        assert not set(rubric_sources.RETIRED_DIALOGUES) & reads[name], name
 
 
 def test_a_context_turn_from_an_evaluation_file_is_a_leak() -> None:
