@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 KIND = "sklearn"
 ARTEFACT = "model.joblib"
+#: an artefact larger than this is written again with xz: the same model in under half the bytes, loaded
+#: about as fast (the 8-class objection model of stop 25: 31.7 MB with zlib level 3, 13.9 MB with xz)
+LARGE_ARTEFACT = 20_000_000
 
 
 class SklearnTextClassifier(TextClassifier):
@@ -135,6 +138,8 @@ def export_model(model: Any, folder: Path, info: ExportInfo, *, compress: int = 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / ARTEFACT
     joblib.dump(model, path, compress=compress)
+    if path.stat().st_size > LARGE_ARTEFACT:
+        joblib.dump(model, path, compress=("xz", 6))
     digest = sha256_of(path)
     now = datetime.now(UTC)
     meta = ModelMetadata(

@@ -46,6 +46,22 @@ def test_reload_predicts_like_the_fitted_pipeline(tmp_path: Path) -> None:
         assert list(pred.probs.values()) == pytest.approx(list(row))
 
 
+def test_a_large_artefact_is_written_with_xz_and_predicts_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa_pipeline.classifiers import sklearn_model
+
+    monkeypatch.setattr(sklearn_model, "LARGE_ARTEFACT", 0)  # every artefact counts as large
+    model = fit_tiny()
+    meta = export_model(model, tmp_path / "m", ExportInfo(name="tiny"))
+    assert (tmp_path / "m" / ARTEFACT).read_bytes()[:6] == b"\xfd7zXZ\x00"  # the xz magic number
+    assert meta.artefact_bytes == (tmp_path / "m" / ARTEFACT).stat().st_size
+    texts = ["服务太差了", "我要改地址"]
+    loaded = SklearnTextClassifier.load(tmp_path / "m")
+    for row, pred in zip(model.predict_proba(texts), loaded.predict(texts), strict=True):
+        assert list(pred.probs.values()) == pytest.approx(list(row))
+
+
 def test_load_accepts_the_artefact_file_itself(tiny_dir: Path) -> None:
     assert SklearnTextClassifier.load(tiny_dir / ARTEFACT).version == read_metadata(tiny_dir).version
 
