@@ -228,6 +228,8 @@ class SettledInContext:
 
     file: str
     partners: tuple[str, ...]
+    group: str | None = None  # as for :class:`Source`
+    industries: bool = True
 
     def pairs(self, folder: Path) -> Iterator[tuple[Row, str, str]]:
         pool = [

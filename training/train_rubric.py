@@ -248,8 +248,8 @@ def read_examples(folder: Path, task: RubricTask) -> Examples:
             seen.add(text)
             out.texts.append(text)
             out.labels.append(label)
-            out.groups.append(getattr(source, "group", None) or source.file)
-            out.industries.append(str(row.get("industry", "")) if getattr(source, "industries", True) else "")
+            out.groups.append(source.group or source.file)
+            out.industries.append(str(row.get("industry", "")) if source.industries else "")
     return out
 
 
