@@ -91,9 +91,11 @@ PURPOSES = {
     "the fatal forbidden_phrase item with a strict threshold.",
 }
 LIMITS = [
-    "About 800-1100 hand-written examples per model; the cross-validated figures are on those examples, "
-    "not on real conversations: judge them with `qa eval` on your own labelled calls.",
-    "Character n-grams only: no context beyond the turn (handling: the customer's turn and the reply).",
+    "Trained on hand-written examples and labelled dialogues (their number is cv_n under Figures); the "
+    "cross-validated figures are on those examples, not on real conversations: judge them with `qa eval` "
+    "on your own labelled calls.",
+    "Character n-grams only: a pair model reads one earlier turn with the turn, a window model the "
+    "speaker's last turns; nothing else of the conversation.",
 ]
 EXAMPLES = PROJECT_DIR / "rubrics" / "examples"
 
@@ -221,8 +223,9 @@ TASKS = (
             Source("handling.jsonl", borrow("reply", "handled", "ok")),
             Source("confirmation.jsonl", borrow("agent_turns", None, "ok")),
             Source("empathy_context.jsonl", borrow("reply", None, "ok")),
-            # not the retired hold-outs: with them the model missed more banned turns (stop 25)
-            *dialogue_sources(dialogue_forbidden, retired=False),
+            # with the retired hold-outs' agent turns since stop 26 (at stop 25 they cost one banned
+            # conversation on seven development sets; on nine, none, and 21 more agree)
+            *dialogue_sources(dialogue_forbidden),
         ),
         PURPOSES["forbidden"] + " Trained with the disguised banned phrases too.",
     ),
