@@ -87,8 +87,9 @@ def _check_rules(check: RequireCheck | ForbidCheck | EachCheck | BeforeCheck) ->
 
 
 class Rubric(_Strict):
-    id: str
-    version: str
+    # results carry ``id@version+fingerprint`` in a 255-character column (qa_pipeline.store)
+    id: str = Field(min_length=1, max_length=100)
+    version: str = Field(min_length=1, max_length=100)
     name: str = ""
     description: str = ""
     review_below: float | None = Field(

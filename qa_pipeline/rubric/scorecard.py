@@ -7,8 +7,10 @@ conversation for review. ``review`` verdicts keep their points until a human dec
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from qa_pipeline.rubric.explain import LABEL_MARK, Explainer
 from qa_pipeline.rubric.rules import ClassifierRule, Hit, MatchContext, RuleBase, Similar
@@ -44,7 +46,14 @@ class Scorecard:
 
     @property
     def version(self) -> str:
-        return f"{self.rubric.id}@{self.rubric.version}"
+        """``id@version+fingerprint``: the declared version and a hash of the rules themselves, so a
+        rubric edited without a version bump still marks its results as new (the store keys results by
+        it: with the declared version alone, a re-audit after an edit kept the old verdicts)."""
+        return f"{self.rubric.id}@{self.rubric.version}+{self._fingerprint}"
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        return rubric_fingerprint(self.rubric)
 
     def evaluate(
         self, conv: Conversation, model_preds: dict[str, list[Prediction | None]] | None = None
@@ -95,6 +104,12 @@ class Scorecard:
 
     def score(self, items: dict[str, ItemResult]) -> Score:
         return score_items(items)
+
+
+def rubric_fingerprint(rubric: Rubric) -> str:
+    """The first 8 hex digits of the sha256 of the parsed rubric (every field, rule and threshold;
+    not the file's comments or layout)."""
+    return hashlib.sha256(rubric.model_dump_json().encode("utf-8")).hexdigest()[:8]
 
 
 def score_items(items: dict[str, ItemResult]) -> Score:

@@ -30,7 +30,10 @@ class RubricStage(Stage):
 
     @property
     def version(self) -> str:
-        return self.scorecard.version
+        """The scorecard's version and, after ``|``, each rubric model's: retraining a model the
+        rubric reads changes the verdicts, so it changes this version (and the store's result key)."""
+        models = ",".join(f"{name}={version}" for name, version in self.models.versions.items())
+        return f"{self.scorecard.version}|{models}" if models else self.scorecard.version
 
     def __call__(self, conv: Conversation) -> Conversation:
         return self.pipe([conv])[0]

@@ -299,3 +299,27 @@ def test_the_model_reads_only_turns_some_rule_of_its_key_can_look_at() -> None:
         assert r.find(MatchContext(conv=c, model_preds={r.key: both})) == r.find(
             MatchContext(conv=c, model_preds={r.key: every[r.key]})
         )
+
+
+def test_the_rubric_stage_version_names_the_models_it_reads() -> None:
+    """Retraining a rubric model changes verdicts: the stage's version (part of the store's result key)
+    must change with it."""
+    from qa_pipeline.rubric.schema import Rubric
+    from qa_pipeline.rubric.scorecard import Scorecard
+    from qa_pipeline.stages.rubric import RubricStage
+
+    rubric = Rubric.model_validate(
+        {
+            "id": "r",
+            "version": "1",
+            "items": [
+                {"id": "x", "points": 100, "check": {"type": "require", "rule": rule(speaker="agent")}}
+            ],
+        }
+    )
+    old, new = _Keyword("好"), _Keyword("好")
+    new.version = "kw-retrained"
+    rules = classifier_rules(rubric)
+    versions = [RubricStage(Scorecard(rubric), RubricModels({"m": m}, rules)).version for m in (old, new)]
+    assert versions[0] != versions[1]
+    assert versions[0].startswith(Scorecard(rubric).version) and versions[1].endswith("m=kw-retrained")

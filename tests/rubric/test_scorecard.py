@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from qa_pipeline.rubric import parse_rubric
+from qa_pipeline.rubric.schema import Rubric
 from qa_pipeline.rubric.scorecard import Scorecard
 from tests.rubric.conftest import fatal_forbid_rubric, make_conv, neg
 
@@ -85,7 +86,7 @@ def test_fatal_fail_zeroes_score_flags_review_and_keeps_evidence() -> None:
     assert ev.start == conv.turns[2].start and ev.end == conv.turns[2].end
     assert s.quality_index == 0.0
     assert "fatal:banned" in s.flags and "needs_review" in s.flags
-    assert items["banned"].rubric_version == "mini@2"
+    assert items["banned"].rubric_version.startswith("mini@2+")
 
 
 def test_each_check_needs_reply_in_next_agent_turn() -> None:
@@ -155,3 +156,28 @@ def test_a_conversation_without_turns_is_not_judged() -> None:
 
     items, s = score(Conversation(id="silent", channel="call", turns=[]))
     assert {r.verdict for r in items.values()} == {"na"} and s.quality_index is None
+
+
+def _tiny_rubric(pattern: str, version: str = "1.0.0") -> Rubric:
+    return parse_rubric(
+        {
+            "id": "tiny",
+            "version": version,
+            "items": [
+                {
+                    "id": "closing",
+                    "points": 100,
+                    "check": {"type": "require", "rule": {"type": "regex", "pattern": pattern}},
+                }
+            ],
+        }
+    )
+
+
+def test_an_edited_rubric_gets_a_new_version_without_a_version_bump() -> None:
+    """The store keys results by the version: an edit that kept ``id@version`` kept old verdicts."""
+    before, after = Scorecard(_tiny_rubric("再见")), Scorecard(_tiny_rubric("(再见|拜拜)"))
+    assert before.version.startswith("tiny@1.0.0+")
+    assert before.version != after.version
+    assert before.version == Scorecard(_tiny_rubric("再见")).version  # the same rules, the same version
+    assert Scorecard(_tiny_rubric("再见", "1.1.0")).version.startswith("tiny@1.1.0+")
