@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 from qa_pipeline.errors import InputError, StorageError
 from qa_pipeline.store import Repository, UnmaskedDataError
 from qa_pipeline.store.repository import ConversationKey
+from qa_pipeline.types import Conversation
 from tests.store.factory import make_conversation
 
 
@@ -248,3 +249,26 @@ def test_deleting_a_conversation_cascades(repo: Repository, engine: Engine) -> N
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM conversations WHERE id = 'c0001'"))
     assert _count(engine, "turns") == _count(engine, "results") == 0
+
+
+def _rescored(pattern: str) -> Conversation:
+    """The factory conversation re-scored by a one-item rubric (id and version never change), its
+    versions stamped as the pipeline stamps them."""
+    from qa_pipeline.rubric import parse_rubric
+    from qa_pipeline.rubric.scorecard import Scorecard
+    from qa_pipeline.stages.rubric import RubricStage
+
+    rule = {"type": "regex", "pattern": pattern}
+    item = {"id": "closing", "points": 100, "check": {"type": "require", "rule": rule}}
+    stage = RubricStage(Scorecard(parse_rubric({"id": "mine", "version": "1", "items": [item]})))
+    conv = stage(make_conversation())
+    conv.versions.models[stage.name] = stage.version
+    return conv
+
+
+def test_a_rubric_edited_without_a_version_bump_stores_its_new_verdicts(repo: Repository) -> None:
+    repo.save(_rescored("拜拜"))
+    outcome = repo.save(_rescored("(拜拜|再见)"))
+    assert outcome.new_result
+    latest = repo.get_result("c0001")
+    assert latest is not None and latest.items["closing"].verdict == "pass"
