@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from qa_pipeline.classifiers.base import Probs, TextClassifier
 from qa_pipeline.classifiers.features import PAIR_SEP
+from qa_pipeline.rubric.rule_base import MatchContext, RuleBase, following_turns
 from qa_pipeline.rubric.rules import ClassifierRule
 from qa_pipeline.rubric.schema import Rubric
 from qa_pipeline.types import Conversation, Prediction
@@ -63,17 +64,21 @@ def model_inputs(
     return out
 
 
-def needed_turns(conv: Conversation, rules: Sequence[ClassifierRule]) -> list[bool]:
+def needed_turns(
+    conv: Conversation, rules: Sequence[ClassifierRule], ctx: MatchContext | None = None
+) -> list[bool]:
     """Per turn: whether one of the rules (of one key) may read the model there. Their ``first_turns``
-    and ``last_turns`` are applied here (``confirmation`` reads only the agent's last two turns); the
-    other scope fields depend on more than the turn's place and are left to the rule."""
+    and ``last_turns`` are applied here (``confirmation`` reads only the agent's last two turns), and,
+    given the context of the models already run, ``follows`` (the replies to an objection); the other
+    scope fields depend on more than the turn's place and are left to the rule."""
     need = [False] * len(conv.turns)
     for rule in rules:
         turns = [i for i, t in enumerate(conv.turns) if rule.speaker in ("any", t.speaker)]
         low = 0 if rule.last_turns is None else max(0, len(turns) - rule.last_turns)
         high = len(turns) if rule.first_turns is None else min(len(turns), rule.first_turns)
+        after = None if ctx is None or rule.follows is None else following_turns(ctx, rule)
         for i in turns[low:high]:
-            need[i] = True
+            need[i] = need[i] or after is None or after[i]
     return need
 
 
@@ -81,27 +86,67 @@ class RubricModels:
     """The loaded classifiers of a rubric and the rules that use them (several rules may share a
     model input, a key: the model runs once for them all, on the turns any of them reads)."""
 
-    def __init__(self, classifiers: Mapping[str, TextClassifier], rules: Sequence[ClassifierRule]) -> None:
+    def __init__(
+        self,
+        classifiers: Mapping[str, TextClassifier],
+        rules: Sequence[ClassifierRule],
+        named: Mapping[str, RuleBase] | None = None,
+    ) -> None:
         self.classifiers = dict(classifiers)
+        self.named = dict(named or {})
         self.by_key: dict[str, list[ClassifierRule]] = {}
         for rule in rules:
             self.by_key.setdefault(rule.key, []).append(rule)
         self.rules = [group[0] for group in self.by_key.values()]
+
+    def _later(self, rule: ClassifierRule) -> bool:
+        """Whether the rule's model runs in the second pass: every rule of its key reads only the turns
+        that follow a named rule's hits (the schema makes sure those rules read no such model)."""
+        group = self.by_key[rule.key]
+        return all(r.follows is not None and r.follows in self.named for r in group)
 
     @property
     def versions(self) -> dict[str, str]:
         return {name: clf.version for name, clf in sorted(self.classifiers.items())}
 
     def predict(self, convs: Sequence[Conversation]) -> list[Preds]:
-        """Per conversation, per rule key, one prediction slot per turn."""
+        """Per conversation, per rule key, one prediction slot per turn. The models whose rules read
+        only the turns that follow a named rule's hits run second, on those turns alone, once the first
+        models' outputs decide where that rule hits."""
         out: list[Preds] = [{} for _ in convs]
-        for rule in self.rules:
-            sharing = self.by_key[rule.key]
-            inputs = [model_inputs(conv, rule, needed_turns(conv, sharing)) for conv in convs]
+        later = [self._later(r) for r in self.rules]
+        first = [r for r, wait in zip(self.rules, later, strict=True) if not wait]
+        self._run(first, convs, out, [needed_turns(c, self.by_key[r.key]) for c in convs for r in first])
+        if any(later):
+            second = [r for r, wait in zip(self.rules, later, strict=True) if wait]
+            self._run(
+                second,
+                convs,
+                out,
+                [n for c, p in zip(convs, out, strict=True) for n in self._after(c, p, second)],
+            )
+        return out
+
+    def _after(self, conv: Conversation, preds: Preds, rules: Sequence[ClassifierRule]) -> list[list[bool]]:
+        """The turns each second-pass rule's model must read in ``conv``, decided on a context of the
+        first models' outputs that lives only as long as this call."""
+        ctx = MatchContext(conv=conv, named=self.named, model_preds=preds)
+        return [needed_turns(conv, self.by_key[r.key], ctx) for r in rules]
+
+    def _run(
+        self,
+        rules: Sequence[ClassifierRule],
+        convs: Sequence[Conversation],
+        out: list[Preds],
+        needs: list[list[bool]],
+    ) -> None:
+        """Each rule's model over the batch, on the turns ``needs`` marks (conversation-major, one list
+        per conversation and rule)."""
+        for k, rule in enumerate(rules):
+            inputs = [model_inputs(conv, rule, needs[c * len(rules) + k]) for c, conv in enumerate(convs)]
             best = iter(self._predict_turns(rule, [t for c in inputs for t in c if t is not None]))
             for slots, per_conv in zip(out, inputs, strict=True):
                 slots[rule.key] = [next(best) if text is not None else None for text in per_conv]
-        return out
 
     def _predict_turns(self, rule: ClassifierRule, texts: list[str]) -> list[Prediction]:
         """One prediction per input: with ``sentences``, the best of the turn's and its sentences'."""

@@ -104,6 +104,15 @@ class RuleBase(BaseModel):
         default=None, gt=0, description="only turns starting in the first N seconds"
     )
     after: str | None = Field(default=None, description="only turns after the first hit of this named rule")
+    follows: str | None = Field(
+        default=None,
+        description="only turns that follow a hit of this named rule, among the next `follows_within` turns "
+        "of `speaker` after it (a reply to an objection); a classifier rule's model is then run on "
+        "those turns alone",
+    )
+    follows_within: int = Field(
+        default=1, ge=1, le=8, description="with `follows`: how many turns of `speaker` after the hit"
+    )
     channels: list[Channel] | None = Field(default=None, description="only in these channels")
 
     def in_scope(self, ctx: MatchContext, i: int) -> bool:
@@ -117,6 +126,8 @@ class RuleBase(BaseModel):
         if self.last_turns is not None and ctx.rank(i, self.speaker, from_end=True) >= self.last_turns:
             return False
         if self.within_s is not None and turn.start is not None and turn.start > self.within_s:
+            return False
+        if self.follows is not None and not follows_hit(ctx, i, self):
             return False
         return not (self.after is not None and not _is_after(ctx, i, self.after))
 
@@ -148,7 +159,7 @@ class RuleBase(BaseModel):
     @cached_property
     def _scoped(self) -> bool:
         """Whether a scope field besides ``speaker`` is set (else the speaker test is the whole scope)."""
-        limits = (self.first_turns, self.last_turns, self.within_s, self.after, self.channels)
+        limits = (self.first_turns, self.last_turns, self.within_s, self.after, self.channels, self.follows)
         return any(v is not None for v in limits)
 
     def find(self, ctx: MatchContext) -> list[Hit]:
@@ -164,3 +175,40 @@ class RuleBase(BaseModel):
 def _is_after(ctx: MatchContext, i: int, rule_id: str) -> bool:
     first = ctx.first_turn_of(rule_id)
     return first is not None and i > first
+
+
+def follows_hit(ctx: MatchContext, i: int, rule: RuleBase) -> bool:
+    """Whether a hit of ``rule.follows`` comes before turn i with at most ``rule.follows_within`` turns of
+    ``rule.speaker``, turn i included, from it to turn i."""
+    if rule.follows is None:
+        return True
+    if rule.speaker != "any" and ctx.turn(i).speaker != rule.speaker:
+        return False
+    followed, seen = ctx.named[rule.follows], 1
+    for j in range(i - 1, -1, -1):
+        if followed.matches_at(ctx, j):
+            return True
+        if rule.speaker == "any" or ctx.turn(j).speaker == rule.speaker:
+            seen += 1
+            if seen > rule.follows_within:
+                return False
+    return False
+
+
+def following_turns(ctx: MatchContext, rule: RuleBase) -> list[bool]:
+    """Per turn, :func:`follows_hit`, for all turns at once: each hit of ``rule.follows`` marks the next
+    ``rule.follows_within`` turns of ``rule.speaker`` after it (every turn when ``follows`` is unset)."""
+    n = len(ctx.conv.turns)
+    if rule.follows is None:
+        return [True] * n
+    followed, out = ctx.named[rule.follows], [False] * n
+    for j in ctx.turns_of(followed.speaker):
+        if not followed.matches_at(ctx, j):
+            continue
+        left = rule.follows_within
+        for i in range(j + 1, n):
+            if rule.speaker == "any" or ctx.turn(i).speaker == rule.speaker:
+                out[i], left = True, left - 1
+                if left == 0:
+                    break
+    return out

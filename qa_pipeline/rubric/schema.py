@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from qa_pipeline.rubric.rules import Rule, RuleBase, assign_ids, walk
+from qa_pipeline.rubric.rules import ClassifierRule, Rule, RuleBase, assign_ids, walk
 from qa_pipeline.types import CHANNELS, Channel
 
 
@@ -110,6 +110,7 @@ class Rubric(_Strict):
         for item in self.items:
             _assign_item_ids(item)
         self._check_refs()
+        self._check_follows()
         return self
 
     def every_rule(self) -> list[RuleBase]:
@@ -119,9 +120,35 @@ class Rubric(_Strict):
 
     def _check_refs(self) -> None:
         for rule in self.every_rule():
-            for ref in (getattr(rule, "ref", None), rule.after):
+            for ref in (getattr(rule, "ref", None), rule.after, rule.follows):
                 if ref is not None and ref not in self.rules:
                     raise ValueError(f"rule {rule.id!r} refers to unknown named rule {ref!r}")
+
+    def _check_follows(self) -> None:
+        """A model that runs only after a named rule's hits is run once that rule is decided: the rule
+        must not read such a model itself."""
+        for rule in self.every_rule():
+            if rule.follows is None or not isinstance(rule, ClassifierRule):
+                continue
+            for read in self._reads(self.rules[rule.follows]):
+                if read.follows is not None and isinstance(read, ClassifierRule):
+                    raise ValueError(
+                        f"rule {rule.id!r} follows {rule.follows!r}, which reads rule {read.id!r}, a model "
+                        f"rule that itself follows {read.follows!r}: let one of them run on every turn"
+                    )
+
+    def _reads(self, rule: RuleBase) -> list[RuleBase]:
+        """Every rule evaluated when ``rule`` is: its sub-rules and the named rules they refer to."""
+        out: list[RuleBase] = []
+        pending, seen = [rule], set()
+        while pending:
+            for r in walk(pending.pop()):
+                out.append(r)
+                for name in (getattr(r, "ref", None), r.after, r.follows):
+                    if name is not None and name not in seen:
+                        seen.add(name)
+                        pending.append(self.rules[name])
+        return out
 
     @property
     def total_points(self) -> float:

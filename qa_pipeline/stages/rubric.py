@@ -74,4 +74,4 @@ def _models(rubric: Rubric, ctx: BuildContext) -> RubricModels:
     for name in sorted({r.model for r in rules}):
         path = resolve_model_path(name, models_dir)
         loaded[name] = ctx.shared(f"classifier:{path}", partial(load_classifier, path, models_dir=models_dir))
-    return RubricModels(loaded, rules)
+    return RubricModels(loaded, rules, rubric.rules)

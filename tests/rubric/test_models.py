@@ -10,7 +10,10 @@ import pytest
 from qa_pipeline.classifiers.base import Probs, TextClassifier
 from qa_pipeline.pipeline import BuildContext, registry
 from qa_pipeline.rubric.models import RubricModels, classifier_rules, model_inputs, pair_text
+from qa_pipeline.rubric.rule_base import following_turns, follows_hit
 from qa_pipeline.rubric.rules import ClassifierRule, MatchContext
+from qa_pipeline.rubric.schema import Rubric
+from qa_pipeline.rubric.scorecard import Scorecard
 from qa_pipeline.settings import PROJECT_DIR, Settings
 from qa_pipeline.types import Conversation, Turn
 
@@ -114,7 +117,6 @@ def test_disguised_forbidden_phrase_is_caught_by_the_trained_model(tmp_path: Pat
 
 
 def test_fatal_fail_resting_only_on_a_review_only_model_goes_to_review() -> None:
-    from qa_pipeline.rubric.scorecard import Scorecard
     from tests.rubric.conftest import fatal_forbid_rubric
 
     rubric = fatal_forbid_rubric(
@@ -242,7 +244,6 @@ def classifier_rules_of(rule: object) -> list[ClassifierRule]:
 
 def test_evidence_names_what_the_model_said() -> None:
     from qa_pipeline.rubric.explain import Explainer
-    from qa_pipeline.rubric.scorecard import Scorecard
     from tests.rubric.conftest import fatal_forbid_rubric
 
     classifier = {
@@ -264,7 +265,6 @@ def test_turns_without_words_are_not_read_by_models() -> None:
 
 
 def test_a_sure_hit_beside_a_review_only_one_keeps_the_fail() -> None:
-    from qa_pipeline.rubric.scorecard import Scorecard
     from tests.rubric.conftest import fatal_forbid_rubric
 
     banned = {"type": "any", "rules": [
@@ -304,8 +304,6 @@ def test_the_model_reads_only_turns_some_rule_of_its_key_can_look_at() -> None:
 def test_the_rubric_stage_version_names_the_models_it_reads() -> None:
     """Retraining a rubric model changes verdicts: the stage's version (part of the store's result key)
     must change with it."""
-    from qa_pipeline.rubric.schema import Rubric
-    from qa_pipeline.rubric.scorecard import Scorecard
     from qa_pipeline.stages.rubric import RubricStage
 
     rubric = Rubric.model_validate(
@@ -323,3 +321,90 @@ def test_the_rubric_stage_version_names_the_models_it_reads() -> None:
     versions = [RubricStage(Scorecard(rubric), RubricModels({"m": m}, rules)).version for m in (old, new)]
     assert versions[0] != versions[1]
     assert versions[0].startswith(Scorecard(rubric).version) and versions[1].endswith("m=kw-retrained")
+
+
+class _Counting(_Keyword):
+    """The keyword model, remembering every text it was asked about."""
+
+    def __init__(self, word: str) -> None:
+        super().__init__(word)
+        self.read: list[str] = []
+
+    def _forward(self, texts: list[str]) -> Probs:
+        self.read.extend(texts)
+        return super()._forward(texts)
+
+
+def _replies_rubric(follows: bool) -> Rubric:
+    """An item like objection_handling: each customer 太贵 must be answered within two agent turns by a
+    reply the model calls 'yes'; with ``follows`` the model reads only those two agent turns."""
+    scope = {"follows": "pushback", "follows_within": 2} if follows else {}
+    return Rubric.model_validate(
+        {
+            "id": "r",
+            "version": "1",
+            "rules": {"pushback": {"type": "keywords", "any": ["太贵"], "speaker": "customer"}},
+            "items": [
+                {
+                    "id": "handled",
+                    "points": 100,
+                    "check": {
+                        "type": "each",
+                        "trigger": {"type": "ref", "ref": "pushback"},
+                        "expect": rule(speaker="agent", **scope),
+                        "window": "next_agent_turns_2",
+                    },
+                }
+            ],
+        }
+    )
+
+
+def test_a_model_that_follows_a_rule_reads_only_the_turns_after_its_hits_with_the_same_verdicts() -> None:
+    c = conv(
+        ("agent", "您好，有什么可以帮您"),
+        ("customer", "太贵了"),
+        ("agent", "嗯"),
+        ("agent", "可以给您换个便宜的"),
+        ("agent", "还有别的吗"),
+        ("customer", "好的"),
+        ("agent", "再见"),
+    )
+    verdicts = []
+    for follows in (False, True):
+        rubric = _replies_rubric(follows)
+        model = _Counting("便宜")
+        models = RubricModels({"m": model}, classifier_rules(rubric), rubric.rules)
+        items = Scorecard(rubric).evaluate(c, models.predict([c])[0])
+        verdicts.append(items["handled"].verdict)
+        read = sorted(model.read)
+    assert verdicts == ["pass", "pass"]
+    assert read == sorted(["嗯", "可以给您换个便宜的"])  # the two agent turns after 太贵, not the others
+
+
+def test_follows_within_counts_the_rules_own_speakers_turns() -> None:
+    rubric = _replies_rubric(follows=True)
+    expect = rubric.items[0].check.expect  # type: ignore[union-attr]
+    c = conv(("customer", "太贵了"), ("agent", "一"), ("customer", "嗯"), ("agent", "二"), ("agent", "三"))
+    ctx = MatchContext(conv=c, named=dict(rubric.rules))
+    assert following_turns(ctx, expect) == [False, True, False, True, False]
+    assert [follows_hit(ctx, i, expect) for i in range(5)] == [False, True, False, True, False]
+
+
+def test_a_rule_cannot_follow_a_rule_that_reads_a_following_model() -> None:
+    chained = {
+        "id": "r",
+        "version": "1",
+        "rules": {
+            "first": {"type": "classifier", "model": "a", "labels": ["yes"], "follows": "second"},
+            "second": {"type": "classifier", "model": "b", "labels": ["yes"], "follows": "first"},
+        },
+        "items": [
+            {"id": "x", "points": 100, "check": {"type": "require", "rule": {"type": "ref", "ref": "first"}}}
+        ],
+    }
+    with pytest.raises(ValueError, match="itself follows"):
+        Rubric.model_validate(chained)
+    chained["rules"] = {"first": {"type": "classifier", "model": "a", "labels": ["yes"], "follows": "nope"}}
+    with pytest.raises(ValueError, match="unknown named rule 'nope'"):
+        Rubric.model_validate(chained)
