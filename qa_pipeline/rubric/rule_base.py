@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qa_pipeline.rubric.textmatch import TurnViews
 from qa_pipeline.types import Channel, Conversation, Prediction, Turn
@@ -114,6 +114,12 @@ class RuleBase(BaseModel):
         default=1, ge=1, le=8, description="with `follows`: how many turns of `speaker` after the hit"
     )
     channels: list[Channel] | None = Field(default=None, description="only in these channels")
+
+    @model_validator(mode="after")
+    def _follows_within_needs_follows(self) -> RuleBase:
+        if self.follows is None and self.follows_within != 1:
+            raise ValueError("follows_within is set without follows: name the rule whose hits it counts from")
+        return self
 
     def in_scope(self, ctx: MatchContext, i: int) -> bool:
         turn = ctx.conv.turns[i]

@@ -110,6 +110,7 @@ class Rubric(_Strict):
         for item in self.items:
             _assign_item_ids(item)
         self._check_refs()
+        self._check_cycles()
         self._check_follows()
         return self
 
@@ -123,6 +124,26 @@ class Rubric(_Strict):
             for ref in (getattr(rule, "ref", None), rule.after, rule.follows):
                 if ref is not None and ref not in self.rules:
                     raise ValueError(f"rule {rule.id!r} refers to unknown named rule {ref!r}")
+
+    def _check_cycles(self) -> None:
+        """A named rule that reaches itself through ``ref``, ``after`` or ``follows`` would recurse
+        without end when a conversation is scored: refused here, naming the loop."""
+        uses = {name: self._names_used(rule) for name, rule in self.rules.items()}
+        for start in self.rules:
+            path, pending = {start: [start]}, [start]
+            while pending:
+                name = pending.pop()
+                for used in uses[name]:
+                    if used == start:
+                        loop = " -> ".join([*path[name], start])
+                        raise ValueError(f"named rules refer to each other in a loop: {loop}; break the loop")
+                    if used not in path:
+                        path[used] = [*path[name], used]
+                        pending.append(used)
+
+    @staticmethod
+    def _names_used(rule: RuleBase) -> set[str]:
+        return {n for r in walk(rule) for n in (getattr(r, "ref", None), r.after, r.follows) if n is not None}
 
     def _check_follows(self) -> None:
         """A model that runs only after a named rule's hits is run once that rule is decided: the rule

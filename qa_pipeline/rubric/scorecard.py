@@ -53,7 +53,9 @@ class Scorecard:
 
     @cached_property
     def _fingerprint(self) -> str:
-        return rubric_fingerprint(self.rubric)
+        # the ASR-confidence review threshold changes verdicts (fail -> review) too
+        extra = "" if self.word_review_below is None else f"|word_review_below={self.word_review_below}"
+        return rubric_fingerprint(self.rubric, extra)
 
     def evaluate(
         self, conv: Conversation, model_preds: dict[str, list[Prediction | None]] | None = None
@@ -106,10 +108,12 @@ class Scorecard:
         return score_items(items)
 
 
-def rubric_fingerprint(rubric: Rubric) -> str:
-    """The first 8 hex digits of the sha256 of the parsed rubric (every field, rule and threshold;
-    not the file's comments or layout)."""
-    return hashlib.sha256(rubric.model_dump_json().encode("utf-8")).hexdigest()[:8]
+def rubric_fingerprint(rubric: Rubric, extra: str = "") -> str:
+    """The first 8 hex digits of the sha256 of the parsed rubric (every field, rule and threshold set to
+    other than its default; not the file's comments or layout, nor a new schema field left at its
+    default) and ``extra`` settings that change verdicts."""
+    blob = rubric.model_dump_json(exclude_defaults=True) + extra
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:8]
 
 
 def score_items(items: dict[str, ItemResult]) -> Score:

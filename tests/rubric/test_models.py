@@ -397,7 +397,8 @@ def test_a_rule_cannot_follow_a_rule_that_reads_a_following_model() -> None:
         "version": "1",
         "rules": {
             "first": {"type": "classifier", "model": "a", "labels": ["yes"], "follows": "second"},
-            "second": {"type": "classifier", "model": "b", "labels": ["yes"], "follows": "first"},
+            "second": {"type": "classifier", "model": "b", "labels": ["yes"], "follows": "third"},
+            "third": {"type": "keywords", "any": ["贵"]},
         },
         "items": [
             {"id": "x", "points": 100, "check": {"type": "require", "rule": {"type": "ref", "ref": "first"}}}
@@ -408,3 +409,39 @@ def test_a_rule_cannot_follow_a_rule_that_reads_a_following_model() -> None:
     chained["rules"] = {"first": {"type": "classifier", "model": "a", "labels": ["yes"], "follows": "nope"}}
     with pytest.raises(ValueError, match="unknown named rule 'nope'"):
         Rubric.model_validate(chained)
+
+
+def test_named_rules_in_a_loop_are_refused_when_the_rubric_loads() -> None:
+    """R after S with S following R recursed without end at scoring time (code review, stop 26)."""
+    looped = {
+        "id": "r",
+        "version": "1",
+        "rules": {
+            "r": {"type": "keywords", "any": ["好"], "after": "s"},
+            "s": {"type": "keywords", "any": ["贵"], "follows": "r"},
+        },
+        "items": [
+            {"id": "x", "points": 100, "check": {"type": "require", "rule": {"type": "ref", "ref": "r"}}}
+        ],
+    }
+    with pytest.raises(ValueError, match=r"loop: (r -> s -> r|s -> r -> s)"):
+        Rubric.model_validate(looped)
+    looped["rules"] = {"r": {"type": "any", "rules": [{"type": "ref", "ref": "r"}]}}
+    with pytest.raises(ValueError, match="loop: r -> r"):
+        Rubric.model_validate(looped)
+
+
+def test_follows_within_without_follows_is_refused() -> None:
+    with pytest.raises(ValueError, match="follows_within is set without follows"):
+        rule(follows_within=2)
+
+
+def test_a_key_shared_with_a_rule_without_follows_is_read_on_every_turn() -> None:
+    rubric = _replies_rubric(follows=True)
+    plain = rule(speaker="agent")  # the same model input as the item's rule, on every agent turn
+    model = _Counting("便宜")
+    models = RubricModels({"m": model}, [*classifier_rules(rubric), plain], rubric.rules)
+    models.predict(
+        [conv(("agent", "您好"), ("customer", "太贵了"), ("agent", "便宜的有"), ("agent", "再见"))]
+    )
+    assert sorted(model.read) == sorted(["您好", "便宜的有", "再见"])

@@ -181,3 +181,27 @@ def test_an_edited_rubric_gets_a_new_version_without_a_version_bump() -> None:
     assert before.version != after.version
     assert before.version == Scorecard(_tiny_rubric("再见")).version  # the same rules, the same version
     assert Scorecard(_tiny_rubric("再见", "1.1.0")).version.startswith("tiny@1.1.0+")
+
+
+def test_the_version_ignores_defaults_left_unset_and_counts_the_asr_review_threshold() -> None:
+    explicit = parse_rubric(
+        {
+            "id": "tiny",
+            "version": "1.0.0",
+            "items": [
+                {
+                    "id": "closing",
+                    "points": 100,
+                    "check": {
+                        "type": "require",
+                        "rule": {"type": "regex", "pattern": "再见", "speaker": "any"},
+                    },
+                }
+            ],
+        }
+    )
+    assert Scorecard(explicit).version == Scorecard(_tiny_rubric("再见")).version
+    assert (
+        Scorecard(_tiny_rubric("再见"), word_review_below=0.5).version
+        != Scorecard(_tiny_rubric("再见")).version
+    )
