@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from qa_pipeline.classifiers.base import Probs, TextClassifier
 from qa_pipeline.pipeline import BuildContext, registry
+from qa_pipeline.rubric import parse_rubric
 from qa_pipeline.rubric.models import RubricModels, classifier_rules, model_inputs, pair_text
 from qa_pipeline.rubric.rule_base import following_turns, follows_hit
 from qa_pipeline.rubric.rules import ClassifierRule, MatchContext
@@ -16,6 +20,8 @@ from qa_pipeline.rubric.schema import Rubric
 from qa_pipeline.rubric.scorecard import Scorecard
 from qa_pipeline.settings import PROJECT_DIR, Settings
 from qa_pipeline.types import Conversation, Turn
+
+TUNING = PROJECT_DIR / "tests" / "data" / "tuning"
 
 
 class _Keyword(TextClassifier):
@@ -445,3 +451,55 @@ def test_a_key_shared_with_a_rule_without_follows_is_read_on_every_turn() -> Non
         [conv(("agent", "您好"), ("customer", "太贵了"), ("agent", "便宜的有"), ("agent", "再见"))]
     )
     assert sorted(model.read) == sorted(["您好", "便宜的有", "再见"])
+
+
+class _Random(TextClassifier):
+    """Debug model: probabilities drawn from a hash of the text (every cut-off gets crossed somewhere)."""
+
+    def __init__(self, name: str, labels: list[str]) -> None:
+        self.labels, self.version, self.name = labels, "random", name
+
+    def _forward(self, texts: list[str]) -> Probs:
+        rows = []
+        for t in texts:
+            seed = int.from_bytes(hashlib.sha256(f"{self.name}|{t}".encode()).digest()[:8], "big")
+            rows.append(np.random.default_rng(seed).dirichlet([0.3] * len(self.labels)))
+        return np.array(rows)
+
+
+def _without_follows(node: object) -> object:
+    if isinstance(node, dict):
+        return {k: _without_follows(v) for k, v in node.items() if k not in ("follows", "follows_within")}
+    if isinstance(node, list):
+        return [_without_follows(v) for v in node]
+    return node
+
+
+def test_the_default_rubrics_follows_scopes_change_no_verdict() -> None:
+    """The handling and empathy models run only after `objection_possible` / `mood_leans_negative`: those
+    must hit wherever the scoped rules are read. With models that say anything, scoring with and without
+    the scopes must agree; an edit that breaks the superset (an objection branch without the model's
+    gate) fails here."""
+    raw = yaml.safe_load(Settings().rubric.read_text(encoding="utf-8"))
+    scoped, plain = parse_rubric(raw), parse_rubric(_without_follows(raw))
+    labels: dict[str, set[str]] = {}
+    for r in classifier_rules(scoped):
+        labels.setdefault(r.model, set()).update(r.labels)
+    models = {m: _Random(m, [*sorted(names), "none"]) for m, names in labels.items()}
+    rows = [
+        json.loads(line) for p in sorted(TUNING.glob("*.jsonl")) for line in p.read_text("utf-8").splitlines()
+    ]
+    convs = [
+        Conversation(id=r["id"], channel=r["channel"], turns=[Turn(**t) for t in r["turns"]])  # type: ignore[arg-type]
+        for r in rows[:80]
+    ]
+    with_scopes = RubricModels(models, classifier_rules(scoped), scoped.rules).predict(convs)
+    everywhere = RubricModels(models, classifier_rules(plain)).predict(convs)
+    assert sum(p is not None for c in with_scopes for ps in c.values() for p in ps) < sum(
+        p is not None for c in everywhere for ps in c.values() for p in ps
+    )
+    for conv_, a, b in zip(convs, with_scopes, everywhere, strict=True):
+        ia, ib = Scorecard(scoped).evaluate(conv_, a), Scorecard(plain).evaluate(conv_, b)
+        assert {k: (v.verdict, v.evidence) for k, v in ia.items()} == {
+            k: (v.verdict, v.evidence) for k, v in ib.items()
+        }, conv_.id
