@@ -89,10 +89,19 @@ class Heartbeat:
             for job_id in list(live):
                 try:
                     if not renew(self.engine, job_id, self.owner, self.lease_s):
-                        log.warning("job %s: lease lost; its result will not be stored", job_id)
+                        self._lost(job_id)
                         live.remove(job_id)
                 except QAError as exc:  # the database is briefly unreachable: try again next beat
                     log.warning("job %s: cannot renew the lease: %s", job_id, exc)
+
+    def _lost(self, job_id: str) -> None:
+        """A renewal refused: the job was finished meanwhile (its worker stored the result between two
+        beats: nothing to say), or its lease lapsed and another worker holds it now."""
+        job = get_job(self.engine, job_id)
+        if job.state == "done" and job.lease_owner is None:
+            log.debug("job %s: finished; the heartbeat stops", job_id)
+        else:
+            log.warning("job %s: lease lost; its result will not be stored", job_id)
 
 
 @dataclass

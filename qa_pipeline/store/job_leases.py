@@ -88,16 +88,20 @@ def claim_more(engine: Engine, owner: str, lease_s: float, kind: str, limit: int
     if limit <= 0:
         return []
     now = utcnow()
+    # The pick is a CTE, computed once: PostgreSQL may re-run an ``IN (SELECT … LIMIT n FOR UPDATE SKIP
+    # LOCKED)`` subquery for each row it joins, and then leased every due job to one worker, not ``n``
+    # (found on the first multi-machine run, bench/multihost.py: one worker held 56 jobs of a pass of 16)
     pick = (
         select(JobRow.id)
         .where(_due(now, [kind]))
         .order_by(JobRow.next_run_at, JobRow.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("pick")
     )
     stmt = (
         update(JobRow)
-        .where(JobRow.id.in_(pick), _due(now, [kind]))
+        .where(JobRow.id.in_(select(pick.c.id)), _due(now, [kind]))
         .values(**_claim_values(owner, lease_s, now))
         .returning(JobRow.id)
     )

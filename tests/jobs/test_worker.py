@@ -3,17 +3,21 @@ backoff, bury bad input, survive killed workers (leases), and store each result 
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from qa_pipeline.errors import E, InputError, StorageError
 from qa_pipeline.jobs import CALL_JOB, CallHandler, CallPayload, JobRunner, JobWorker, RetryPolicy, spool_dir
+from qa_pipeline.jobs.worker import Heartbeat
 from qa_pipeline.settings import Settings
 from qa_pipeline.store import Repository, create_job, get_job
-from qa_pipeline.store.job_leases import claim_next
+from qa_pipeline.store.job_leases import claim_next, complete_in
 from qa_pipeline.store.jobs import Job, find_job_by_key
 from qa_pipeline.store.models import JobRow, ResultRow, utcnow
 from qa_pipeline.types import Conversation
@@ -234,3 +238,42 @@ def test_find_job_by_key(engine: Engine, settings: Settings, transcripts: Path) 
     found = find_job_by_key(engine, "upload-1")
     assert found is not None and found.id == job.id
     assert find_job_by_key(engine, "upload-2") is None
+
+
+def _beat_until(
+    engine: Engine, job_id: str, owner: str, change: Callable[[], None], caplog: pytest.LogCaptureFixture
+) -> list[str]:
+    """A heartbeat on a job leased to ``owner`` while ``change`` happens; the warnings it logged."""
+    caplog.set_level(logging.DEBUG, logger="qa_pipeline.jobs.worker")
+    with Heartbeat(engine, [job_id], owner, lease_s=0.09):
+        change()
+        time.sleep(0.15)  # several beats after the change
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_heartbeat_after_the_job_was_finished_says_nothing(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = create_job(engine, CALL_JOB, {})
+    claimed = claim_next(engine, "w1", 30.0)
+    assert claimed is not None
+
+    def finish() -> None:
+        with engine.begin() as conn:
+            complete_in(conn, job.id, "w1")
+
+    # the result stored between two beats: found on the first multi-host run as a false "lease lost"
+    assert _beat_until(engine, job.id, "w1", finish, caplog) == []
+    assert get_job(engine, job.id).state == "done"
+
+
+def test_a_heartbeat_whose_lease_was_taken_warns(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    job = create_job(engine, CALL_JOB, {})
+    assert claim_next(engine, "w1", 30.0) is not None
+
+    def taken() -> None:  # the lease lapsed and another worker claimed the job
+        with engine.begin() as conn:
+            conn.execute(JobRow.__table__.update().values(lease_owner="w2"))
+
+    warnings = _beat_until(engine, job.id, "w1", taken, caplog)
+    assert warnings == [f"job {job.id}: lease lost; its result will not be stored"]

@@ -15,6 +15,7 @@ from qa_pipeline.store import create_job, get_job
 from qa_pipeline.store.job_leases import (
     LeaseLost,
     claim,
+    claim_more,
     claim_next,
     complete_in,
     due_unclaimed,
@@ -203,3 +204,16 @@ def test_payload_and_error_are_stored_masked(engine: Engine) -> None:
     raw = json.dumps(list(stored), ensure_ascii=False)
     for secret in ("13812345678", "13912345678", "6222021234567894", "110101199003077571", "li.lei@"):
         assert secret not in raw
+
+
+def test_claim_more_leases_at_most_its_limit(engine: Engine) -> None:
+    """A worker filling a batch takes ``limit`` jobs and leaves the rest to the others (on PostgreSQL
+    an ``IN (SELECT … LIMIT … FOR UPDATE SKIP LOCKED)`` leased all 200 to the first worker)."""
+    for i in range(200):
+        create_job(engine, "chat", {"i": i})
+    first = claim_more(engine, "w1", LEASE, "chat", 15)
+    second = claim_more(engine, "w2", LEASE, "chat", 15)
+    assert (len(first), len(second)) == (15, 15)
+    assert not {j.id for j in first} & {j.id for j in second}
+    assert all(j.lease_owner == "w1" and j.state == "running" for j in first)
+    assert count_by_state(engine).get("queued") == 170
