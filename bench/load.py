@@ -2,7 +2,7 @@
 ingest throughput (chats/s, audio hours per hour) with 1 and 2 worker processes.
 
     python -m bench.load kpi    [--rates 250,500,1000] [--seconds 10] [--conversations 5000]
-    python -m bench.load ingest [--chats 1000] [--processes 1,2]
+    python -m bench.load ingest [--chats 1000] [--processes 1,2] [--deployment embedded|dramatiq]
     python -m bench.load audio  [--calls 12] [--processes 1,2]
     python -m bench.load long   [--minutes 12] [--processes 1,2]
     python -m bench.load post   [--chats 400] [--clients 1,8] [--batch 1,32]
@@ -18,7 +18,10 @@ ingest throughput (chats/s, audio hours per hour) with 1 and 2 worker processes.
   were due. The client shares the 2 cores with the server.
 - ``ingest``: ``POST /v1/batches`` of ``--chats`` conversations (dev dialogues and the tuning set,
   re-identified); ``qa serve`` runs no job itself, ``N`` embedded ``qa worker`` processes (SQLite) do;
-  chats/s from submission to the last job done, per N.
+  chats/s from submission to the last job done, per N. ``--deployment dramatiq``: ``qa serve`` only
+  enqueues and one ``qa worker --processes N`` group runs the jobs on PostgreSQL and Redis
+  (``--postgres``, ``--redis``, default ``QA_TEST_POSTGRES_URL`` / ``QA_TEST_REDIS_URL``; the database is
+  emptied); one chat at a time is sent first until every process has taken one (loaded its models).
 - ``audio``: the dev recordings uploaded (``--calls``, cycling), audio hours processed per hour per N.
 - ``long``: one long stereo recording (the dev WAV calls joined to ``--minutes``) uploaded to workers
   that have each scored two short calls first (models loaded); with two workers, the second takes chunk
@@ -40,6 +43,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -217,6 +221,11 @@ def many_chats(n: int) -> list[dict[str, object]]:
 
 
 def ingest(args: argparse.Namespace) -> None:
+    if args.deployment == "dramatiq":
+        from bench.load_dramatiq import ingest_dramatiq
+
+        ingest_dramatiq(args)
+        return
     records = many_chats(args.chats)
     for n in args.processes:
         with tempfile.TemporaryDirectory() as tmp, LiveServer(Path(tmp), {"QA_JOB_WORKERS": "0"}) as server:
@@ -440,6 +449,9 @@ def main() -> None:
     i = sub.add_parser("ingest")
     i.add_argument("--chats", type=int, default=1000)
     i.add_argument("--processes", type=_ints, default=[1, 2])
+    i.add_argument("--deployment", choices=["embedded", "dramatiq"], default="embedded")
+    i.add_argument("--postgres", default=os.environ.get("QA_TEST_POSTGRES_URL"), help="dramatiq: database")
+    i.add_argument("--redis", default=os.environ.get("QA_TEST_REDIS_URL"), help="dramatiq: Redis")
     a = sub.add_parser("audio")
     a.add_argument("--calls", type=int, default=12)
     a.add_argument("--processes", type=_ints, default=[1, 2])

@@ -1,0 +1,81 @@
+"""``python -m bench.load ingest --deployment dramatiq``: chat ingest on the distributed deployment
+(``qa serve`` enqueues; one ``qa worker --processes N`` group runs the jobs on PostgreSQL and Redis)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import redis
+from sqlalchemy import select
+
+from bench.chaos import chat_records, job_counts
+from bench.live_server import LiveServer
+from bench.load import _stop, _wait_done, many_chats
+from qa_pipeline.store import make_engine
+from qa_pipeline.store.models import JobRow
+
+
+def ingest_dramatiq(args: argparse.Namespace) -> None:
+    """As :func:`ingest`, on the distributed deployment: ``qa serve`` enqueues, one ``qa worker
+    --processes N`` group runs the jobs (PostgreSQL, Redis); each process warmed first."""
+    from tests.store.conftest import reset_postgres
+
+    records = many_chats(args.chats)
+    env = {"QA_QUEUE": "dramatiq", "QA_DATABASE_URL": args.postgres, "QA_REDIS_URL": args.redis}
+    for n in args.processes:
+        reset_postgres(args.postgres)
+        redis.Redis.from_url(args.redis).flushdb()
+        with tempfile.TemporaryDirectory() as tmp, LiveServer(Path(tmp), env) as server:
+            cmd = [sys.executable, "-m", "qa_pipeline.cli", "worker", "--processes", str(n), "--threads", "1"]
+            group = subprocess.Popen(cmd, env=server.env)
+            try:
+                warmed = _warm_each(server, n)
+                elapsed = _timed_batch(server, records, warmed)
+                rate = len(records) / elapsed
+                print(
+                    f"dramatiq, {n} process(es): {len(records)} chats in {elapsed:.1f} s = {rate:.1f} chats/s"
+                )
+            finally:
+                _stop([group])
+
+
+def _warm_each(server: LiveServer, n: int, rounds: int = 30) -> int:
+    """One chat at a time until ``n`` different worker processes have each held a job (each loaded
+    its models); returns how many jobs that took."""
+    url, pids = server.env["QA_DATABASE_URL"], set()
+    for i in range(rounds):
+        body = json.dumps({**chat_records(1)[0], "id": f"warm-{i}"}, ensure_ascii=False).encode() + b"\n"
+        headers = {**server.headers, "Content-Type": "application/x-ndjson"}
+        httpx.post(server.url + "/v1/batches", content=body, headers=headers, timeout=120).raise_for_status()
+        while job_counts(url).get("done", 0) < i + 1:
+            pids |= {owner.rsplit(":", 2)[1] for owner in _owners(url)}
+            time.sleep(0.05)
+        if len(pids) >= n:
+            return i + 1
+    raise RuntimeError(f"only {len(pids)} of {n} worker processes took a job in {rounds} rounds")
+
+
+def _owners(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            stmt = select(JobRow.lease_owner).where(JobRow.state == "running")
+            return [owner for owner in conn.scalars(stmt) if owner]
+    finally:
+        engine.dispose()
+
+
+def _timed_batch(server: LiveServer, records: list[dict[str, object]], before: int) -> float:
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+    headers = {**server.headers, "Content-Type": "application/x-ndjson"}
+    started = time.monotonic()
+    httpx.post(server.url + "/v1/batches", content=body, headers=headers, timeout=600).raise_for_status()
+    _wait_done(server.env["QA_DATABASE_URL"], len(records) + before)
+    return time.monotonic() - started
