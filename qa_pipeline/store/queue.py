@@ -57,9 +57,9 @@ def flag_conversation(
     """Put a newly scored conversation in the queue when it has a reason (re-audits add reasons to
     an existing entry; its state and deadline stay). Returns the codes of reasons that are new."""
     reasons = flag_reasons(result, cfg)
-    row = session.get(QueueRow, conversation_id)
     if not reasons:
         return []
+    row = session.get(QueueRow, conversation_id)
     now = utcnow()
     if row is not None:
         known = {r["code"] for r in row.reasons}

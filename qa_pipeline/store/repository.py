@@ -353,7 +353,8 @@ def _save(session: Session, conv: Conversation, audit: _Audit) -> SaveOutcome:
         status = "updated"
     register_agent(session, conv)
     session.flush()
-    result_row, new_result = _find_or_add_result(session, conv, audit)
+    # a conversation created in this transaction has no result yet: no need to look for one
+    result_row, new_result = _find_or_add_result(session, conv, audit, look=status != "created")
     if row.current_result_id != result_row.id:
         row.current_result_id = result_row.id
         row.updated_at = utcnow()
@@ -409,7 +410,9 @@ def _write_turns(
     )
 
 
-def _find_or_add_result(session: Session, conv: Conversation, audit: _Audit) -> tuple[ResultRow, bool]:
+def _find_or_add_result(
+    session: Session, conv: Conversation, audit: _Audit, *, look: bool = True
+) -> tuple[ResultRow, bool]:
     key = {
         "conversation_id": conv.id,
         "rubric_version": conv.versions.rubric,
@@ -417,7 +420,7 @@ def _find_or_add_result(session: Session, conv: Conversation, audit: _Audit) -> 
         "models_version": audit.models_version,
         "content_hash": audit.content_hash,
     }
-    found = session.scalars(select(ResultRow).filter_by(**key)).first()
+    found = session.scalars(select(ResultRow).filter_by(**key)).first() if look else None
     if found is not None:
         return found, False
     res = audit.result
