@@ -21,12 +21,16 @@ from bench.load import _stop, _wait_done, many_chats
 from qa_pipeline.store import make_engine
 from qa_pipeline.store.models import JobRow
 
+WARM_TIMEOUT_S = 300.0  # a warm-up job loads the models (about 20 s on 2 cores)
+
 
 def ingest_dramatiq(args: argparse.Namespace) -> None:
     """As :func:`ingest`, on the distributed deployment: ``qa serve`` enqueues, one ``qa worker
     --processes N`` group runs the jobs (PostgreSQL, Redis); each process warmed first."""
     from tests.store.conftest import reset_postgres
 
+    if not (args.postgres and args.redis):
+        raise SystemExit("--deployment dramatiq needs --postgres and --redis (or QA_TEST_*_URL)")
     records = many_chats(args.chats)
     env = {"QA_QUEUE": "dramatiq", "QA_DATABASE_URL": args.postgres, "QA_REDIS_URL": args.redis}
     for n in args.processes:
@@ -36,7 +40,7 @@ def ingest_dramatiq(args: argparse.Namespace) -> None:
             cmd = [sys.executable, "-m", "qa_pipeline.cli", "worker", "--processes", str(n), "--threads", "1"]
             group = subprocess.Popen(cmd, env=server.env)
             try:
-                warmed = _warm_each(server, n)
+                warmed = _warm_each(server, n, group)
                 elapsed = _timed_batch(server, records, warmed)
                 rate = len(records) / elapsed
                 print(
@@ -46,7 +50,7 @@ def ingest_dramatiq(args: argparse.Namespace) -> None:
                 _stop([group])
 
 
-def _warm_each(server: LiveServer, n: int, rounds: int = 30) -> int:
+def _warm_each(server: LiveServer, n: int, group: subprocess.Popen[bytes], rounds: int = 30) -> int:
     """One chat at a time until ``n`` different worker processes have each held a job (each loaded
     its models); returns how many jobs that took."""
     url, pids = server.env["QA_DATABASE_URL"], set()
@@ -54,7 +58,10 @@ def _warm_each(server: LiveServer, n: int, rounds: int = 30) -> int:
         body = json.dumps({**chat_records(1)[0], "id": f"warm-{i}"}, ensure_ascii=False).encode() + b"\n"
         headers = {**server.headers, "Content-Type": "application/x-ndjson"}
         httpx.post(server.url + "/v1/batches", content=body, headers=headers, timeout=120).raise_for_status()
-        while job_counts(url).get("done", 0) < i + 1:
+        deadline = time.monotonic() + WARM_TIMEOUT_S
+        while sum(job_counts(url).get(s, 0) for s in ("done", "dead")) < i + 1:
+            if group.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"warm-up job {i} not done (worker group exit code {group.poll()})")
             pids |= {owner.rsplit(":", 2)[1] for owner in _owners(url)}
             time.sleep(0.05)
         if len(pids) >= n:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import logging
 import os
 import secrets
@@ -49,6 +50,7 @@ from qa_pipeline.store.models import JobRow
 
 log = logging.getLogger("bench")
 NET, BRIDGE, PREFIX = "10.231.0", "qamh0", "qamh-"
+LOCK = Path("/var/tmp/qa-multihost.lock")
 MOUNT = Path("/mnt/qa-multihost-storage")  # QA_AUDIO_DIR on every node (the shared volume's mount point)
 PG_PORT, REDIS_PORT, API_PORT = 5433, 6380, 8000
 START_TIMEOUT_S, DONE_TIMEOUT_S = 180.0, 1800.0
@@ -101,6 +103,12 @@ class Node:
         out = log_file.open("ab")
         self.procs.append(subprocess.Popen(self.command(storage, *cmd), env=env, stdout=out, stderr=out))
 
+    def check(self) -> None:
+        """Raise when a process of this machine ended by itself (a worker that could not start)."""
+        for proc in self.procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"a process of {self.name} exited with {proc.returncode}: see its log")
+
     def lose(self) -> None:
         """Every process of the machine SIGKILLed at once (a power cut), leases left behind."""
         for pid in sh("ip", "netns", "pids", self.ns, check=False).split():
@@ -135,21 +143,37 @@ class Services:
     pg_bin: Path = field(init=False)
 
     def start(self) -> None:
+        """The secret goes through files only the service's user reads (never a command line)."""
         self.pg_bin = Path(sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1])
         data = self.folder / "pg"
         self.folder.mkdir(parents=True, exist_ok=True)
         shutil.chown(self.folder, "postgres")
-        self._as_postgres(f"{self.pg_bin}/initdb -D {data} -A trust -U qa")
+        pwfile = self._secret_file("pgpass", "postgres")
+        self._as_postgres(f"{self.pg_bin}/initdb -D {data} -A scram-sha-256 -U qa --pwfile {pwfile}")
         with (data / "pg_hba.conf").open("a") as hba:
             hba.write(f"host all all {NET}.0/24 scram-sha-256\n")
-        opts = f"-p {PG_PORT} -k {self.folder} -c listen_addresses={NET}.1 -c max_connections=200"
+        opts = f"-p {PG_PORT} -k {self.folder} -c listen_addresses={NET}.1 -c unix_socket_permissions=0700"
         self._as_postgres(f"{self.pg_bin}/pg_ctl -D {data} -o '{opts}' -l {self.folder}/pg.log -w start")
-        psql = f"{self.pg_bin}/psql -h {self.folder} -p {PG_PORT} -U qa -d postgres -qc".split()
-        sh(*psql, "create database qa")
-        sh(*psql, f"alter user qa password '{self.secret}'")
-        redis = f"--port {REDIS_PORT} --bind {NET}.1 --dir {self.folder} --appendonly no --daemonize yes"
-        files = f"--pidfile {self.folder}/redis.pid --logfile {self.folder}/redis.log"
-        sh("redis-server", *redis.split(), *files.split(), "--save", "", "--requirepass", self.secret)
+        env = {**os.environ, "PGPASSWORD": self.secret}
+        psql = [f"{self.pg_bin}/psql", "-h", f"{NET}.1", "-p", str(PG_PORT), "-U", "qa", "-d", "postgres"]
+        subprocess.run([*psql, "-qc", "create database qa"], env=env, check=True, capture_output=True)
+        conf = self._secret_file("redis.conf", "root", self._redis_conf())
+        sh("redis-server", str(conf))
+
+    def _redis_conf(self) -> str:
+        lines = [
+            f"port {REDIS_PORT}", f"bind {NET}.1", f"dir {self.folder}", 'save ""', "appendonly no",
+            "daemonize yes", f"pidfile {self.folder}/redis.pid", f"logfile {self.folder}/redis.log",
+            f"requirepass {self.secret}",
+        ]  # fmt: skip
+        return "\n".join(lines) + "\n"
+
+    def _secret_file(self, name: str, user: str, text: str | None = None) -> Path:
+        path = self.folder / name
+        path.touch(mode=0o600)
+        path.write_text(self.secret + "\n" if text is None else text)
+        shutil.chown(path, user)
+        return path
 
     def _as_postgres(self, cmd: str) -> None:
         sh("su", "postgres", "-s", "/bin/bash", "-c", cmd)
@@ -163,11 +187,15 @@ class Services:
         return f"redis://:{self.secret}@{NET}.1:{REDIS_PORT}/0"
 
     def stop(self) -> None:
+        """Each service stopped on its own (a failure is logged; the other is still stopped)."""
         pid_file = self.folder / "redis.pid"
-        if pid_file.is_file():
+        with contextlib.suppress(OSError, ValueError):
             os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-        if (self.folder / "pg").is_dir():
-            self._as_postgres(f"{self.pg_bin}/pg_ctl -D {self.folder / 'pg'} -m immediate stop")
+        if (self.folder / "pg" / "postmaster.pid").is_file():
+            try:
+                self._as_postgres(f"{self.pg_bin}/pg_ctl -D {self.folder / 'pg'} -m immediate stop")
+            except RuntimeError as exc:
+                log.warning("PostgreSQL did not stop: %s", exc)
 
 
 @dataclass
@@ -255,10 +283,25 @@ def bridge_up() -> None:
 
 
 def teardown(nodes: list[Node], services: Services) -> None:
+    """Everything the run made, each step on its own, so one failure leaves nothing else behind."""
     for node in nodes:
         node.remove()
     services.stop()
     sh("ip", "link", "del", BRIDGE, check=False)
+    with contextlib.suppress(OSError):
+        MOUNT.rmdir()
+
+
+@contextlib.contextmanager
+def exclusive() -> Iterator[None]:
+    """One run at a time on a machine: the names, addresses and ports are fixed, and a second run's
+    teardown would take the first one's namespaces down."""
+    with LOCK.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another bench.multihost run holds {LOCK}; wait for it to end") from None
+        yield
 
 
 def node_env(services: Services) -> dict[str, str]:
@@ -301,9 +344,11 @@ def start_worker(node: Node, storage: Path, env: dict[str, str], logs: Path) -> 
     node.start(storage, env, logs / f"{node.name}.log", *QA, "worker", "--processes", "1", "--threads", "1")
 
 
-def wait_done_share(url: str, submitted: int, share: float) -> None:
+def wait_done_share(url: str, submitted: int, share: float, nodes: list[Node]) -> None:
     deadline = time.monotonic() + DONE_TIMEOUT_S
     while time.monotonic() < deadline:
+        for node in nodes:
+            node.check()
         counts = job_counts(url)
         if counts.get("done", 0) + counts.get("dead", 0) >= share * submitted:
             return
@@ -391,11 +436,11 @@ def drive(
     sampler.start()
     started = time.monotonic()
     report.submitted = submit(api, args.calls, args.chats)  # type: ignore[arg-type]
-    wait_done_share(url, report.submitted, args.lose_after)
+    wait_done_share(url, report.submitted, args.lose_after, list(nodes.values()))
     lost_at = lose_and_add(
         nodes, sampler, url, report, lambda: start_worker(nodes["worker-3"], storage, env, logs)
     )
-    wait_done_share(url, report.submitted, 1.0)
+    wait_done_share(url, report.submitted, 1.0, [n for name, n in nodes.items() if name != "worker-1"])
     report.wall_s = time.monotonic() - started
     sampler.halt.set()
     sampler.join()
@@ -431,11 +476,13 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the folder (logs, storage) afterwards")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
-    reason = preflight()
-    if reason is not None:
-        parser.error(reason)
-    with scratch(keep=args.keep) as folder:
-        report = run(folder, args)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a CI timeout: the teardown still runs
+    with exclusive():
+        reason = preflight()
+        if reason is not None:
+            parser.error(reason)
+        with scratch(keep=args.keep) as folder:
+            report = run(folder, args)
     print("\n".join(report.lines()))
     if args.keep:
         print(f"logs and storage kept in {folder}")

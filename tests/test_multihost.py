@@ -9,17 +9,18 @@ import argparse
 
 import pytest
 
-from bench.multihost import preflight, run, scratch
+from bench.multihost import exclusive, preflight, run, scratch
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 
 
 def test_a_worker_machine_lost_and_one_added_loses_nothing() -> None:
-    reason = preflight()
-    if reason is not None:
-        pytest.skip(reason)
-    with scratch() as folder:
-        report = run(folder, argparse.Namespace(calls=2, chats=60, lose_after=0.3))
+    with exclusive():
+        reason = preflight()
+        if reason is not None:
+            pytest.skip(reason)
+        with scratch() as folder:
+            report = run(folder, argparse.Namespace(calls=2, chats=60, lose_after=0.3))
     assert (report.done, report.dead, report.lost, report.duplicated) == (report.submitted, 0, 0, 0)
     assert report.submitted == 62
     assert {"worker-1", "worker-2"} <= set(report.hosts)  # both shared the work

@@ -20,7 +20,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
@@ -68,11 +69,15 @@ def new_owner(prefix: str = "") -> str:
 
 
 class Heartbeat:
-    """Renews the leases of the running jobs every third of ``lease_s`` on its own thread."""
+    """Renews the leases of the running jobs every third of ``lease_s`` on its own thread.
+
+    The runner finishes each job inside :meth:`settling`: a renewal refused after that (the job was
+    stored, or failed, between two beats) is the job's end, not a lost lease, and goes unreported."""
 
     def __init__(self, engine: Engine, job_ids: list[str], owner: str, lease_s: float) -> None:
         self.engine, self.job_ids, self.owner, self.lease_s = engine, job_ids, owner, lease_s
         self._stop = threading.Event()
+        self._settling: set[str] = set()  # jobs whose final write has begun
         self._thread = threading.Thread(target=self._beat, name=f"qa-heartbeat-{job_ids[0][:8]}", daemon=True)
 
     def __enter__(self) -> Heartbeat:
@@ -82,6 +87,13 @@ class Heartbeat:
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+    @contextmanager
+    def settling(self, job_id: str) -> Iterator[None]:
+        """Around the write that stores or fails ``job_id``: the lease is still renewed meanwhile, and a
+        renewal refused from here on is that write ending it."""
+        self._settling.add(job_id)
+        yield
 
     def _beat(self) -> None:
         live = list(self.job_ids)
@@ -95,10 +107,7 @@ class Heartbeat:
                     log.warning("job %s: cannot renew the lease: %s", job_id, exc)
 
     def _lost(self, job_id: str) -> None:
-        """A renewal refused: the job was finished meanwhile (its worker stored the result between two
-        beats: nothing to say), or its lease lapsed and another worker holds it now."""
-        job = get_job(self.engine, job_id)
-        if job.state == "done" and job.lease_owner is None:
+        if job_id in self._settling:  # being finished by its runner (which reports a lost lease itself)
             log.debug("job %s: finished; the heartbeat stops", job_id)
         else:
             log.warning("job %s: lease lost; its result will not be stored", job_id)
@@ -130,21 +139,24 @@ class JobRunner:
             more = claim_more(self.engine, job.lease_owner or "", self.lease_s, job.kind, self.batch_size - 1)
             return self._run_many(cast(BatchHandler, handler), [job, *more])[0]
         owner = job.lease_owner or ""
-        with Heartbeat(self.engine, [job.id], owner, self.lease_s):
+        with Heartbeat(self.engine, [job.id], owner, self.lease_s) as beat:
             try:
-                self._process(job, owner)
+                self._process(job, owner, beat)
                 finished: Job | None = get_job(self.engine, job.id)
             except LeaseLost:
                 log.warning("job %s: lease lost before the result was stored; dropped", job.id)
                 return None
             except Exception as exc:  # any failure belongs to the job, not the worker
-                finished = self._failed(job, owner, exc)
+                with beat.settling(job.id):
+                    finished = self._failed(job, owner, exc)
         if finished is not None and (finished.state == "done" or _bad_input(finished)):
             self._cleanup(finished)
         return finished
 
-    def _process(self, job: Job, owner: str) -> None:
-        self._store(job, owner, self.handlers[job.kind](job))
+    def _process(self, job: Job, owner: str, beat: Heartbeat) -> None:
+        conv = self.handlers[job.kind](job)
+        with beat.settling(job.id):
+            self._store(job, owner, conv)
 
     def _store(self, job: Job, owner: str, conv: Conversation | None) -> None:
         if conv is None:  # a job whose work is its side effect (an asr_chunk share): done, no result
@@ -156,15 +168,18 @@ class JobRunner:
 
     def _run_many(self, handler: BatchHandler, jobs: list[Job]) -> list[Job | None]:
         owner = jobs[0].lease_owner or ""
-        with Heartbeat(self.engine, [j.id for j in jobs], owner, self.lease_s):
+        with Heartbeat(self.engine, [j.id for j in jobs], owner, self.lease_s) as beat:
             try:
                 outputs = handler.many(jobs)
             except Exception as exc:  # the whole pass failed (the database, a bug): each job's failure
                 outputs = [exc] * len(jobs)
-            finished = [self._finish_one(job, owner, out) for job, out in zip(jobs, outputs, strict=True)]
-        for job in finished:
-            if job is not None and (job.state == "done" or _bad_input(job)):
-                self._cleanup(job)
+            finished: list[Job | None] = []
+            for job, out in zip(jobs, outputs, strict=True):
+                with beat.settling(job.id):
+                    finished.append(self._finish_one(job, owner, out))
+        for ended in finished:
+            if ended is not None and (ended.state == "done" or _bad_input(ended)):
+                self._cleanup(ended)
         return finished
 
     def _finish_one(self, job: Job, owner: str, output: Conversation | Exception) -> Job | None:

@@ -17,7 +17,7 @@ from qa_pipeline.jobs import CALL_JOB, CallHandler, CallPayload, JobRunner, JobW
 from qa_pipeline.jobs.worker import Heartbeat
 from qa_pipeline.settings import Settings
 from qa_pipeline.store import Repository, create_job, get_job
-from qa_pipeline.store.job_leases import claim_next, complete_in
+from qa_pipeline.store.job_leases import claim_next, complete_in, fail
 from qa_pipeline.store.jobs import Job, find_job_by_key
 from qa_pipeline.store.models import JobRow, ResultRow, utcnow
 from qa_pipeline.types import Conversation
@@ -241,39 +241,78 @@ def test_find_job_by_key(engine: Engine, settings: Settings, transcripts: Path) 
 
 
 def _beat_until(
-    engine: Engine, job_id: str, owner: str, change: Callable[[], None], caplog: pytest.LogCaptureFixture
+    engine: Engine,
+    job_id: str,
+    change: Callable[[], None],
+    caplog: pytest.LogCaptureFixture,
+    *,
+    settling: bool,
 ) -> list[str]:
-    """A heartbeat on a job leased to ``owner`` while ``change`` happens; the warnings it logged."""
+    """A heartbeat on a job leased to w1 while ``change`` happens (inside the runner's ``settling``
+    when ``settling``); the warnings it logged."""
     caplog.set_level(logging.DEBUG, logger="qa_pipeline.jobs.worker")
-    with Heartbeat(engine, [job_id], owner, lease_s=0.09):
-        change()
+    with Heartbeat(engine, [job_id], "w1", lease_s=0.09) as beat:
+        if settling:
+            with beat.settling(job_id):
+                change()
+        else:
+            change()
         time.sleep(0.15)  # several beats after the change
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
 
 
-def test_a_heartbeat_after_the_job_was_finished_says_nothing(
+def _leased(engine: Engine) -> Job:
+    job = create_job(engine, CALL_JOB, {})
+    assert claim_next(engine, "w1", 30.0) is not None
+    return job
+
+
+def test_a_heartbeat_after_its_runner_stored_the_job_says_nothing(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    job = create_job(engine, CALL_JOB, {})
-    claimed = claim_next(engine, "w1", 30.0)
-    assert claimed is not None
+    job = _leased(engine)
 
-    def finish() -> None:
+    def store() -> None:
         with engine.begin() as conn:
             complete_in(conn, job.id, "w1")
 
-    # the result stored between two beats: found on the first multi-host run as a false "lease lost"
-    assert _beat_until(engine, job.id, "w1", finish, caplog) == []
+    # stored between two beats: found on the first multi-host run as a false "lease lost"
+    assert _beat_until(engine, job.id, store, caplog, settling=True) == []
     assert get_job(engine, job.id).state == "done"
 
 
+def test_a_heartbeat_after_its_runner_failed_the_job_says_nothing(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bad-input chat in a batch: failed (retry_wait or dead) while the others are still scored."""
+    job = _leased(engine)
+    assert _beat_until(engine, job.id, lambda: _fail(engine, job.id), caplog, settling=True) == []
+    assert get_job(engine, job.id).state == "dead"
+
+
+def _fail(engine: Engine, job_id: str) -> None:
+    fail(engine, job_id, "w1", {"code": "QA101"}, retry_at=None)
+
+
 def test_a_heartbeat_whose_lease_was_taken_warns(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
-    job = create_job(engine, CALL_JOB, {})
-    assert claim_next(engine, "w1", 30.0) is not None
+    job = _leased(engine)
 
     def taken() -> None:  # the lease lapsed and another worker claimed the job
         with engine.begin() as conn:
             conn.execute(JobRow.__table__.update().values(lease_owner="w2"))
 
-    warnings = _beat_until(engine, job.id, "w1", taken, caplog)
+    warnings = _beat_until(engine, job.id, taken, caplog, settling=False)
+    assert warnings == [f"job {job.id}: lease lost; its result will not be stored"]
+
+
+def test_a_job_finished_by_another_worker_warns(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    """Reaped and done elsewhere: the state alone looks like the runner's own finish; it is a loss."""
+    job = _leased(engine)
+
+    def done_elsewhere() -> None:
+        with engine.begin() as conn:
+            conn.execute(JobRow.__table__.update().values(lease_owner="w2"))
+            complete_in(conn, job.id, "w2")
+
+    warnings = _beat_until(engine, job.id, done_elsewhere, caplog, settling=False)
     assert warnings == [f"job {job.id}: lease lost; its result will not be stored"]
