@@ -54,6 +54,7 @@ LOCK = Path("/var/tmp/qa-multihost.lock")
 MOUNT = Path("/mnt/qa-multihost-storage")  # QA_AUDIO_DIR on every node (the shared volume's mount point)
 PG_PORT, REDIS_PORT, API_PORT = 5433, 6380, 8000
 START_TIMEOUT_S, DONE_TIMEOUT_S = 180.0, 1800.0
+HOLD_WAIT_S = 30.0  # how long the loss waits for worker-1 to hold jobs
 BATCH = Settings.model_fields["job_batch_size"].default  # the nodes' setting (their QA_* come from here)
 # inside a node: its hostname, a private /tmp, the shared folder at MOUNT, then the command
 NODE_SHELL = 'hostname "$0" && mount -t tmpfs tmpfs /tmp && mount --bind "$1" "$2" && shift 2 && exec "$@"'
@@ -369,13 +370,19 @@ def recordings_served(api: Api, calls: int) -> int:
 def lose_and_add(
     nodes: dict[str, Node], sampler: OwnerSampler, engine_url: str, report: Report, start_new: object
 ) -> datetime:
-    """worker-1 lost with the jobs it holds; worker-3 started in its place. Returns when it was lost."""
+    """worker-1 lost with the jobs it holds (the loss waits, up to :data:`HOLD_WAIT_S`, for a moment
+    when it holds some, so the recovery is measured); worker-3 started in its place. Returns when
+    worker-1 was lost."""
     engine = make_engine(engine_url)
+    deadline = time.monotonic() + HOLD_WAIT_S
     try:
-        running = sampler.sample(engine)
+        while True:
+            report.cut_off = [job for job, host in sampler.sample(engine) if host == "worker-1"]
+            if report.cut_off or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
     finally:
         engine.dispose()
-    report.cut_off = [job for job, host in running if host == "worker-1"]
     when = datetime.now(UTC)
     nodes["worker-1"].lose()
     log.warning("worker-1 lost with %d running jobs; worker-3 added", len(report.cut_off))
