@@ -35,7 +35,8 @@ the internal hold-out set, side by side, from one command (issue 11).
 - ``holdout19`` (``tests/data/holdout-19/``): a nineteenth, written when ``holdout18`` was read; same rules.
 - ``holdout20`` (``tests/data/holdout-20/``): a twentieth, written when ``holdout19`` was read; same rules.
 - ``holdout21`` (``tests/data/holdout-21/``): a twenty-first, written when ``holdout20`` was read; same rules.
-- ``holdout22`` (``tests/data/holdout-22/``): a twenty-second, written when ``holdout21`` was read; same rules.
+- ``holdout22`` (``tests/data/holdout-22/``): a twenty-second, written when ``holdout21`` was read; same
+  rules.
 
 Since stop 25 ``holdout`` and ``holdout2`` … ``holdout11`` are retired (``training.datasets.RETIRED_SETS``):
 they train the rubric models that read whole dialogues, so figures on them are fitted for those models.
