@@ -116,14 +116,11 @@ class RubricModels:
         out: list[Preds] = [{} for _ in convs]
         later = [self._later(r) for r in self.rules]
         first = [r for r, wait in zip(self.rules, later, strict=True) if not wait]
-        self._run(first, convs, out, [needed_turns(c, self.by_key[r.key]) for c in convs for r in first])
+        self._run(first, convs, out, [[needed_turns(c, self.by_key[r.key]) for r in first] for c in convs])
         if any(later):
             second = [r for r, wait in zip(self.rules, later, strict=True) if wait]
             self._run(
-                second,
-                convs,
-                out,
-                [n for c, p in zip(convs, out, strict=True) for n in self._after(c, p, second)],
+                second, convs, out, [self._after(c, p, second) for c, p in zip(convs, out, strict=True)]
             )
         return out
 
@@ -138,12 +135,11 @@ class RubricModels:
         rules: Sequence[ClassifierRule],
         convs: Sequence[Conversation],
         out: list[Preds],
-        needs: list[list[bool]],
+        needs: list[list[list[bool]]],
     ) -> None:
-        """Each rule's model over the batch, on the turns ``needs`` marks (conversation-major, one list
-        per conversation and rule)."""
+        """Each rule's model over the batch, on the turns ``needs[conversation][rule]`` marks."""
         for k, rule in enumerate(rules):
-            inputs = [model_inputs(conv, rule, needs[c * len(rules) + k]) for c, conv in enumerate(convs)]
+            inputs = [model_inputs(conv, rule, need[k]) for conv, need in zip(convs, needs, strict=True)]
             best = iter(self._predict_turns(rule, [t for c in inputs for t in c if t is not None]))
             for slots, per_conv in zip(out, inputs, strict=True):
                 slots[rule.key] = [next(best) if text is not None else None for text in per_conv]

@@ -49,6 +49,7 @@ class MatchContext:
     memo: dict[tuple[int, int], list[Hit]] = field(default_factory=dict)
     ranks: dict[tuple[str, bool], list[int]] = field(default_factory=dict)
     speaker_turns: dict[str, list[int]] = field(default_factory=dict)
+    following: dict[int, list[bool]] = field(default_factory=dict)  # per rule object: following_turns
 
     def turn(self, i: int) -> Turn:
         return self.conv.turns[i]
@@ -184,25 +185,15 @@ def _is_after(ctx: MatchContext, i: int, rule_id: str) -> bool:
 
 
 def follows_hit(ctx: MatchContext, i: int, rule: RuleBase) -> bool:
-    """Whether a hit of ``rule.follows`` comes before turn i with at most ``rule.follows_within`` turns of
-    ``rule.speaker``, turn i included, from it to turn i."""
-    if rule.follows is None:
-        return True
-    if rule.speaker != "any" and ctx.turn(i).speaker != rule.speaker:
-        return False
-    followed, seen = ctx.named[rule.follows], 1
-    for j in range(i - 1, -1, -1):
-        if followed.matches_at(ctx, j):
-            return True
-        if rule.speaker == "any" or ctx.turn(j).speaker == rule.speaker:
-            seen += 1
-            if seen > rule.follows_within:
-                return False
-    return False
+    """Whether turn i is one :func:`following_turns` marks for ``rule`` (computed once per context)."""
+    marks = ctx.following.get(id(rule))
+    if marks is None:
+        marks = ctx.following[id(rule)] = following_turns(ctx, rule)
+    return marks[i]
 
 
 def following_turns(ctx: MatchContext, rule: RuleBase) -> list[bool]:
-    """Per turn, :func:`follows_hit`, for all turns at once: each hit of ``rule.follows`` marks the next
+    """Per turn, whether it follows a hit of ``rule.follows``: each hit marks the next
     ``rule.follows_within`` turns of ``rule.speaker`` after it (every turn when ``follows`` is unset)."""
     n = len(ctx.conv.turns)
     if rule.follows is None:
