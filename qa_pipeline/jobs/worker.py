@@ -20,8 +20,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
@@ -71,8 +70,9 @@ def new_owner(prefix: str = "") -> str:
 class Heartbeat:
     """Renews the leases of the running jobs every third of ``lease_s`` on its own thread.
 
-    The runner finishes each job inside :meth:`settling`: a renewal refused after that (the job was
-    stored, or failed, between two beats) is the job's end, not a lost lease, and goes unreported."""
+    The runner calls :meth:`settle` before the write that stores or fails a job: a renewal refused after
+    that (the write ended the lease between two beats) is the job's end, not a lost lease, and goes
+    unreported."""
 
     def __init__(self, engine: Engine, job_ids: list[str], owner: str, lease_s: float) -> None:
         self.engine, self.job_ids, self.owner, self.lease_s = engine, job_ids, owner, lease_s
@@ -88,12 +88,9 @@ class Heartbeat:
         self._stop.set()
         self._thread.join()
 
-    @contextmanager
-    def settling(self, job_id: str) -> Iterator[None]:
-        """Around the write that stores or fails ``job_id``: the lease is still renewed meanwhile, and a
-        renewal refused from here on is that write ending it."""
+    def settle(self, job_id: str) -> None:
+        """The write that stores or fails ``job_id`` begins (its lease is still renewed until it ends)."""
         self._settling.add(job_id)
-        yield
 
     def _beat(self) -> None:
         live = list(self.job_ids)
@@ -147,16 +144,16 @@ class JobRunner:
                 log.warning("job %s: lease lost before the result was stored; dropped", job.id)
                 return None
             except Exception as exc:  # any failure belongs to the job, not the worker
-                with beat.settling(job.id):
-                    finished = self._failed(job, owner, exc)
+                beat.settle(job.id)
+                finished = self._failed(job, owner, exc)
         if finished is not None and (finished.state == "done" or _bad_input(finished)):
             self._cleanup(finished)
         return finished
 
     def _process(self, job: Job, owner: str, beat: Heartbeat) -> None:
         conv = self.handlers[job.kind](job)
-        with beat.settling(job.id):
-            self._store(job, owner, conv)
+        beat.settle(job.id)
+        self._store(job, owner, conv)
 
     def _store(self, job: Job, owner: str, conv: Conversation | None) -> None:
         if conv is None:  # a job whose work is its side effect (an asr_chunk share): done, no result
@@ -175,8 +172,8 @@ class JobRunner:
                 outputs = [exc] * len(jobs)
             finished: list[Job | None] = []
             for job, out in zip(jobs, outputs, strict=True):
-                with beat.settling(job.id):
-                    finished.append(self._finish_one(job, owner, out))
+                beat.settle(job.id)
+                finished.append(self._finish_one(job, owner, out))
         for ended in finished:
             if ended is not None and (ended.state == "done" or _bad_input(ended)):
                 self._cleanup(ended)

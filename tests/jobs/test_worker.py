@@ -248,15 +248,13 @@ def _beat_until(
     *,
     settling: bool,
 ) -> list[str]:
-    """A heartbeat on a job leased to w1 while ``change`` happens (inside the runner's ``settling``
-    when ``settling``); the warnings it logged."""
+    """A heartbeat on a job leased to w1 while ``change`` happens (announced as the runner's own final
+    write with ``settle`` when ``settling``); the warnings it logged."""
     caplog.set_level(logging.DEBUG, logger="qa_pipeline.jobs.worker")
     with Heartbeat(engine, [job_id], "w1", lease_s=0.09) as beat:
         if settling:
-            with beat.settling(job_id):
-                change()
-        else:
-            change()
+            beat.settle(job_id)
+        change()
         time.sleep(0.15)  # several beats after the change
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
 
