@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from bench.live_server import LiveServer
 from qa_pipeline.settings import PROJECT_DIR
@@ -199,15 +199,24 @@ def group_pids(pgid: int) -> set[int]:
     return pids
 
 
+def running_leases(engine: Engine) -> list[tuple[str, str]]:
+    """(job id, lease owner) of every running job; owners are ``[prefix]host:pid:suffix``."""
+    stmt = select(JobRow.id, JobRow.lease_owner).where(JobRow.state == "running")
+    with engine.connect() as conn:
+        return [(job_id, owner) for job_id, owner in conn.execute(stmt) if owner]
+
+
+def owner_pid(owner: str) -> int:
+    return int(owner.rsplit(":", 2)[1])
+
+
 def running_owned_by(url: str, pids: set[int]) -> list[str]:
-    """Ids of the running jobs leased to one of ``pids`` (lease owners are ``[prefix]host:pid:suffix``)."""
+    """Ids of the running jobs leased to one of ``pids``."""
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(select(JobRow.id, JobRow.lease_owner).where(JobRow.state == "running")).all()
+        return [job_id for job_id, owner in running_leases(engine) if owner_pid(owner) in pids]
     finally:
         engine.dispose()
-    return [job_id for job_id, owner in rows if owner and int(owner.rsplit(":", 2)[1]) in pids]
 
 
 def victim_pids(victim: object) -> set[int]:

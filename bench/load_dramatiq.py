@@ -13,13 +13,12 @@ from pathlib import Path
 
 import httpx
 import redis
-from sqlalchemy import select
+from sqlalchemy import Engine
 
-from bench.chaos import chat_records, job_counts
+from bench.chaos import chat_records, job_counts, owner_pid, running_leases
 from bench.live_server import LiveServer
 from bench.load import _stop, _wait_done, many_chats
 from qa_pipeline.store import make_engine
-from qa_pipeline.store.models import JobRow
 
 WARM_TIMEOUT_S = 300.0  # a warm-up job loads the models (about 20 s on 2 cores)
 
@@ -53,7 +52,17 @@ def ingest_dramatiq(args: argparse.Namespace) -> None:
 def _warm_each(server: LiveServer, n: int, group: subprocess.Popen[bytes], rounds: int = 30) -> int:
     """One chat at a time until ``n`` different worker processes have each held a job (each loaded
     its models); returns how many jobs that took."""
-    url, pids = server.env["QA_DATABASE_URL"], set()
+    engine = make_engine(server.env["QA_DATABASE_URL"])
+    try:
+        return _warm_rounds(server, n, group, engine, rounds)
+    finally:
+        engine.dispose()
+
+
+def _warm_rounds(
+    server: LiveServer, n: int, group: subprocess.Popen[bytes], engine: Engine, rounds: int
+) -> int:
+    url, pids = server.env["QA_DATABASE_URL"], set[int]()
     for i in range(rounds):
         body = json.dumps({**chat_records(1)[0], "id": f"warm-{i}"}, ensure_ascii=False).encode() + b"\n"
         headers = {**server.headers, "Content-Type": "application/x-ndjson"}
@@ -62,21 +71,11 @@ def _warm_each(server: LiveServer, n: int, group: subprocess.Popen[bytes], round
         while sum(job_counts(url).get(s, 0) for s in ("done", "dead")) < i + 1:
             if group.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"warm-up job {i} not done (worker group exit code {group.poll()})")
-            pids |= {owner.rsplit(":", 2)[1] for owner in _owners(url)}
+            pids |= {owner_pid(owner) for _, owner in running_leases(engine)}
             time.sleep(0.05)
         if len(pids) >= n:
             return i + 1
     raise RuntimeError(f"only {len(pids)} of {n} worker processes took a job in {rounds} rounds")
-
-
-def _owners(url: str) -> list[str]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            stmt = select(JobRow.lease_owner).where(JobRow.state == "running")
-            return [owner for owner in conn.scalars(stmt) if owner]
-    finally:
-        engine.dispose()
 
 
 def _timed_batch(server: LiveServer, records: list[dict[str, object]], before: int) -> float:

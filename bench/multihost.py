@@ -41,12 +41,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import Engine
 
-from bench.chaos import duplicated_results, finished_at, job_counts, submit
+from bench.chaos import duplicated_results, finished_at, job_counts, running_leases, submit
 from qa_pipeline.settings import Settings
 from qa_pipeline.store import make_engine
-from qa_pipeline.store.models import JobRow
 
 log = logging.getLogger("bench")
 NET, BRIDGE, PREFIX = "10.231.0", "qamh0", "qamh-"
@@ -110,18 +109,19 @@ class Node:
             if proc.poll() is not None:
                 raise RuntimeError(f"a process of {self.name} exited with {proc.returncode}: see its log")
 
-    def lose(self) -> None:
-        """Every process of the machine SIGKILLed at once (a power cut), leases left behind."""
+    def _signal_all(self, sig: signal.Signals) -> None:
         for pid in sh("ip", "netns", "pids", self.ns, check=False).split():
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
+                os.kill(int(pid), sig)
+
+    def lose(self) -> None:
+        """Every process of the machine SIGKILLed at once (a power cut), leases left behind."""
+        self._signal_all(signal.SIGKILL)
         for proc in self.procs:
             proc.wait()
 
     def stop(self) -> None:
-        for pid in sh("ip", "netns", "pids", self.ns, check=False).split():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGTERM)
+        self._signal_all(signal.SIGTERM)
         for proc in self.procs:
             try:
                 proc.wait(timeout=30)
@@ -265,10 +265,8 @@ class OwnerSampler(threading.Thread):
         finally:
             engine.dispose()
 
-    def sample(self, engine: object) -> list[tuple[str, str]]:
-        stmt = select(JobRow.id, JobRow.lease_owner).where(JobRow.state == "running")
-        with engine.connect() as conn:  # type: ignore[attr-defined]
-            leases = [(job, owner) for job, owner in conn.execute(stmt) if owner]
+    def sample(self, engine: Engine) -> list[tuple[str, str]]:
+        leases = running_leases(engine)
         held = Counter(owner for _, owner in leases)
         self.most_held = max(self.most_held, *held.values(), 0)
         rows = [(job, host_of(owner)) for job, owner in leases]
