@@ -121,8 +121,8 @@ class Rubric(_Strict):
 
     def _check_refs(self) -> None:
         for rule in self.every_rule():
-            for ref in (getattr(rule, "ref", None), rule.after, rule.follows):
-                if ref is not None and ref not in self.rules:
+            for ref in _refers_to(rule):
+                if ref not in self.rules:
                     raise ValueError(f"rule {rule.id!r} refers to unknown named rule {ref!r}")
 
     def _check_cycles(self) -> None:
@@ -143,7 +143,7 @@ class Rubric(_Strict):
 
     @staticmethod
     def _names_used(rule: RuleBase) -> set[str]:
-        return {n for r in walk(rule) for n in (getattr(r, "ref", None), r.after, r.follows) if n is not None}
+        return {name for r in walk(rule) for name in _refers_to(r)}
 
     def _check_follows(self) -> None:
         """A model that runs only after a named rule's hits is run once that rule is decided: the rule
@@ -161,14 +161,13 @@ class Rubric(_Strict):
     def _reads(self, rule: RuleBase) -> list[RuleBase]:
         """Every rule evaluated when ``rule`` is: its sub-rules and the named rules they refer to."""
         out: list[RuleBase] = []
-        pending, seen = [rule], set()
+        pending, seen = [rule], set[str]()
         while pending:
-            for r in walk(pending.pop()):
-                out.append(r)
-                for name in (getattr(r, "ref", None), r.after, r.follows):
-                    if name is not None and name not in seen:
-                        seen.add(name)
-                        pending.append(self.rules[name])
+            current = pending.pop()
+            out.extend(walk(current))
+            for name in self._names_used(current) - seen:
+                seen.add(name)
+                pending.append(self.rules[name])
         return out
 
     @property
@@ -190,3 +189,9 @@ def _assign_item_ids(item: Item) -> None:
         rule = getattr(check, field_name, None)
         if rule is not None:
             assign_ids(rule, f"{item.id}.{field_name}")
+
+
+def _refers_to(rule: RuleBase) -> list[str]:
+    """The named rules one rule refers to by itself (not through its sub-rules): ``ref``, ``after``,
+    ``follows``."""
+    return [n for n in (getattr(rule, "ref", None), rule.after, rule.follows) if n is not None]
