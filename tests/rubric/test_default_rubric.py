@@ -541,6 +541,30 @@ def test_asking_what_the_phone_number_is_asks_for_a_check() -> None:
     assert _identity(*turns) == "pass"
 
 
+@pytest.mark.parametrize(
+    ("answer", "verdict"),
+    [
+        ("不是，我是他外甥，帮舅舅问问。", "fail"),  # not the holder, no datum
+        ("这号码是我爱人的，我替她问一下。", "fail"),
+        ("后六位我实在记不住了，你们系统里自己看一下嘛。", "fail"),  # cannot give it
+        ("证件不在身边，你按会员号查吧。", "fail"),
+        ("我是他儿子，他登记的手机是一三五，幺二零零，四四八六。", "pass"),  # a proxy who gives the datum
+        ("是我本人，就是身份证没带在身上。", "pass"),  # the holder confirms
+        ("六六零八。", "pass"),
+    ],
+)
+def test_a_check_the_customer_does_not_answer_does_not_verify(answer: str, verdict: str) -> None:
+    """Written for this test: the check counts when the answer gives the datum, not when the agent
+    only asked (was pass for every answer)."""
+    turns = (
+        ("customer", "我想问一下我们家那个会员卡还剩多少次"),
+        ("agent", "好的，请问您是会员本人吗？麻烦报一下身份证后六位。"),
+        ("customer", answer),
+        ("agent", "好的，查到了，这张卡还剩三次上门服务。"),
+    )
+    assert _identity(*turns) == verdict
+
+
 def _handled(*turns: tuple[str, str]) -> str:
     from qa_pipeline.rubric.scorecard import Scorecard
 
