@@ -565,6 +565,24 @@ def test_a_check_the_customer_does_not_answer_does_not_verify(answer: str, verdi
     assert _identity(*turns) == verdict
 
 
+@pytest.mark.parametrize(
+    ("asked", "answer", "verdict"),
+    [
+        ("请问老人家的全名叫什么？", "王桂兰，三横王。", "fail"),  # a name alone is no datum
+        ("请问登记的名字和会员卡号是？", "王桂兰，卡号六六零幺八三。", "pass"),  # name + account number
+    ],
+)
+def test_a_name_alone_does_not_verify(asked: str, answer: str, verdict: str) -> None:
+    """Written for this test: only a name asked and given is no verification (was pass)."""
+    turns = (
+        ("customer", "帮我查一下家里老人的上门护理还有几次"),
+        ("agent", asked),
+        ("customer", answer),
+        ("agent", "好的，查到了，还剩四次上门护理。"),
+    )
+    assert _identity(*turns) == verdict
+
+
 def _handled(*turns: tuple[str, str]) -> str:
     from qa_pipeline.rubric.scorecard import Scorecard
 
