@@ -37,6 +37,8 @@ the internal hold-out set, side by side, from one command (issue 11).
 - ``holdout21`` (``tests/data/holdout-21/``): a twenty-first, written when ``holdout20`` was read; same rules.
 - ``holdout22`` (``tests/data/holdout-22/``): a twenty-second, written when ``holdout21`` was read; same
   rules.
+- ``holdout23`` (``tests/data/holdout-23/``): a twenty-third, written when ``holdout22`` was read; same
+  rules.
 
 Since stop 25 ``holdout`` and ``holdout2`` … ``holdout11`` are retired (``training.datasets.RETIRED_SETS``):
 they train the rubric models that read whole dialogues, so figures on them are fitted for those models.
@@ -136,7 +138,7 @@ def main() -> None:
     parser.add_argument(
         "--sets",
         default="dev,tuning",
-        help="comma-separated: dev, tuning, holdout, holdout2..holdout22 (read a hold-out once, for a note)",
+        help="comma-separated: dev, tuning, holdout, holdout2..holdout23 (read a hold-out once, for a note)",
     )
     parser.add_argument("--rubric", type=_rubric, action="append", help="NAME=PATH (default: before, after)")
     parser.add_argument("--per-writer", action="store_true", help="also each writer's file alone")
