@@ -384,15 +384,24 @@ class Next(RuleBase):
 
 
 class All(RuleBase):
-    """Every child matches the same turn."""
+    """Every child matches the same turn (with ``ordered``, in the turn's own words and in the children's
+    order: a record read out before the check is asked, in one turn)."""
 
     type: Literal["all"]
     rules: list[Rule] = Field(min_length=1)
+    ordered: bool = Field(
+        default=False,
+        description="each child must match words of the turn itself that start after the previous child's",
+    )
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
         hits: list[Hit] = []
+        last = -1
         for rule in self.rules:
             found = rule.hits_at(ctx, i)
+            if self.ordered:
+                found = [h for h in found if h.source_turn is None and h.start_char > last]
+                last = min((h.start_char for h in found), default=last)
             if not found:
                 return []
             hits.extend(found)

@@ -583,6 +583,18 @@ def test_a_name_alone_does_not_verify(asked: str, answer: str, verdict: str) -> 
     assert _identity(*turns) == verdict
 
 
+def test_a_record_read_out_before_the_check_in_one_turn_is_a_disclosure() -> None:
+    """Written for this test: the agent reads the balance, then asks for the check (was pass: a turn
+    that asks for a check was never the disclosure)."""
+    turns = (
+        ("customer", "我的电卡怎么充不进去"),
+        ("agent", "我看一下，您这户目前已欠费一百二十元，所以锁了。请问您是户主本人吗？"),
+        ("customer", "是我本人。"),
+        ("agent", "好的，缴清欠费就能充值了。"),
+    )
+    assert _identity(*turns) == "fail"
+
+
 def _handled(*turns: tuple[str, str]) -> str:
     from qa_pipeline.rubric.scorecard import Scorecard
 

@@ -113,6 +113,18 @@ def test_logical_all_any_not_per_turn() -> None:
     assert [h.turn for h in hits(either, conv)] == [1, 2]
 
 
+def test_ordered_all_needs_the_children_in_the_turns_own_words_in_order() -> None:
+    conv = make_conv(
+        [("customer", "卡号6222"), ("agent", "余额三百元，您是本人吗"), ("agent", "您是本人吗？余额三百元")]
+    )
+    figure, check = {"type": "keywords", "any": ["余额"]}, {"type": "keywords", "any": ["本人"]}
+    ordered = {"type": "all", "ordered": True, "rules": [figure, check]}
+    assert {h.turn for h in hits(ordered, conv)} == {1}
+    assert sorted({h.turn for h in hits({"type": "all", "rules": [figure, check]}, conv)}) == [1, 2]
+    quoted = {"type": "previous", "of": "customer", "rule": {"type": "keywords", "any": ["卡号"]}}
+    assert hits({"type": "all", "ordered": True, "rules": [quoted, check]}, conv) == []  # other turns' words
+
+
 def test_previous_rule_looks_at_preceding_turn_of_speaker() -> None:
     conv = make_conv([("customer", "卡号6222020200112233"), ("agent", "查到了"), ("agent", "还有别的吗")])
     rule = {
