@@ -40,9 +40,12 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(autouse=True)
 def _unfrozen_heap() -> Iterator[None]:
-    """Code under test may call settle_heap() (gc.freeze); undo it so the test process stays collectable."""
+    """Code under test may call settle_heap() (gc.freeze, a higher threshold); undo it so the test process
+    stays collectable as before."""
+    threshold = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*threshold)
     _HEAP_SETTLED.clear()
 
 

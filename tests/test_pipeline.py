@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 
 from qa_pipeline.errors import E, PipelineError
-from qa_pipeline.pipeline import BuildContext, Failure, Pipeline, Stage, StageConfig, registry
+from qa_pipeline.pipeline import (
+    SETTLED_GC_THRESHOLD,
+    BuildContext,
+    Failure,
+    Pipeline,
+    Stage,
+    StageConfig,
+    registry,
+    settle_heap,
+)
 from qa_pipeline.settings import Settings
 from qa_pipeline.types import Conversation, Turn
 
@@ -246,3 +255,15 @@ def test_in_process_the_next_input_is_read_after_the_batch_before_is_stored() ->
 
 def test_a_batch_scored_ahead_is_stored_before_an_input_error_goes_on() -> None:
     assert _stored_before_a_broken_input(Deferred([])) == ["a", "b"]
+
+
+def test_settle_heap_freezes_once_and_collects_the_young_less_often() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    settle_heap()
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == SETTLED_GC_THRESHOLD != before
+    gc.set_threshold(*before)
+    settle_heap()  # only the first call in a process settles
+    assert gc.get_threshold() == before
