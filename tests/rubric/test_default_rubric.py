@@ -78,10 +78,19 @@ def test_polite_forms_are_not_banned(text: str) -> None:
         "这事搁谁身上都窝火",
         "让您跑了好几趟，真是辛苦您了",
         "您的心情我完全理解",
+        "理解您想早点拿到钱，这个要走银行的通道",  # understanding of the customer's own point (stop 28)
+        "理解理解 那我给您申请一下",
+        "您这个顾虑很正常，到期前会提醒您",
+        "阿姨您别太难过，我们一起想办法",
     ],
 )
 def test_empathy_without_sorry(text: str) -> None:
     assert _agent_hits(RUBRIC.rules["apology_or_empathy"], text), text
+
+
+@pytest.mark.parametrize("text", ["您理解错了，这是两回事", "您要理解我们的规定", "这个不太好理解吧"])
+def test_understanding_that_corrects_or_demands_is_no_empathy(text: str) -> None:
+    assert not _agent_hits(RUBRIC.rules["apology_or_empathy"], text), text
 
 
 # each objection after the agent turn it answers (the trigger reads the pair)
