@@ -604,13 +604,15 @@ def test_a_record_read_out_before_the_check_in_one_turn_is_a_disclosure() -> Non
     assert _identity(*turns) == "fail"
 
 
-@pytest.mark.parametrize(("said", "verdict"), [("核对无误，您这份保单下周到期。", "pass"), ("好的，稍等。", "na")])
+@pytest.mark.parametrize(
+    ("said", "verdict"), [("核对无误，下周就到期了。", "pass"), ("好的，您稍等。", "na")]
+)
 def test_a_check_reported_passed_opens_the_record(said: str, verdict: str) -> None:
     """Written for this test: 核实通过 / 核对无误 / 对上了 report a record opened (was na)."""
     turns = (
         ("customer", "帮我看下保单"),
-        ("agent", "麻烦报一下投保人身份证后六位。"),
-        ("customer", "三二零幺二八。"),
+        ("agent", "请问您是投保人本人吗？"),
+        ("customer", "对，是我本人。"),
         ("agent", said),
     )
     assert _identity(*turns) == verdict
