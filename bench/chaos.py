@@ -320,7 +320,7 @@ def run_dramatiq(folder: Path, args: argparse.Namespace) -> Report:
         "QA_JOB_MAX_ATTEMPTS": "20",
         "QA_JOB_SWEEP_S": "2",
     }
-    from tests.store.conftest import reset_postgres
+    from bench.scratch_db import reset_postgres
 
     reset_postgres(args.postgres)
     import redis

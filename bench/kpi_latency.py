@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from api.main import create_app
+from bench.scratch_db import reset_postgres
 from bench.text_throughput import DEFAULT_DATA, EXAMPLES
 from qa_pipeline.access.users import NewUser, add_user
 from qa_pipeline.pipeline import Pipeline
@@ -180,14 +181,6 @@ def measure(url: str, base: list[ConversationResult], args: argparse.Namespace, 
     print(f"  baseline: 100 x GET /v1/agents/{{id}}/indices {ms(baseline)} = {baseline / c50:.1f}x the pull")
 
 
-def _reset_postgres(url: str) -> None:
-    engine = init_db(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=20_000)
@@ -211,7 +204,7 @@ def main() -> None:
     )
     measure(f"sqlite:///{db}", base, args, args.folder)
     if args.postgres:
-        _reset_postgres(args.postgres)
+        reset_postgres(args.postgres)
         measure(args.postgres, base, args, args.folder)
     else:
         print("postgresql: skipped (pass --postgres URL or set QA_TEST_POSTGRES_URL)")

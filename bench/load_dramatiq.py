@@ -26,7 +26,7 @@ WARM_TIMEOUT_S = 300.0  # a warm-up job loads the models (about 20 s on 2 cores)
 def ingest_dramatiq(args: argparse.Namespace) -> None:
     """As :func:`ingest`, on the distributed deployment: ``qa serve`` enqueues, one ``qa worker
     --processes N`` group runs the jobs (PostgreSQL, Redis); each process warmed first."""
-    from tests.store.conftest import reset_postgres
+    from bench.scratch_db import reset_postgres
 
     if not (args.postgres and args.redis):
         raise SystemExit("--deployment dramatiq needs --postgres and --redis (or QA_TEST_*_URL)")

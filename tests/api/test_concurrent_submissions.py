@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.live_server import LiveServer
+from bench.scratch_db import reset_postgres
 from qa_pipeline.store import make_engine
 from qa_pipeline.store.models import BatchRow, JobRow
 from tests.jobs.sidecar import write_call
-from tests.store.conftest import reset_postgres
 
 CLIENTS = 100
 
