@@ -314,3 +314,54 @@ def test_a_job_finished_by_another_worker_warns(engine: Engine, caplog: pytest.L
 
     warnings = _beat_until(engine, job.id, done_elsewhere, caplog, settling=False)
     assert warnings == [f"job {job.id}: lease lost; its result will not be stored"]
+
+
+class _SideEffect:
+    """A job kind whose work is a side effect (no conversation), or that fails with bad input."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    def __call__(self, job: Job) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def many(self, jobs: list[Job]) -> list[Conversation | Exception | None]:
+        return [self.error if self.error is not None else None for _ in jobs]
+
+    def cleanup(self, job: Job) -> None:
+        pass
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("error", [None, InputError(E.EMPTY_CONVERSATION, "no turns")], ids=["done", "dead"])
+def test_the_runner_settles_its_jobs_before_the_final_write(
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    batch: int,
+    error: Exception | None,
+) -> None:
+    """Beats keep coming after the runner stored or failed its jobs (a slow read after the write):
+    no false "lease lost" is logged, because the runner announced each final write (settle)."""
+    import qa_pipeline.jobs.worker as worker_module
+
+    def slowly(write: Callable[..., Job]) -> Callable[..., Job]:
+        def after(*args: object, **kw: object) -> Job:
+            job = write(*args, **kw)
+            time.sleep(0.12)  # four beats of a 0.09 s lease
+            return job
+
+        return after
+
+    monkeypatch.setattr(worker_module, "get_job", slowly(get_job))  # read after a stored result
+    monkeypatch.setattr(worker_module, "fail", slowly(fail))  # returned by the write that fails a job
+    jobs = [create_job(engine, "side", {}) for _ in range(batch)]
+    first = claim_next(engine, "w1", 0.09)
+    assert first is not None
+    run = JobRunner(engine, {"side": _SideEffect(error)}, Repository(engine), FAST, 0.09, batch)
+    caplog.set_level(logging.DEBUG, logger="qa_pipeline.jobs.worker")
+    run.run(first)
+    lost = [r.getMessage() for r in caplog.records if "lease lost" in r.getMessage()]
+    assert lost == []
+    assert {get_job(engine, j.id).state for j in jobs} == {"done" if error is None else "dead"}
