@@ -39,6 +39,8 @@ the internal hold-out set, side by side, from one command (issue 11).
   rules.
 - ``holdout23`` (``tests/data/holdout-23/``): a twenty-third, written when ``holdout22`` was read; same
   rules.
+- ``holdout24`` (``tests/data/holdout-24/``): a twenty-fourth, written when ``holdout23`` was read; same
+  rules.
 
 Since stop 25 ``holdout`` and ``holdout2`` … ``holdout11`` are retired (``training.datasets.RETIRED_SETS``):
 they train the rubric models that read whole dialogues, so figures on them are fitted for those models.
@@ -138,7 +140,7 @@ def main() -> None:
     parser.add_argument(
         "--sets",
         default="dev,tuning",
-        help="comma-separated: dev, tuning, holdout, holdout2..holdout23 (read a hold-out once, for a note)",
+        help="comma-separated: dev, tuning, holdout, holdout2..holdout24 (read a hold-out once, for a note)",
     )
     parser.add_argument("--rubric", type=_rubric, action="append", help="NAME=PATH (default: before, after)")
     parser.add_argument("--per-writer", action="store_true", help="also each writer's file alone")
