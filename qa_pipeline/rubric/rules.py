@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from qa_pipeline.rubric.needles import needles as required_literals
 from qa_pipeline.rubric.rule_base import Hit as Hit  # re-exported: callers import them from here
@@ -383,6 +383,11 @@ class Next(RuleBase):
         return [self.rule]
 
 
+# rule types whose hits carry no position in the turn's words (a model's probability, a metric, a
+# negation, a neighbouring turn's words): ``all`` with ``ordered`` refuses them as direct children
+_UNPLACED = frozenset({"classifier", "sentiment", "metric", "mean", "not", "previous", "next"})
+
+
 class All(RuleBase):
     """Every child matches the same turn (with ``ordered``, in the turn's own words and in the children's
     order: a record read out before the check is asked, in one turn)."""
@@ -391,17 +396,28 @@ class All(RuleBase):
     rules: list[Rule] = Field(min_length=1)
     ordered: bool = Field(
         default=False,
-        description="each child must match words of the turn itself that start after the previous child's",
+        description="each child must match words of the turn itself that start where the previous child's "
+        "words end or later (words, not a model's or a neighbouring turn's verdict: see _UNPLACED)",
     )
+
+    @model_validator(mode="after")
+    def _ordered_children_have_words(self) -> All:
+        unplaced = [r.type for r in self.rules if r.type in _UNPLACED]
+        if self.ordered and unplaced:
+            raise ValueError(
+                f"ordered: a {unplaced[0]} rule has no words in the turn to order by; order keyword, "
+                "regex, pinyin or similar rules (or any/all/ref of them)"
+            )
+        return self
 
     def match_turn(self, ctx: MatchContext, i: int) -> list[Hit]:
         hits: list[Hit] = []
-        last = -1
+        end = 0  # where the previous child's earliest-ending words end
         for rule in self.rules:
             found = rule.hits_at(ctx, i)
             if self.ordered:
-                found = [h for h in found if h.source_turn is None and h.start_char > last]
-                last = min((h.start_char for h in found), default=last)
+                found = [h for h in found if h.source_turn is None and h.start_char >= end]
+                end = min((h.start_char + len(h.text) for h in found), default=end)
             if not found:
                 return []
             hits.extend(found)

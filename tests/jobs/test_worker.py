@@ -346,8 +346,8 @@ def test_the_runner_settles_its_jobs_before_the_final_write(
     no false "lease lost" is logged, because the runner announced each final write (settle)."""
     import qa_pipeline.jobs.worker as worker_module
 
-    def slowly(write: Callable[..., Job]) -> Callable[..., Job]:
-        def after(*args: object, **kw: object) -> Job:
+    def slowly(write: Callable[..., Job | None]) -> Callable[..., Job | None]:
+        def after(*args: object, **kw: object) -> Job | None:
             job = write(*args, **kw)
             time.sleep(0.12)  # four beats of a 0.09 s lease
             return job

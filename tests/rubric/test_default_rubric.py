@@ -88,7 +88,17 @@ def test_empathy_without_sorry(text: str) -> None:
     assert _agent_hits(RUBRIC.rules["apology_or_empathy"], text), text
 
 
-@pytest.mark.parametrize("text", ["您理解错了，这是两回事", "您要理解我们的规定", "这个不太好理解吧"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "您理解错了，这是两回事",
+        "您要理解我们的规定",
+        "这个不太好理解吧",
+        "好的，我理解您说的是想退款对吧",  # a paraphrase (found in review)
+        "明白您要办理退款，请提供订单号",
+        "我们考虑到价格合理才这么定的",
+    ],
+)
 def test_understanding_that_corrects_or_demands_is_no_empathy(text: str) -> None:
     assert not _agent_hits(RUBRIC.rules["apology_or_empathy"], text), text
 
@@ -560,6 +570,8 @@ def test_asking_what_the_phone_number_is_asks_for_a_check() -> None:
         ("我是他儿子，他登记的手机是一三五，幺二零零，四四八六。", "pass"),  # a proxy who gives the datum
         ("是我本人，就是身份证没带在身上。", "pass"),  # the holder confirms
         ("六六零八。", "pass"),
+        ("身份证没带，手机后四位是八八六六。", "pass"),  # cannot give one datum, gives another
+        ("不是的，我就是会员本人。", "pass"),
     ],
 )
 def test_a_check_the_customer_does_not_answer_does_not_verify(answer: str, verdict: str) -> None:
@@ -616,6 +628,16 @@ def test_a_check_reported_passed_opens_the_record(said: str, verdict: str) -> No
         ("agent", said),
     )
     assert _identity(*turns) == verdict
+
+
+@pytest.mark.parametrize(
+    "check", ["请问您目前登记的手机尾号是八八六六吗？", "您的手机号是不是一三五开头的？请确认一下。"]
+)
+def test_a_check_that_reads_a_datum_back_is_no_disclosure(check: str) -> None:
+    """Found in review: a figure inside the check itself (您目前登记的尾号是…) is the check, not a
+    record read out before it."""
+    turns = (("customer", "我想改一下收货地址"), ("agent", check), ("customer", "对。"))
+    assert _identity(*turns) == "na"
 
 
 def _handled(*turns: tuple[str, str]) -> str:

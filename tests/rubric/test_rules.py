@@ -121,8 +121,21 @@ def test_ordered_all_needs_the_children_in_the_turns_own_words_in_order() -> Non
     ordered = {"type": "all", "ordered": True, "rules": [figure, check]}
     assert {h.turn for h in hits(ordered, conv)} == {1}
     assert sorted({h.turn for h in hits({"type": "all", "rules": [figure, check]}, conv)}) == [1, 2]
+    inside = {
+        "type": "all",
+        "ordered": True,
+        "rules": [{"type": "keywords", "any": ["余额三百"]}, {"type": "keywords", "any": ["三百元"]}],
+    }
+    assert hits(inside, conv) == []  # the second child's words must start where the first's end
+
+
+def test_ordered_all_refuses_children_without_words_to_order_by() -> None:
+    from qa_pipeline.errors import RubricError
+
     quoted = {"type": "previous", "of": "customer", "rule": {"type": "keywords", "any": ["卡号"]}}
-    assert hits({"type": "all", "ordered": True, "rules": [quoted, check]}, conv) == []  # other turns' words
+    conv = make_conv([("agent", "好的")])
+    with pytest.raises(RubricError, match="no words in the turn to order by"):
+        hits({"type": "all", "ordered": True, "rules": [quoted, {"type": "keywords", "any": ["好"]}]}, conv)
 
 
 def test_previous_rule_looks_at_preceding_turn_of_speaker() -> None:
