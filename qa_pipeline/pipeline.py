@@ -161,9 +161,11 @@ def settle_heap() -> None:
     of objects. Call once after loading in a process that then runs many batches (worker processes, the
     API, ``qa audit``); with worker processes the benchmark ran about 10 % more chats/s. Scoring then
     makes many short-lived objects and few cycles, so the youngest generation is collected every
-    :data:`SETTLED_GC_THRESHOLD` allocations instead of every 700 (about 10 % more chats/s again, for a
-    few MB). Only the first call in a process freezes: later pipelines (tests building many) are left to
-    the collector.
+    :data:`SETTLED_GC_THRESHOLD` allocations instead of every 700 (5-10 % more chats/s again). The older
+    generations keep their default ratios: cyclic garbage that pins a large buffer (an exception's
+    traceback holding audio) waits for 10,000 new objects at most, not for a rare full collection.
+    Only the first call in a process freezes: later pipelines (tests building many) are left to the
+    collector.
     """
     if _HEAP_SETTLED:
         return
@@ -173,7 +175,7 @@ def settle_heap() -> None:
     gc.set_threshold(*SETTLED_GC_THRESHOLD)
 
 
-SETTLED_GC_THRESHOLD = (50_000, 20, 20)  # gen0 allocations, then gen1 and gen2 collection ratios
+SETTLED_GC_THRESHOLD = (10_000, 10, 10)  # gen0 allocations, then gen1 and gen2 collection ratios
 
 
 _HEAP_SETTLED: list[bool] = []  # non-empty once settle_heap() has frozen this process's heap

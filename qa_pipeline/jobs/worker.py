@@ -62,6 +62,16 @@ class BatchHandler(JobHandler, Protocol):
     def many(self, jobs: list[Job]) -> list[Conversation | Exception]: ...
 
 
+def _outputs_of(handler: BatchHandler, jobs: list[Job]) -> list[Conversation | Exception]:
+    """Each job's outcome of one pass; when the whole pass fails (the database, a bug), its exception
+    for every job. Caught here, not in the caller: the exception's traceback holds this frame, which
+    then holds nothing of it, so no reference cycle keeps the batch's inputs alive for the collector."""
+    try:
+        return handler.many(jobs)
+    except Exception as exc:
+        return [exc] * len(jobs)
+
+
 def new_owner(prefix: str = "") -> str:
     """A lease owner name unique to this process and call: host, pid and a random suffix."""
     return f"{prefix}{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -166,23 +176,23 @@ class JobRunner:
     def _run_many(self, handler: BatchHandler, jobs: list[Job]) -> list[Job | None]:
         owner = jobs[0].lease_owner or ""
         with Heartbeat(self.engine, [j.id for j in jobs], owner, self.lease_s) as beat:
-            try:
-                outputs = handler.many(jobs)
-            except Exception as exc:  # the whole pass failed (the database, a bug): each job's failure
-                outputs = [exc] * len(jobs)
+            outputs = _outputs_of(handler, jobs)
             finished: list[Job | None] = []
             for job, out in zip(jobs, outputs, strict=True):
                 beat.settle(job.id)
                 finished.append(self._finish_one(job, owner, out))
+            # a failed pass's exception holds this frame (its traceback), which holds the exception:
+            # unlinked here, the cycle and the inputs it pins go with the frame, not at a later collection
+            del outputs, out
         for ended in finished:
             if ended is not None and (ended.state == "done" or _bad_input(ended)):
                 self._cleanup(ended)
         return finished
 
     def _finish_one(self, job: Job, owner: str, output: Conversation | Exception) -> Job | None:
+        if isinstance(output, Exception):  # not re-raised: that would tie this frame into a cycle
+            return self._failed(job, owner, output)
         try:
-            if isinstance(output, Exception):
-                raise output
             self._store(job, owner, output)
             return get_job(self.engine, job.id)
         except LeaseLost:
@@ -199,7 +209,7 @@ class JobRunner:
             job.id,
             job.attempts,
             "dead" if retry_at is None else f"retry at {retry_at:%H:%M:%S}",
-            exc if isinstance(exc, QAError) else type(exc).__name__,
+            str(exc) if isinstance(exc, QAError) else type(exc).__name__,  # a kept record pins no frames
         )
         log.debug("job %s traceback", job.id, exc_info=exc)
         return fail(self.engine, job.id, owner, job_error(exc), retry_at=retry_at)

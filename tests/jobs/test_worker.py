@@ -3,8 +3,10 @@ backoff, bury bad input, survive killed workers (leases), and store each result 
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -365,3 +367,34 @@ def test_the_runner_settles_its_jobs_before_the_final_write(
     lost = [r.getMessage() for r in caplog.records if "lease lost" in r.getMessage()]
     assert lost == []
     assert {get_job(engine, j.id).state for j in jobs} == {"done" if error is None else "dead"}
+
+
+class _Pinned:
+    """Stands for what a failed pass's frames hold (a batch's audio)."""
+
+
+class _FailingPass(_SideEffect):
+    def __init__(self) -> None:
+        super().__init__()
+        self.pinned: list[weakref.ref[_Pinned]] = []
+
+    def many(self, jobs: list[Job]) -> list[Conversation | Exception | None]:
+        inputs = _Pinned()
+        self.pinned.append(weakref.ref(inputs))
+        raise StorageError(E.DATABASE, "the database went away")
+
+
+def test_a_failed_pass_leaves_no_cycle_pinning_its_inputs(engine: Engine) -> None:
+    """With the collector off, what the failed pass's frames held is freed when the runner returns
+    (the exception was kept in the caller's frame, which its traceback holds: a cycle, before)."""
+    jobs = [create_job(engine, "side", {}) for _ in range(3)]
+    first = claim_next(engine, "w1", 30.0)
+    assert first is not None
+    handler = _FailingPass()
+    gc.disable()
+    try:
+        JobRunner(engine, {"side": handler}, Repository(engine), FAST, 30.0, 3).run(first)
+        assert [ref() for ref in handler.pinned] == [None]
+    finally:
+        gc.enable()
+    assert {get_job(engine, j.id).state for j in jobs} == {"retry_wait"}
