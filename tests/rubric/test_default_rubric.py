@@ -640,6 +640,15 @@ def test_a_check_that_reads_a_datum_back_is_no_disclosure(check: str) -> None:
     assert _identity(*turns) == "na"
 
 
+@pytest.mark.parametrize(
+    "reply", ["这个需要持卡人本人来，我这边没法直接帮您办。", "您选好日期后，页面上显示的就是总价。"]
+)
+def test_an_action_refused_or_a_screen_described_is_no_disclosure(reply: str) -> None:
+    """Written for this test: 没法直接帮您办 refuses the action; 页面上显示 describes a screen (was fail)."""
+    turns = (("customer", "我想帮我老板把账单地址改一下"), ("agent", reply))
+    assert _identity(*turns) == "na"
+
+
 def _handled(*turns: tuple[str, str]) -> str:
     from qa_pipeline.rubric.scorecard import Scorecard
 
