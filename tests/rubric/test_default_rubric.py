@@ -82,6 +82,7 @@ def test_polite_forms_are_not_banned(text: str) -> None:
         "理解理解 那我给您申请一下",
         "您这个顾虑很正常，到期前会提醒您",
         "阿姨您别太难过，我们一起想办法",
+        "理解 这个 价格 确实 不 低 我 给 您 看看 别的 方案",  # words a recogniser wrote apart (stop 28)
     ],
 )
 def test_empathy_without_sorry(text: str) -> None:
@@ -97,6 +98,7 @@ def test_empathy_without_sorry(text: str) -> None:
         "好的，我理解您说的是想退款对吧",  # a paraphrase (found in review)
         "明白您要办理退款，请提供订单号",
         "我们考虑到价格合理才这么定的",
+        "明白 了 我 这就 帮 您 查",  # understood, as "got it"
     ],
 )
 def test_understanding_that_corrects_or_demands_is_no_empathy(text: str) -> None:
