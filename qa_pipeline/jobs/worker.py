@@ -62,16 +62,6 @@ class BatchHandler(JobHandler, Protocol):
     def many(self, jobs: list[Job]) -> list[Conversation | Exception]: ...
 
 
-def _outputs_of(handler: BatchHandler, jobs: list[Job]) -> list[Conversation | Exception]:
-    """Each job's outcome of one pass; when the whole pass fails (the database, a bug), its exception
-    for every job. Caught here, not in the caller: the exception's traceback holds this frame, which
-    then holds nothing of it, so no reference cycle keeps the batch's inputs alive for the collector."""
-    try:
-        return handler.many(jobs)
-    except Exception as exc:
-        return [exc] * len(jobs)
-
-
 def new_owner(prefix: str = "") -> str:
     """A lease owner name unique to this process and call: host, pid and a random suffix."""
     return f"{prefix}{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -176,7 +166,10 @@ class JobRunner:
     def _run_many(self, handler: BatchHandler, jobs: list[Job]) -> list[Job | None]:
         owner = jobs[0].lease_owner or ""
         with Heartbeat(self.engine, [j.id for j in jobs], owner, self.lease_s) as beat:
-            outputs = _outputs_of(handler, jobs)
+            try:
+                outputs = handler.many(jobs)
+            except Exception as exc:  # the whole pass failed (the database, a bug): each job's failure
+                outputs = [exc] * len(jobs)
             finished: list[Job | None] = []
             for job, out in zip(jobs, outputs, strict=True):
                 beat.settle(job.id)
