@@ -703,3 +703,34 @@ def test_an_answer_after_a_hold_still_handles_the_objection() -> None:
     ok = ("customer", "好的")
     answer = ("agent", "让您久等了，已经帮您申请了加急，明天上午送到，到了快递员会先给您打电话。")
     assert _handled(opening, late, objection, hold, ok, answer) == "pass"
+
+
+@pytest.mark.parametrize(
+    ("text", "banned"),
+    [
+        ("这个我做不了主，您去找别人吧", True),
+        ("退差价这事我们也没办法", True),
+        ("直接免我做不了主；不过如果您订满十桌，经理可以打八折", False),  # an option follows
+        ("这个不归我们管，但是我可以帮您转给物业", False),
+        ("我改不了，可是您可以在App里自己改", False),
+    ],
+)
+def test_a_refusal_followed_by_an_option_in_the_same_turn_is_not_banned(text: str, banned: bool) -> None:
+    """Written for this test (not from any dataset): "can't do X, but Y" is allowed by the definition."""
+    assert bool(_agent_hits(RUBRIC.rules["banned_literal"], text)) is banned, text
+
+
+@pytest.mark.parametrize(
+    ("text", "banned"),
+    [
+        ("下回下单前还是仔细瞅瞅哦", True),  # you were careless this time
+        ("以后填表看清楚点就行了", True),
+        ("这次您可得看仔细了", True),
+        ("您下次出门前可以先确认一下", False),  # advice without implying carelessness
+        ("以后每个月会自动扣款，我帮您开了短信提醒", False),
+        ("我再仔细帮您核对一下", False),
+    ],
+)
+def test_telling_the_customer_to_be_careful_next_time_is_banned(text: str, banned: bool) -> None:
+    """Written for this test (not from any dataset): a tip that says they were careless blames them."""
+    assert bool(_agent_hits(RUBRIC.rules["banned_literal"], text)) is banned, text
