@@ -734,3 +734,36 @@ def test_a_refusal_followed_by_an_option_in_the_same_turn_is_not_banned(text: st
 def test_telling_the_customer_to_be_careful_next_time_is_banned(text: str, banned: bool) -> None:
     """Written for this test (not from any dataset): a tip that says they were careless blames them."""
     assert bool(_agent_hits(RUBRIC.rules["banned_literal"], text)) is banned, text
+
+
+@pytest.mark.parametrize(
+    ("text", "accepts"),
+    [
+        ("三十块，那还行，帮我寄吧", True),
+        ("有折扣啊，挺好，我现在就付", True),
+        ("嗯，那就换成大床房吧", True),
+        ("那你帮我改到周五吧", True),
+        ("还行，不过还是有点贵", False),  # a but: still pushback
+        ("那就算了吧，我去别家看看", False),
+        ("挺好的，就是太久了", False),
+        ("那就退吧？", False),
+        ("那你们给我全额退款吧", False),  # a demand, not an offer taken
+        ("好的，我回去商量一下", False),
+    ],
+)
+def test_an_acceptance_is_no_objection(text: str, accepts: bool) -> None:
+    """Written for this test (not from any dataset): taking what was offered is not pushback, however
+    many prices or refunds the turn names."""
+    conv = Conversation(id="x", channel="chat", turns=[Turn(speaker="customer", text=text, norm=text)])
+    found = RUBRIC.rules["customer_accepts"].find(MatchContext(conv=conv, named=dict(RUBRIC.rules)))
+    assert bool(found) is accepts, text
+
+
+@pytest.mark.slow
+def test_a_price_accepted_is_no_objection() -> None:
+    """Written for this test: the customer takes the quoted price; nothing was objected to."""
+    opening = ("customer", "你好，寄一箱书到成都多少钱")
+    quote = ("agent", "十公斤以内是四十五元，明天上门取件。")
+    accept = ("customer", "四十五，那还行，帮我约明天上午吧")
+    booked = ("agent", "好的，已经为您约了明天上午九点到十一点取件。")
+    assert _handled(opening, quote, accept, booked) == "na"
