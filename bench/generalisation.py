@@ -45,7 +45,8 @@ the internal hold-out set, side by side, from one command (issue 11).
   rules.
 
 Since stop 25 ``holdout`` and ``holdout2`` … ``holdout11`` are retired (``training.datasets.RETIRED_SETS``):
-they train the rubric models that read whole dialogues, so figures on them are fitted for those models.
+they train the rubric models that read whole dialogues, so figures on them are fitted for those models;
+``holdout12`` … ``holdout16`` joined them at stop 29 (the objection and handling models train on them).
 
 Each rubric names its models; the "before" rubric (the scorecard as it was before issue 11) still runs
 on the models it shipped with, which stay in ``models/``.

@@ -153,8 +153,9 @@ def dialogue_forbidden(r: Row) -> list[tuple[str, str]]:
 
 
 DIALOGUES = tuple(f"dialogues/writer-{n}.jsonl" for n in (18, 19, 20))
-#: The retired hold-outs' conversations (``training.datasets.RETIRED_SETS``: 1,360 conversations by
-#: 33 writers), trained on since stop 25; left out together in the leave-one-writer-out figure.
+#: The retired hold-outs' conversations (``training.datasets.RETIRED_SETS``: 1,960 conversations in
+#: 49 writers' files; the first 1,360 trained on since stop 25, hold-outs 12-16 since stop 29); left out
+#: together in the leave-one-writer-out figure.
 RETIRED_DIALOGUES = tuple(str(p) for d in RETIRED_DIRS for p in sorted(d.glob("*.jsonl")))
 RETIRED_GROUP = "retired hold-outs"
 
