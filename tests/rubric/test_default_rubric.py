@@ -713,6 +713,11 @@ def test_an_answer_after_a_hold_still_handles_the_objection() -> None:
         ("直接免我做不了主；不过如果您订满十桌，经理可以打八折", False),  # an option follows
         ("这个不归我们管，但是我可以帮您转给物业", False),
         ("我改不了，可是您可以在App里自己改", False),
+        # a review's cases: a taunt or self-help after the but, and rude forms, stay banned
+        ("这事我管不了，但是你可以去投诉啊", True),
+        ("我管不了，但你可以自己想办法", True),
+        ("关我什么事，不过你可以打客服热线", True),
+        ("不知道，但可以肯定不是我们的问题", True),
     ],
 )
 def test_a_refusal_followed_by_an_option_in_the_same_turn_is_not_banned(text: str, banned: bool) -> None:
@@ -729,6 +734,12 @@ def test_a_refusal_followed_by_an_option_in_the_same_turn_is_not_banned(text: st
         ("您下次出门前可以先确认一下", False),  # advice without implying carelessness
         ("以后每个月会自动扣款，我帮您开了短信提醒", False),
         ("我再仔细帮您核对一下", False),
+        # a review's cases: the agent's own promise, a polite request, its own mistake
+        ("这次我帮您仔细核对一下", False),
+        ("今后我们一定仔细审核", False),
+        ("这次是我们没看清，给您添麻烦了", False),
+        ("这次请您仔细核对一下收货信息再确认", False),
+        ("下次麻烦您看清楚再下单哦", False),
     ],
 )
 def test_telling_the_customer_to_be_careful_next_time_is_banned(text: str, banned: bool) -> None:
@@ -748,6 +759,13 @@ def test_telling_the_customer_to_be_careful_next_time_is_banned(text: str, banne
         ("挺好的，就是太久了", False),
         ("那就退吧？", False),
         ("那你们给我全额退款吧", False),  # a demand, not an offer taken
+        # a review's cases: sarcasm, demands and angry give-ups are no acceptance
+        ("挺好笑的，你们就这么糊弄人", False),
+        ("挺好，又要等三天", False),
+        ("那就给我退钱吧", False),
+        ("那就让你们经理来吧", False),
+        ("那就这样吧，反正你们也不管", False),
+        ("也行吧，下次不来了", False),
         ("好的，我回去商量一下", False),
     ],
 )
