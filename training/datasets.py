@@ -84,6 +84,10 @@ RETIRED_SETS: tuple[str, ...] = ("holdout", *(f"holdout{n}" for n in range(2, 17
 #: The folders whose texts no model is ever trained on (the tuning set and the hold-outs not retired).
 EVALUATION_DIRS = tuple(path for name, path in EVALUATION_SETS.items() if name not in RETIRED_SETS)
 RETIRED_DIRS = tuple(EVALUATION_SETS[name] for name in RETIRED_SETS)
+#: The hold-outs retired at stop 29, read only by the models retrained then (objection and handling);
+#: for every other model they stay evaluation folders (never trained on, their texts dropped).
+LATE_RETIRED_SETS: tuple[str, ...] = tuple(f"holdout{n}" for n in range(12, 17))
+LATE_RETIRED_DIRS = tuple(EVALUATION_SETS[name] for name in LATE_RETIRED_SETS)
 
 SMP_MAP = {"neutral": "neu", "angry": "neg", "sad": "neg", "fear": "neg", "happy": "pos"}
 csv.field_size_limit(10_000_000)
@@ -298,8 +302,9 @@ def sha256_file(path: Path) -> str:
     return file_sha256(path)
 
 
-def eval_keys(data_dir: Path, exclude_files: tuple[str, ...] = ()) -> set[str]:
-    """Normalised texts of every evaluation file (but ``exclude_files``): never trained on."""
+def eval_keys(data_dir: Path, exclude_files: tuple[str, ...] = (), also: tuple[Path, ...] = ()) -> set[str]:
+    """Normalised texts of every evaluation file (but ``exclude_files``), and of the folders ``also``
+    (retired hold-outs a model does not read): never trained on."""
     keys: set[str] = set()
     for rel in (f for f in EVAL_FILES if f not in exclude_files):
         path = data_dir / rel
@@ -307,7 +312,7 @@ def eval_keys(data_dir: Path, exclude_files: tuple[str, ...] = ()) -> set[str]:
             keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())
         else:
             log.warning("evaluation file %s not found; its texts cannot be excluded", path)
-    for path in sorted(p for d in EVALUATION_DIRS for p in d.glob("*.jsonl")):
+    for path in sorted(p for d in (*EVALUATION_DIRS, *also) for p in d.glob("*.jsonl")):
         keys.update(normalise(t) for t in iter_eval_texts(path) if t.strip())
     return keys
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from qa_pipeline.rubric.models import pair_text, window_text
-from training.datasets import RETIRED_DIRS
+from training.datasets import LATE_RETIRED_DIRS, RETIRED_DIRS
 
 log = logging.getLogger("training.train_rubric")
 
@@ -154,19 +154,23 @@ def dialogue_forbidden(r: Row) -> list[tuple[str, str]]:
 
 DIALOGUES = tuple(f"dialogues/writer-{n}.jsonl" for n in (18, 19, 20))
 #: The retired hold-outs' conversations (``training.datasets.RETIRED_SETS``: 1,960 conversations in
-#: 49 writers' files; the first 1,360 trained on since stop 25, hold-outs 12-16 since stop 29); left out
+#: 49 writers' files; the first 1,360 trained on since stop 25, hold-outs 12-16 by the objection and
+#: handling models since stop 29: ``LATE_RETIRED_DIALOGUES``); left out
 #: together in the leave-one-writer-out figure.
 RETIRED_DIALOGUES = tuple(str(p) for d in RETIRED_DIRS for p in sorted(d.glob("*.jsonl")))
+LATE_RETIRED_DIALOGUES = tuple(str(p) for d in LATE_RETIRED_DIRS for p in sorted(d.glob("*.jsonl")))
 RETIRED_GROUP = "retired hold-outs"
 
 
 def dialogue_sources(
-    examples: Callable[[Row], list[tuple[str, str]]], retired: bool = True
+    examples: Callable[[Row], list[tuple[str, str]]], retired: bool = True, late: bool = False
 ) -> tuple[Source, ...]:
     """The labelled dialogues read by ``examples``: the training writers', then (with ``retired``) the
-    retired hold-outs' (their many industries stay out of the leave-one-industry-out figure)."""
+    retired hold-outs' (their many industries stay out of the leave-one-industry-out figure); those
+    retired at stop 29 only with ``late`` (the models retrained with them)."""
     own = tuple(Source(f, examples) for f in DIALOGUES)
-    old = tuple(Source(f, examples, RETIRED_GROUP, industries=False) for f in RETIRED_DIALOGUES)
+    files = [f for f in RETIRED_DIALOGUES if late or f not in LATE_RETIRED_DIALOGUES]
+    old = tuple(Source(f, examples, RETIRED_GROUP, industries=False) for f in files)
     return own + (old if retired else ())
 
 

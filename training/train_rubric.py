@@ -56,7 +56,7 @@ from training import evaluate
 from training.cards import write_card
 from training.char_vectors import DEFAULT_OUT as CHAR_VECTORS
 from training.cli import setup_logging
-from training.datasets import PROJECT_DIR, default_data_dir, eval_keys, normalise
+from training.datasets import LATE_RETIRED_DIRS, PROJECT_DIR, default_data_dir, eval_keys, normalise
 from training.rubric_sources import (
     FORBIDDEN_FILES,
     MOOD_FILES,
@@ -108,6 +108,7 @@ class RubricTask:
     # the labels a rule looks for, when not "all but none/dismissed/ok" (mood: only neg triggers)
     positive: tuple[str, ...] | None = None
     pair_features: bool = False  # separate features for the two halves of a pair (build_model)
+    late_retired: bool = False  # reads the hold-outs retired at stop 29 (else their texts are dropped)
 
     @property
     def files(self) -> list[str]:
@@ -150,13 +151,14 @@ TASKS = (
             Source("objection.jsonl", objection_alone),
             Source("customer_mood.jsonl", settled_customer_turn),
             Source("customer_mood_2.jsonl", settled_customer_turn),
-            *dialogue_sources(dialogue_objections),
+            *dialogue_sources(dialogue_objections, late=True),
             SettledInContext("objection_context.jsonl", MOOD_FILES),
             SettledInContext("objection_context_2.jsonl", MOOD_FILES),
             SettledInContext("objection_dialogue.jsonl", MOOD_FILES),
         ),
         "Whether a customer turn is an objection to what the agent just said, and its type; reads "
         "`<agent turn before> || <customer turn>`.",
+        late_retired=True,
     ),
     RubricTask(
         "handling-2",
@@ -166,9 +168,10 @@ TASKS = (
                 lambda r: [(pair_text(str(r["objection"]), str(r["reply"])), str(r["label"]))],
             ),
             Source("objection_dialogue.jsonl", handling_dialogue),
-            *dialogue_sources(dialogue_handling),
+            *dialogue_sources(dialogue_handling, late=True),
         ),
         PURPOSES["handling"],
+        late_retired=True,
     ),
     RubricTask(
         "empathy-pair",
@@ -407,9 +410,10 @@ def _leaks(text: str, keys: set[str]) -> bool:
     return normalise(own) in keys or any(len(p) >= 8 and normalise(p) in keys for p in context)
 
 
-def _without_evaluation_texts(ex: Examples) -> Examples:
-    """Drop any example that holds a turn of an evaluation file (dev dialogues, hold-out, tuning set)."""
-    keys = eval_keys(default_data_dir())
+def _without_evaluation_texts(ex: Examples, late_retired: bool = True) -> Examples:
+    """Drop any example that holds a turn of an evaluation file (dev dialogues, hold-out, tuning set),
+    and (without ``late_retired``) of the hold-outs retired at stop 29."""
+    keys = eval_keys(default_data_dir(), also=() if late_retired else LATE_RETIRED_DIRS)
     keep = [i for i, t in enumerate(ex.texts) if not _leaks(t, keys)]
     if len(keep) < len(ex.texts):
         log.info("dropped %d examples found in evaluation files", len(ex.texts) - len(keep))
@@ -436,7 +440,7 @@ def train_one(
     jobs: int = 1,
     family: str = "tfidf",
 ) -> dict[str, float]:
-    ex = _without_evaluation_texts(read_examples(examples, task))
+    ex = _without_evaluation_texts(read_examples(examples, task), task.late_retired)
     positive = positive_labels(task, ex.labels)
     make = model_maker(task, family, CHAR_VECTORS, jobs)
     report = cross_validate(ex, folds, seed, positive, make, jobs)
