@@ -59,6 +59,7 @@ from training.cli import setup_logging
 from training.datasets import LATE_RETIRED_DIRS, PROJECT_DIR, default_data_dir, eval_keys, normalise
 from training.rubric_sources import (
     FORBIDDEN_FILES,
+    LATE_RETIRED_DIALOGUES,
     MOOD_FILES,
     SettledInContext,
     Source,
@@ -108,11 +109,15 @@ class RubricTask:
     # the labels a rule looks for, when not "all but none/dismissed/ok" (mood: only neg triggers)
     positive: tuple[str, ...] | None = None
     pair_features: bool = False  # separate features for the two halves of a pair (build_model)
-    late_retired: bool = False  # reads the hold-outs retired at stop 29 (else their texts are dropped)
 
     @property
     def files(self) -> list[str]:
         return list(dict.fromkeys(s.file for s in self.sources))
+
+    @property
+    def late_retired(self) -> bool:
+        """Whether it reads the hold-outs retired at stop 29 (else their texts are dropped from it)."""
+        return bool(set(self.files) & set(LATE_RETIRED_DIALOGUES))
 
 
 V1 = ("objection", "handling", "empathy", "forbidden")  # the archived v1 scorecard's models
@@ -158,7 +163,6 @@ TASKS = (
         ),
         "Whether a customer turn is an objection to what the agent just said, and its type; reads "
         "`<agent turn before> || <customer turn>`.",
-        late_retired=True,
     ),
     RubricTask(
         "handling-2",
@@ -171,7 +175,6 @@ TASKS = (
             *dialogue_sources(dialogue_handling, late=True),
         ),
         PURPOSES["handling"],
-        late_retired=True,
     ),
     RubricTask(
         "empathy-pair",

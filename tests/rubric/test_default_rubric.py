@@ -720,8 +720,9 @@ def test_an_answer_after_a_hold_still_handles_the_objection() -> None:
         ("不知道，但可以肯定不是我们的问题", True),
     ],
 )
-def test_a_refusal_followed_by_an_option_in_the_same_turn_is_not_banned(text: str, banned: bool) -> None:
-    """Written for this test (not from any dataset): "can't do X, but Y" is allowed by the definition."""
+def test_the_refusal_patterns_excuse_a_limitation_followed_by_an_offer(text: str, banned: bool) -> None:
+    """Written for this test (not from any dataset): "can't do X, but Y" is allowed by the definition.
+    Only the literal families: the similar-sentence and pinyin rules may still flag such a turn."""
     assert bool(_agent_hits(RUBRIC.rules["banned_literal"], text)) is banned, text
 
 
@@ -779,9 +780,10 @@ def test_an_acceptance_is_no_objection(text: str, accepts: bool) -> None:
 
 @pytest.mark.slow
 def test_a_price_accepted_is_no_objection() -> None:
-    """Written for this test: the customer takes the quoted price; nothing was objected to."""
-    opening = ("customer", "你好，寄一箱书到成都多少钱")
-    quote = ("agent", "十公斤以内是四十五元，明天上门取件。")
-    accept = ("customer", "四十五，那还行，帮我约明天上午吧")
-    booked = ("agent", "好的，已经为您约了明天上午九点到十一点取件。")
+    """Written for this test: the customer takes the quoted fee; nothing was objected to (without the
+    acceptance veto the objection model reads the fee as a refund objection and the item is pass)."""
+    opening = ("customer", "你好，我想退掉下个月的瑜伽课")
+    quote = ("agent", "可以退，已上课时按原价扣，剩下的扣百分之二十手续费后退回。")
+    accept = ("customer", "扣百分之二十，那还行，退吧。")
+    booked = ("agent", "好的，已经提交了，五个工作日内原路退回。")
     assert _handled(opening, quote, accept, booked) == "na"
