@@ -1,5 +1,8 @@
 """Oversized and hostile bodies against a real ``qa serve`` process (``bench.hostile_bodies``): each is
-refused with 413 or 422 within a second, and the server's memory does not grow by 50 MB."""
+refused with 413 or 422 once the upload limit is reached (not after the whole body), with no hang, and the
+server's memory does not grow by 50 MB. How fast the refusal comes is a benchmark figure
+(``python -m bench.hostile_bodies``), not asserted here: a loaded CI machine takes over a second to
+move 128 MB over loopback."""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ import pytest
 from bench.hostile_bodies import SERVER_ENV, Probe, probes, send
 from bench.live_server import LiveServer
 
-# streamed bodies are refused when the limit is reached: 128 MB keeps that under a second here
+LIMIT_MB = 128 * 1024 * 1024 / 1_000_000
 ENV = {**SERVER_ENV, "QA_MAX_UPLOAD_BYTES": str(128 * 1024 * 1024)}
+HANG_SECONDS = 15.0  # far above the ~0.5 s the benchmark measures; only a server reading it all gets here
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +29,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 def test_hostile_body_is_refused_fast_without_growth(server: LiveServer, probe: Probe) -> None:
     outcome = send(probe, server)
     assert outcome.status in (413, 422), outcome
-    assert outcome.seconds < 1.0, outcome
+    assert outcome.sent_mb < LIMIT_MB + 16, outcome  # stopped at the limit, not at 2 GiB or 500 MB
+    assert outcome.seconds < HANG_SECONDS, outcome
     assert outcome.rss_growth_mb < 50, outcome
 
 
