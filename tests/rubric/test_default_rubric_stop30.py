@@ -1,0 +1,79 @@
+"""The default rubric's stop-30 rule changes (issue 11), each on phrases written for these tests (not
+from any dataset): disowning the problem, "everyone else checks first", a negated "sort it out
+yourself", and an agent reporting that it looked at the customer's record."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rubric.test_default_rubric import RUBRIC, _agent_hits, _identity
+
+
+def _forbidden(text: str) -> bool:
+    return bool(_agent_hits(RUBRIC.item("forbidden_phrase").check.rule, text))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "banned"),
+    [
+        ("管道老化是开发商的事，我们物业不负责，您找开发商吧", True),
+        ("这个不是我们平台造成的，您直接去问快递", True),
+        ("这笔损失我们店里概不负责。", True),
+        # an offer, compensation or arrangement after it: the company still helps
+        ("这个不是我们的责任，不过我可以帮您联系厂家上门", False),
+        ("运输损坏我们不承担，但我给您申请一张二十元的券作为补偿", False),
+        # a question about whose fault it is, not a denial
+        ("我先查一下是不是我们的问题，稍等", False),
+    ],
+)
+def test_disowning_the_problem_without_an_offer_is_banned(text: str, banned: bool) -> None:
+    assert bool(_agent_hits(RUBRIC.rules["banned_literal"], text)) is banned, text
+
+
+@pytest.mark.parametrize(
+    ("text", "banned"),
+    [
+        ("一般顾客付款前都会先核对一下尺码的", True),
+        ("这个用户都知道的呀，设置里就能关", True),
+        ("很多客人订之前都会翻一翻评价的", True),
+        # normalising the customer's trouble, or a recommendation: no condescension
+        ("这种情况很多人都会遇到，您别担心", False),
+        ("大家都会选这个套餐，性价比高一些", False),
+    ],
+)
+def test_saying_everyone_else_checks_first_is_banned(text: str, banned: bool) -> None:
+    assert bool(_agent_hits(RUBRIC.rules["banned_literal"], text)) is banned, text
+
+
+@pytest.mark.parametrize(
+    ("text", "banned"),
+    [
+        ("放心，不用您自己去跟商家谈，我们来处理", False),
+        ("这事不会让您自己去跑的，我给您约上门", False),
+        ("您自己去跟商家谈吧", True),
+    ],
+)
+def test_sparing_the_customer_the_legwork_is_not_sending_them_away(text: str, banned: bool) -> None:
+    assert _forbidden(text) is banned, text
+
+
+@pytest.mark.parametrize(
+    ("said", "verdict"),
+    [
+        ("我看了一下，您这个账户上个月有两笔扣款，分别是三十和五十。", "fail"),
+        ("我查了下您名下的保单，下个月十五号到期。", "fail"),
+        ("我看了一下您说的情况，这个需要先核实身份。", "na"),  # no record of theirs named
+    ],
+)
+def test_an_agent_reporting_a_look_at_the_record_is_a_disclosure(said: str, verdict: str) -> None:
+    """The record read before any check (was pass or na: 看了一下 named no lookup)."""
+    turns = (("customer", "我这个月怎么扣了这么多钱"), ("agent", said))
+    assert _identity(*turns) == verdict
+
+
+@pytest.mark.parametrize(
+    "said", ["智能助手已为您转接人工客服，请问有什么可以帮您？", "已经帮您转到售后组了，他们会联系您。"]
+)
+def test_a_transfer_is_no_disclosure(said: str) -> None:
+    turns = (("customer", "我要找人工"), ("agent", said))
+    assert _identity(*turns) == "na"
