@@ -77,3 +77,30 @@ def test_an_agent_reporting_a_look_at_the_record_is_a_disclosure(said: str, verd
 def test_a_transfer_is_no_disclosure(said: str) -> None:
     turns = (("customer", "我要找人工"), ("agent", said))
     assert _identity(*turns) == "na"
+
+
+@pytest.mark.parametrize(
+    ("text", "banned"),
+    [
+        ("押金一分都不会少，放心", False),  # will not be short, not "can't even"
+        ("这些积分都不会过期的", False),
+        ("这个都不会？点一下就行了", True),
+        ("老人家一般都怕麻烦，我们可以上门办", False),  # a polite word, no stereotype
+        ("老人家就是记不住，您多教教", True),
+        ("年纪大的就是学不会", True),
+    ],
+)
+def test_condescension_is_told_from_reassurance_and_polite_words(text: str, banned: bool) -> None:
+    assert bool(_agent_hits(RUBRIC.rules["banned_literal"], text)) is banned, text
+
+
+@pytest.mark.parametrize(
+    ("text", "banned"),
+    [
+        ("孩子转学也是没办法的事，我帮您看看课时怎么处理", False),  # sympathy, not a refusal
+        ("这个没办法。", True),
+        ("爆仓了，慢是正常的，这个谁也没办法。", True),
+    ],
+)
+def test_sympathy_with_a_hard_situation_is_no_refusal(text: str, banned: bool) -> None:
+    assert _forbidden(text) is banned, text
