@@ -50,6 +50,7 @@ def test_saying_everyone_else_checks_first_is_banned(text: str, banned: bool) ->
     [
         ("放心，不用您自己去跟商家谈，我们来处理", False),
         ("这事不会让您自己去跑的，我给您约上门", False),
+        ("我把您加成家庭成员，以后您自己就能看到账单了", False),  # enabling them once set up
         ("您自己去跟商家谈吧", True),
     ],
 )
