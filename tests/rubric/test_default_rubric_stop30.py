@@ -134,3 +134,20 @@ def test_condescension_is_told_from_reassurance_and_polite_words(text: str, bann
 )
 def test_sympathy_with_a_hard_situation_is_no_refusal(text: str, banned: bool) -> None:
     assert _forbidden(text) is banned, text
+
+
+@pytest.mark.parametrize(
+    ("text", "banned"),
+    [
+        ("您付款的时候没确认一下金额吗？", True),
+        ("您签收的时候没当面检查吗？", True),
+        ("您下单前要是选了加固包装，现在也不会碎了", True),
+        # a diagnostic question, a question without blame, advice for next time
+        ("您登录的时候没有收到验证码吗？", False),
+        ("您办理的时候没有拿到回执吗？", False),
+        ("您之前有没有看过我们的说明？", False),
+        ("您来的时候如果带上发票就可以直接退", False),
+    ],
+)
+def test_blame_after_the_fact_as_a_question_or_an_if_only(text: str, banned: bool) -> None:
+    assert bool(_agent_hits(RUBRIC.rules["banned_literal"], text)) is banned, text
