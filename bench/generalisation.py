@@ -47,6 +47,8 @@ the internal hold-out set, side by side, from one command (issue 11).
   rules.
 - ``holdout27`` (``tests/data/holdout-27/``): a twenty-seventh, written when ``holdout26`` was read; same
   rules.
+- ``holdout28`` (``tests/data/holdout-28/``): a twenty-eighth, written when ``holdout27`` was read; same
+  rules.
 
 Since stop 25 ``holdout`` and ``holdout2`` … ``holdout11`` are retired (``training.datasets.RETIRED_SETS``):
 they train the rubric models that read whole dialogues, so figures on them are fitted for those models;
@@ -147,7 +149,7 @@ def main() -> None:
     parser.add_argument(
         "--sets",
         default="dev,tuning",
-        help="comma-separated: dev, tuning, holdout, holdout2..holdout27 (read a hold-out once, for a note)",
+        help="comma-separated: dev, tuning, holdout, holdout2..holdout28 (read a hold-out once, for a note)",
     )
     parser.add_argument("--rubric", type=_rubric, action="append", help="NAME=PATH (default: before, after)")
     parser.add_argument("--per-writer", action="store_true", help="also each writer's file alone")

@@ -73,7 +73,7 @@ _EVAL_DATA = PROJECT_DIR / "tests" / "data"
 EVALUATION_SETS: dict[str, Path] = {
     "tuning": _EVAL_DATA / "tuning",
     "holdout": _EVAL_DATA / "holdout",
-    **{f"holdout{n}": _EVAL_DATA / f"holdout-{n}" for n in range(2, 28)},
+    **{f"holdout{n}": _EVAL_DATA / f"holdout-{n}" for n in range(2, 29)},
 }
 #: Hold-outs read long ago and developed on since: their labelled conversations train the rubric models
 #: that read whole dialogues (``training/rubric_sources.py``), so figures on them are fitted for those
